@@ -1,0 +1,109 @@
+"""Wide Residual Networks (thesis ch. 3; Zagoruyko & Komodakis, BMVC 2016).
+
+WRN-d-k: depth d = 6N + 4, widening factor k. A 3x3 stem to 16 channels, three groups of N
+pre-activation blocks at 16k, 32k, 64k channels (stride 2 entering groups 2 and 3), then
+BN-ReLU, global average pooling and a linear classifier.
+
+Block B(3,3):  x -> BN-ReLU -> conv3x3(stride s) -> BN-ReLU -> [dropout] -> conv3x3 -> + shortcut
+The shortcut is the identity, or, when width or stride changes, a 1x1 strided convolution fed by
+the *pre-activated* input (the first BN-ReLU is shared), as in the official code
+(models/wide-resnet.lua, pytorch/resnet.py). Convolutions have no bias; He (fan-in) normal init.
+
+Deviations from the official PyTorch port (which the thesis numbers do not come from): we keep
+the Lua recipe's dropout between the convolutions, BN gamma = 1 (the port draws U(0,1)), and
+global average pooling instead of a fixed 8x8 pool, so 28x28 Fashion-MNIST and 8x8 digits work;
+at 32x32 the two are identical.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .contract import GroupNet
+from .registry import register
+
+BLOCKS = {"B(3,3)": (3, 3)}  # block name -> kernel sizes of its convolutions
+
+
+def check_depth(depth: int) -> int:
+    if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"WRN depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...), got {depth}")
+    return (depth - 4) // 6
+
+
+class Block(nn.Module):
+    """Pre-activation residual block with convolutions of the given kernel sizes."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kernels=(3, 3), dropout: float = 0.0):
+        super().__init__()
+        self.bns = nn.ModuleList()
+        self.convs = nn.ModuleList()
+        c = c_in
+        for i, k in enumerate(kernels):
+            self.bns.append(nn.BatchNorm2d(c))
+            self.convs.append(nn.Conv2d(c, c_out, k, stride if i == 0 else 1, k // 2, bias=False))
+            c = c_out
+        self.dropout = dropout
+        self.shortcut = (
+            nn.Conv2d(c_in, c_out, 1, stride, bias=False) if c_in != c_out or stride != 1 else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        o = F.relu(self.bns[0](x))
+        y = self.convs[0](o)
+        for i in range(1, len(self.convs)):
+            y = F.relu(self.bns[i](y))
+            if i == len(self.convs) - 1 and self.dropout > 0:
+                y = F.dropout(y, self.dropout, self.training)
+            y = self.convs[i](y)
+        # the projection shortcut sees the pre-activated input, the identity sees x itself
+        return y + (self.shortcut(o) if self.shortcut is not None else x)
+
+
+class WideResNet(GroupNet):
+    def __init__(self, depth: int, width: int, num_classes: int = 10, in_channels: int = 3,
+                 block: str = "B(3,3)", dropout: float = 0.0):
+        super().__init__()
+        n = check_depth(depth)
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"WRN width (widening factor k) must be an integer >= 1, got {width}")
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}; known: {', '.join(BLOCKS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.depth, self.width, self.block_type = depth, width, block
+        widths = [16 * width, 32 * width, 64 * width]
+        self.stem = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+        self.groups = nn.ModuleList()
+        c = 16
+        for g, w in enumerate(widths):
+            blocks = [Block(c if i == 0 else w, w, (1 if g == 0 else 2) if i == 0 else 1,
+                            BLOCKS[block], dropout) for i in range(n)]
+            self.groups.append(nn.Sequential(*blocks))
+            c = w
+        self.bn = nn.BatchNorm2d(c)
+        self.fc = nn.Linear(c, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+
+    def forward_groups(self, x):
+        out, o = [], self.stem(x)  # (N, 16, H, W)
+        for group in self.groups:
+            o = group(o)
+            out.append(o)  # (N, 16k, H, W), (N, 32k, H/2, W/2), (N, 64k, H/4, W/4)
+        return out
+
+    def forward_head(self, features):
+        o = F.relu(self.bn(features))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(o, 1), 1))  # (N, num_classes)
+
+
+@register(r"wrn-(\d+)-(\d+)", examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
+          help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block, dropout")
+def wrn(depth: int, width: int, **kw) -> WideResNet:
+    """WRN-d-k as in the thesis, e.g. ``create("wrn-28-10", num_classes=100)``."""
+    return WideResNet(depth, width, **kw)
