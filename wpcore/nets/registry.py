@@ -41,10 +41,13 @@ def _convert(group: str):
 
 def create(name: str, **kw) -> nn.Module:
     """Build a registered network by name, e.g. ``create("wrn-16-4", num_classes=10)``."""
-    for pattern, fn, _ in _PATTERNS:
+    for pattern, fn, help_ in _PATTERNS:
         m = pattern.match(name)
         if m:
-            return fn(*[_convert(g) for g in m.groups()], **kw)
+            try:
+                return fn(*[_convert(g) for g in m.groups()], **kw)
+            except TypeError as e:  # a wrong keyword: say which ones the family takes
+                raise ValueError(f"{name}: {e}; this family takes: {help_}") from None
     raise ValueError(
         f"unknown model {name!r}; known families: {', '.join(p.pattern[:-2] for p, _, _ in _PATTERNS)}"
         " (see wpcore.nets.list_models())"

@@ -1,0 +1,107 @@
+"""Execute the chapters with papermill, then build the book with jupyter-book.
+
+``python -m wpcore book --profile quick`` (what ``make book`` runs):
+1. every chapter listed in ``_toc.yml`` (``chapters/<name>``) is converted from its jupytext
+   source and executed with papermill under the profile, into ``_build/notebooks/``;
+   a failing chapter stops everything with its name and failing cell, and a non-zero exit;
+2. a staging folder gets ``_config.yml``, ``_toc.yml``, ``book/`` and the executed notebooks,
+   and jupyter-book builds it;
+3. only then is the new HTML swapped into ``_build/html``: a failed build leaves the previous
+   HTML as it was.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ChapterFailed(RuntimeError):
+    pass
+
+
+def toc_chapters(root: Path = ROOT) -> list[str]:
+    """Chapter names (``chapters/<name>``) in the order of ``_toc.yml``."""
+    text = (root / "_toc.yml").read_text()
+    return re.findall(r"file:\s*chapters/([\w-]+)", text)
+
+
+def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None) -> Path:
+    import jupytext
+    import papermill as pm
+
+    src = root / "chapters" / f"{name}.py"
+    if not src.exists():
+        raise ChapterFailed(f"chapter {name}: {src} does not exist (listed in _toc.yml)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source_nb = out_dir / f"{name}.source.ipynb"
+    jupytext.write(nb, source_nb)
+    out = out_dir / f"{name}.ipynb"
+    env_backup = dict(os.environ)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
+                            kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
+    except pm.PapermillExecutionError as e:
+        raise ChapterFailed(f"chapter {name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
+                            f"the executed notebook with the traceback is {out}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+        source_nb.unlink(missing_ok=True)
+    return out
+
+
+def build(profile: str = "quick", chapters: list[str] | None = None, root: Path = ROOT,
+          build_dir: Path | None = None, parameters: dict | None = None) -> Path:
+    """Execute chapters and build the HTML; return the folder holding index.html."""
+    from .profiles import check_profile
+
+    check_profile(profile)
+    build_dir = Path(build_dir or root / "_build")
+    names = chapters if chapters is not None else toc_chapters(root)
+    nb_dir = build_dir / "notebooks" / profile
+    t0 = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] executing chapters/{name}.py (profile {profile}) ...", flush=True)
+        t = time.perf_counter()
+        execute_chapter(name, profile, nb_dir, root, parameters)
+        print(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+
+    stage = build_dir / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy(root / f, stage / f)
+    shutil.copytree(root / "book", stage / "book")
+    (stage / "chapters").mkdir()
+    for name in names:
+        shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
+    print("building the HTML with jupyter-book ...", flush=True)
+    r = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(stage), "--builder", "html"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
+        raise ChapterFailed(f"jupyter-book build failed (exit {r.returncode}); the previous HTML is untouched")
+    warnings = [ln for ln in r.stdout.splitlines() + r.stderr.splitlines() if "WARNING" in ln]
+    for w in warnings[:20]:
+        print("  " + w)
+    html = build_dir / "html"
+    old = build_dir / "html.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if html.exists():
+        html.rename(old)
+    (stage / "_build" / "html").rename(html)
+    shutil.rmtree(old, ignore_errors=True)
+    print(f"book built in {time.perf_counter() - t0:.0f} s: open {html / 'index.html'}", flush=True)
+    return html

@@ -1,0 +1,9 @@
+"""What chapters show: one theme, progress that renders in static HTML, tables, provenance.
+
+``present`` reads records and never trains.
+"""
+from .figures import curves, theme
+from .progress import NotebookProgress, TerminalProgress
+from .tables import provenance, show_table, fmt
+
+__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "theme"]

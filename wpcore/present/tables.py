@@ -1,0 +1,52 @@
+"""Tables and the provenance banner every chapter ends with."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pandas as pd
+
+
+def fmt(value, digits: int = 2, unit: str = "") -> str:
+    """A number for a table or a sentence: fixed digits, unit, and '—' for missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value:.{digits}f}{unit}"
+
+
+def show_table(df: pd.DataFrame, caption: str | None = None):
+    """Display a DataFrame as a clean HTML table (no index), with an optional caption."""
+    from IPython.display import display
+
+    styler = df.style.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    display(styler)
+
+
+def provenance(records, profile: str, wall_s: float | None = None):
+    """A banner: profile, datasets, devices, dates, code versions, seeds, wall time, reuse."""
+    from IPython.display import Markdown, display
+
+    records = list(records)
+    devices = Counter(r.device.get("name") or f"{r.device.get('type')} ({r.device.get('threads')} threads)"
+                      for r in records)
+    codes = Counter(f"wpcore {r.code.get('wpcore')} @ {r.code.get('git') or 'no git'}"
+                    + (" (modified)" if r.code.get("dirty") else "") for r in records)
+    datasets = sorted({r.config.get("dataset", "?") for r in records})
+    seeds = sorted({r.config.get("seed", 0) for r in records})
+    dates = sorted(r.created[:10] for r in records)
+    train_s = sum(r.wall_time_s for r in records)
+    lines = [
+        f"**Provenance.** Profile `{profile}`; data: {', '.join(datasets) or '—'}; "
+        f"{len(records)} runs (seeds {', '.join(map(str, seeds)) or '—'}), trained on "
+        + "; ".join(f"{d} ×{n}" for d, n in devices.items()) + ".",
+        f"Code: {'; '.join(codes)}. Records made {dates[0] if dates else '—'}"
+        + (f" to {dates[-1]}" if dates and dates[-1] != dates[0] else "")
+        + f"; total training time in the records {train_s:.0f} s"
+        + (f"; this page executed in {wall_s:.0f} s" if wall_s is not None else "")
+        + f" on {dt.date.today().isoformat()}.",
+    ]
+    display(Markdown("\n\n".join(lines)))

@@ -1,0 +1,246 @@
+"""The one training loop of the book: ``fit``.
+
+SGD with Nesterov momentum 0.9 and weight decay 5e-4, the WRN step schedule (lr x0.2 at 30%,
+60% and 80% of training, i.e. epochs 60/120/160 of 200), bf16 autocast and channels_last on CUDA,
+optional torch.compile, an evaluation after every epoch, and a checkpoint after every epoch
+(model and optimizer as safetensors, the rest as JSON, both written atomically) from which a
+killed run resumes. What differs between chapters is passed in, not branched on:
+
+    objective(model, batch) -> scalar loss        (default: cross-entropy on (x, y))
+    evaluate(model) -> {"test_error": ..., ...}   (called in eval mode, without gradients)
+    log(row)                                      (progress: a dict per step and per epoch)
+
+Parameters named by ``model.no_weight_decay()`` get no weight decay (DiracNet's a and b).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class FitConfig:
+    epochs: int
+    lr: float = 0.1                 # initial learning rate (WRN recipe)
+    momentum: float = 0.9
+    nesterov: bool = True           # the Lua WRN recipe; the PyTorch port used plain momentum
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (0.3, 0.6, 0.8)  # fractions of training: 60/120/160 of 200
+    gamma: float = 0.2              # lr factor at each milestone
+    amp: bool | None = None         # bf16 autocast; None = on CUDA only
+    channels_last: bool = True      # faster on CUDA and on AVX-512 CPUs (benchmarks/)
+    compile: bool = False           # torch.compile the model (pays off on GPUs, not on 2 CPU cores)
+    max_steps: int | None = None    # stop after this many optimizer steps (tests)
+    log_every: int = 10             # steps between progress rows
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def lr_at(step: int, total_steps: int, cfg: FitConfig) -> float:
+    """Learning rate at 0-based optimizer ``step``: x gamma at each milestone step f * total.
+
+    For 200 epochs this is the thesis's x0.2 at epochs 60, 120 and 160 exactly; for short runs
+    the same fractions of training are kept (a function of the step, not of the epoch).
+    """
+    passed = sum(step >= round(f * total_steps) for f in cfg.milestones)
+    return cfg.lr * cfg.gamma ** passed
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if name in skip else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def classification_objective(model: nn.Module, batch) -> torch.Tensor:
+    x, y = batch
+    return F.cross_entropy(model(x), y)
+
+
+def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.Module], dict]:
+    """evaluate(model) -> {"test_error": % misclassified, "test_loss": mean cross-entropy}."""
+
+    def evaluate(model: nn.Module) -> dict:
+        wrong, total, loss = 0, 0, 0.0
+        for x, y in loader:
+            logits = model(x).float()
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            wrong += (logits.argmax(1) != y).sum().item()
+            total += len(y)
+        return {f"{prefix}_error": 100.0 * wrong / max(total, 1), f"{prefix}_loss": loss / max(total, 1)}
+
+    return evaluate
+
+
+def _autocast(device: torch.device, amp: bool | None):
+    on = device.type == "cuda" if amp is None else amp
+    return torch.autocast(device.type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
+        objective: Callable[[nn.Module, object], torch.Tensor] = classification_objective,
+        evaluate: Callable[[nn.Module], dict] | None = None,
+        log: Callable[[dict], None] | None = None,
+        checkpoint: str | Path | None = None,
+        device: str | torch.device | None = None) -> list[dict]:
+    """Train ``model`` for ``cfg.epochs`` epochs over ``train_batches``; return per-epoch rows.
+
+    ``train_batches`` is re-iterated every epoch and has ``len()``; it yields batches already on
+    the device (see ``wpcore.data.DeviceLoader``). With ``checkpoint`` set, a checkpoint is
+    written after each epoch and an existing one is resumed from.
+    """
+    # --- setup ---------------------------------------------------------------------------
+    device = torch.device(device) if device else next(model.parameters()).device
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    step_model = torch.compile(model) if cfg.compile else model
+    opt = torch.optim.SGD(param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
+                          nesterov=cfg.nesterov)
+    history: list[dict] = []
+    start_epoch, step = 0, 0
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt and (ckpt / "state.json").exists():
+        start_epoch, step, history = load_checkpoint(ckpt, model, opt, train_batches)
+        if log:
+            log({"resumed_from_epoch": start_epoch})
+    steps_per_epoch = len(train_batches)
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    t_start = time.perf_counter() - (history[-1]["time_s"] if history else 0.0)
+
+    # --- epochs ---------------------------------------------------------------------------
+    for epoch in range(start_epoch, cfg.epochs):
+        if step >= total_steps:
+            break
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        n_batches = 0
+        for batch in train_batches:
+            lr = lr_at(step, cfg.epochs * steps_per_epoch, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            if cfg.channels_last:
+                batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:]) \
+                    if isinstance(batch, (tuple, list)) and batch[0].dim() == 4 else batch
+            with _autocast(device, cfg.amp):
+                loss = objective(step_model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach().float()
+            n_batches += 1
+            step += 1
+            if step % cfg.log_every == 0 or step == total_steps:
+                running = (loss_sum / n_batches).item()  # one sync per log row, not per step
+                if not math.isfinite(running):
+                    raise NonFiniteLoss(
+                        f"loss is {running} at epoch {epoch + 1}, step {step}; lower the learning rate "
+                        f"(now {lr:g}) or check the data; the last good checkpoint is kept")
+                if log:
+                    log({"step": step, "total_steps": total_steps, "epoch": epoch + 1,
+                         "train_loss": running, "lr": lr,
+                         "elapsed_s": time.perf_counter() - t_start})
+            if step >= total_steps:
+                break
+        train_loss = (loss_sum / max(n_batches, 1)).item()
+        if not math.isfinite(train_loss):
+            raise NonFiniteLoss(f"loss is {train_loss} in epoch {epoch + 1}; lower the learning rate "
+                                f"(now {opt.param_groups[0]['lr']:g}); the last good checkpoint is kept")
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": train_loss, "steps": step}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad(), _autocast(device, cfg.amp):
+                row.update(evaluate(model))
+        row["time_s"] = time.perf_counter() - t_start
+        history.append(row)
+        if log:
+            log(row)
+        if ckpt:
+            save_checkpoint(ckpt, model, opt, train_batches, epoch + 1, step, history)
+    model.to(memory_format=torch.contiguous_format)
+    return history
+
+
+# --- checkpoints: safetensors for tensors, JSON for the rest, both atomic -------------------
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, batches,
+                    epoch: int, step: int, history: list[dict]) -> None:
+    from safetensors.torch import save
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    opt_state = opt.state_dict()
+    for pid, st in opt_state["state"].items():
+        for name, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"opt.{pid}.{name}"] = v.detach().contiguous().cpu()
+    state = {"epoch": epoch, "step": step, "history": history,
+             "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt_state["param_groups"]],
+             "loader": batches.state() if hasattr(batches, "state") else None,
+             "rng": torch.get_rng_state().tolist()}
+    _atomic_write_bytes(folder / "weights.safetensors", save(tensors))
+    _atomic_write_bytes(folder / "state.json", json.dumps(state).encode())
+
+
+def load_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, batches):
+    """Restore model, optimizer, loader and RNG state; return (epoch, step, history)."""
+    from .safe import load_safetensors
+
+    tensors = load_safetensors(folder / "weights.safetensors")
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"checkpoint {folder}/state.json is corrupt ({e}); delete {folder} to start over") from None
+    model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.load_state_dict(model_sd)
+    opt_sd = opt.state_dict()
+    new_state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            new_state.setdefault(int(pid), {})[name] = v.to(next(model.parameters()).device)
+    opt_sd["state"] = new_state
+    for g, saved in zip(opt_sd["param_groups"], state["param_groups"]):
+        g.update(saved)
+    opt.load_state_dict(opt_sd)
+    if state.get("loader") is not None and hasattr(batches, "set_state"):
+        batches.set_state(state["loader"])
+    torch.set_rng_state(torch.tensor(state["rng"], dtype=torch.uint8))
+    return state["epoch"], state["step"], state["history"]
