@@ -88,7 +88,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     for name in names:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
     print("building the HTML with jupyter-book ...", flush=True)
-    r = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(stage), "--builder", "html"],
+    r = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--builder", "html"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])

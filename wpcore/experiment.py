@@ -46,6 +46,7 @@ class Experiment:
     label: str = ""                  # how figures name this run; not part of the key
 
     def __post_init__(self):
+        from . import tasks  # noqa: F401  (registers the chapters' tasks)
         from .nets import registry
 
         with torch.device("meta"):  # validates name, depth, width and builder kwargs; allocates nothing
