@@ -53,8 +53,9 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
         pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
                             kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
     except pm.PapermillExecutionError as e:
-        raise ChapterFailed(f"chapter {name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
-                            f"the executed notebook with the traceback is {out}") from None
+        first = next((ln for ln in (e.source or "").splitlines() if ln.strip()), "")
+        raise ChapterFailed(f"chapter {name} failed in cell {e.exec_count} (`{first[:80]}`) with {e.ename}: "
+                            f"{e.evalue}; the executed notebook with the traceback is {out}") from None
     finally:
         os.environ.clear()
         os.environ.update(env_backup)

@@ -184,7 +184,8 @@ def classify(exp: Experiment, ctx: Context) -> TaskResult:
         test = test.subset(exp.test_subset)
     mean, std = train.mean_std()
     model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
-    crop = 4 if exp.augment else 0
+    # the thesis pads 32x32 images by 4; tiny 8x8 digits get 1 pixel, or the crop destroys them
+    crop = (4 if train.shape[1] >= 28 else 1) if exp.augment else 0
     train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
                                  flip=exp.augment, seed=exp.seed)
     test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)

@@ -1,0 +1,84 @@
+"""Every chapter executes at the smoke profile, the book builds, and pages hold what they should.
+
+The whole book is built once per test session (smoke profile, fresh records), into a temporary
+folder; then each page is checked. The full profile's path is exercised on fixture data.
+"""
+import dataclasses
+import os
+import re
+
+import pytest
+
+from wpcore import book, experiment
+
+from .conftest import needs_fmnist
+from . import fixtures
+
+pytestmark = [pytest.mark.slow, needs_fmnist]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    old = os.environ.get("WPCORE_RUNS")
+    os.environ["WPCORE_RUNS"] = str(out / "runs")
+    try:
+        html = book.build("smoke", build_dir=out / "_build")
+    finally:
+        if old is None:
+            os.environ.pop("WPCORE_RUNS", None)
+        else:
+            os.environ["WPCORE_RUNS"] = old
+    return html
+
+
+def test_every_toc_chapter_has_a_page(built_book):
+    for name in book.toc_chapters():
+        page = built_book / "chapters" / f"{name}.html"
+        assert page.exists(), name
+        text = page.read_text()
+        assert "Traceback" not in text
+
+
+def test_wide_resnets_page_has_figure_table_and_verdict(built_book):
+    text = (built_book / "chapters" / "wide_resnets.html").read_text()
+    imgs = re.findall(r'<img[^>]+src="([^"]+\.png)"', text)
+    assert imgs, "no figure on the page"
+    for src in imgs:
+        assert (built_book / "chapters" / src).resolve().exists(), src
+    assert "<table" in text and "Thesis vs ours" in text
+    assert "Verdict" in text and "Provenance" in text
+    assert "wrn-16-1" in text  # the smoke profile's deep-thin network, from the records
+
+
+def test_failing_chapter_fails_loudly_and_keeps_old_html(tmp_path, monkeypatch):
+    root = tmp_path / "proj"
+    (root / "chapters").mkdir(parents=True)
+    (root / "book").mkdir()
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    for f in ("_config.yml",):
+        (root / f).write_text((book.ROOT / f).read_text())
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/broken\n")
+    (root / "chapters" / "broken.py").write_text(
+        '# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nx = 1\n\n# %%\nraise RuntimeError("boom in cell")\n')
+    old_html = root / "_build" / "html"
+    old_html.mkdir(parents=True)
+    (old_html / "index.html").write_text("previous book")
+    with pytest.raises(book.ChapterFailed, match=r"chapter broken failed in cell 4 \(`raise RuntimeError.*with RuntimeError: boom in cell"):
+        book.build("smoke", root=root)
+    assert (old_html / "index.html").read_text() == "previous book"
+
+
+def test_full_profile_path_runs_two_steps_on_fixture_cifar(tmp_path, monkeypatch):
+    """The full profile's experiments (WRN-40-4, WRN-16-8, WRN-28-10 on CIFAR-10) run end to end on a
+    CIFAR-10 fixture in the real binary format, for 2 steps each with a small batch."""
+    from wpcore.studies import wide_resnets
+
+    fixtures.install(monkeypatch, tmp_path / "data", "cifar-10")
+    exps = wide_resnets.experiments("full")
+    assert {e.model for e in exps} == {"wrn-40-4", "wrn-16-8", "wrn-28-10"}
+    assert all(e.dataset == "cifar-10" and e.epochs == 200 and e.batch_size == 128 for e in exps)
+    for e in exps[:1] + exps[-1:]:
+        rec = experiment.run(dataclasses.replace(e, batch_size=8, max_steps=2))
+        assert rec.final["steps"] == 2 and rec.data["n_train"] == 30
+        assert rec.config["dataset"] == "cifar-10"
