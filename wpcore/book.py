@@ -65,6 +65,22 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     return out
 
 
+def _dedupe_inline_scripts(html_dir: Path) -> None:
+    """jupyter-book 1.x includes sphinx-thebe's inline configuration script twice on every page,
+    which throws "THEBE_JS_URL has already been declared" in the browser: keep the first copy."""
+    for page in html_dir.rglob("*.html"):
+        seen, out, changed = set(), [], False
+        for line in page.read_text().splitlines(keepends=True):
+            s = line.strip()
+            if s.startswith("<script>const THEBE_JS_URL") and s in seen:
+                changed = True
+                continue
+            seen.add(s)
+            out.append(line)
+        if changed:
+            page.write_text("".join(out))
+
+
 def _hide_parameter_cells(path: Path) -> None:
     """The page states its profile in prose; papermill's parameter cells are removed from the HTML
     (they stay in the downloadable notebook's metadata tags)."""
@@ -145,6 +161,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     warnings = [ln for ln in r.stdout.splitlines() + r.stderr.splitlines() if "WARNING" in ln]
     for w in warnings[:20]:
         print("  " + w)
+    _dedupe_inline_scripts(stage / "_build" / "html")
     html = build_dir / "html"
     old = build_dir / "html.old"
     shutil.rmtree(old, ignore_errors=True)
