@@ -149,6 +149,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     shutil.copytree(root / "book", stage / "book")
     # not under _static: jupyter-book would add every .js found there to every page
     shutil.copytree(vendor(build_dir), stage / "_vendor_static" / "offline")
+    shutil.copy(root / "book" / "wpbook.css", stage / "_vendor_static" / "wpbook.css")
     (stage / "chapters").mkdir()
     for name in names:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
