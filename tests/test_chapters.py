@@ -66,3 +66,17 @@ def test_full_profile_path_runs_two_steps_on_fixture_cifar(tmp_path, monkeypatch
         rec = experiment.run(dataclasses.replace(e, batch_size=8, max_steps=2))
         assert rec.final["steps"] == 2 and rec.data["n_train"] == 30
         assert rec.config["dataset"] == "cifar-10"
+
+
+def test_unchanged_chapter_is_not_executed_again(tmp_path):
+    root = tmp_path / "proj"
+    (root / "chapters").mkdir(parents=True)
+    (root / "wpcore").mkdir()
+    (root / "wpcore" / "x.py").write_text("A = 1\n")
+    src = root / "chapters" / "ok.py"
+    src.write_text('# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nprint("executed", profile)\n')
+    out = book.execute_chapter("ok", "smoke", tmp_path / "nb", root)
+    first = out.stat().st_mtime_ns
+    assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == first
+    src.write_text(src.read_text() + "\n# %%\nprint('changed')\n")
+    assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first

@@ -32,24 +32,62 @@ def toc_chapters(root: Path = ROOT) -> list[str]:
     return re.findall(r"file:\s*chapters/([\w-]+)", text)
 
 
-def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None) -> Path:
+def inputs_digest(src: Path, profile: str, parameters: dict | None, root: Path = ROOT) -> str:
+    """What an executed chapter depends on besides its records: its source, the profile and
+    parameters, and the package's code."""
+    import hashlib
+
+    h = hashlib.sha256(f"{profile}|{sorted((parameters or {}).items())}".encode())
+    for f in [src, *sorted((root / "wpcore").rglob("*.py"))]:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _records_present(keys: list[str]) -> bool:
+    from .records import runs_dir
+
+    return all((runs_dir() / f"{k}.json").exists() for k in keys)
+
+
+def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None,
+                    reuse: bool = True) -> Path:
+    """Execute one chapter with papermill; an executed notebook whose inputs are unchanged is reused."""
     import jupytext
+    import nbformat
     import papermill as pm
 
     src = root / "chapters" / f"{name}.py"
     if not src.exists():
         raise ChapterFailed(f"chapter {name}: {src} does not exist (listed in _toc.yml)")
+    from .profiles import check_profile
+
+    try:
+        check_profile(profile)
+    except ValueError as e:
+        raise ChapterFailed(f"chapter {name}: {e}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))  # the kernel and this process agree
+    out = out_dir / f"{name}.ipynb"
+    digest = inputs_digest(src, profile, parameters, root)
+    if reuse and out.exists():
+        try:
+            meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
+            if meta.get("inputs") == digest and _records_present(meta.get("records", [])):
+                print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
+                return out
+        except Exception:
+            pass
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source_nb = out_dir / f"{name}.source.ipynb"
     jupytext.write(nb, source_nb)
-    out = out_dir / f"{name}.ipynb"
     env_backup = dict(os.environ)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["WPCORE_CHAPTER"] = name  # the provenance banner prints the command that reruns this page
+    trace = out_dir / f"{name}.records"
+    trace.unlink(missing_ok=True)
+    os.environ["WPCORE_TRACE"] = str(trace)  # records.find notes every record the chapter reads
     try:
         pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
                             kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
@@ -61,7 +99,9 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
         os.environ.clear()
         os.environ.update(env_backup)
         source_nb.unlink(missing_ok=True)
-    _hide_parameter_cells(out)
+    keys = sorted(set(trace.read_text().split())) if trace.exists() else []
+    trace.unlink(missing_ok=True)
+    _finish_notebook(out, digest, keys)
     return out
 
 
@@ -81,12 +121,13 @@ def _dedupe_inline_scripts(html_dir: Path) -> None:
             page.write_text("".join(out))
 
 
-def _hide_parameter_cells(path: Path) -> None:
-    """The page states its profile in prose; papermill's parameter cells are removed from the HTML
-    (they stay in the downloadable notebook's metadata tags)."""
+def _finish_notebook(path: Path, digest: str, record_keys: list[str]) -> None:
+    """Stamp the inputs digest; remove papermill's parameter cells from the HTML (the page states
+    its profile in prose; the cells stay in the downloadable notebook)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    nb.metadata["wpcore"] = {"inputs": digest, "records": record_keys}
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
