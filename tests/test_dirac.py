@@ -1,7 +1,7 @@
 """Dirac parameterization (thesis §5.1), DiracNet / PlainNet builders (§5.2) and folding."""
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from wpcore import nets
 from wpcore.nets.dirac import DiracConv1d, DiracConv2d, DiracNet, dirac_delta, ncrelu, normalize_filters
@@ -81,7 +81,7 @@ def test_weight_decay_groups():
     net = nets.create("diracnet-10-1")
     skip = net.no_weight_decay()
     names = dict(net.named_parameters())
-    ab = {n for n in names if n.endswith(".a") or n.endswith(".b")}
+    ab = {n for n in names if n.endswith((".a", ".b"))}
     bn = {n for n, m in net.named_modules() if isinstance(m, nn.BatchNorm2d) for n in (f"{n}.weight", f"{n}.bias")}
     assert ab and ab <= skip and bn <= skip and "fc.bias" in skip
     decayed = set(names) - skip

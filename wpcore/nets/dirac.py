@@ -36,8 +36,8 @@ BN weight is drawn from U(0, 1) and W is He-normal, as in the official code.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .contract import GroupNet
 from .registry import register

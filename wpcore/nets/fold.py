@@ -19,8 +19,8 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .contract import GroupNet
 from .dirac import Block, DiracConv, DiracNet, ncrelu
