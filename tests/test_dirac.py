@@ -59,6 +59,11 @@ def test_v1_ncrelu_then_tiled_delta_is_identity():
     torch.testing.assert_close(conv(ncrelu(x)), x, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(8, 4, 3, 3), (4, 8, 3, 3), (5, 5, 5), (6, 6, 1, 1)])
+def test_delta_is_torch_dirac(shape):
+    assert dirac_delta(shape[0], shape[1], shape[2:]).equal(nn.init.dirac_(torch.empty(shape)))
+
+
 def test_delta_and_normalisation_shapes():
     d = dirac_delta(8, 4, (3, 3))  # widening: only the 4 shared channels carry the identity
     assert d.shape == (8, 4, 3, 3) and d.sum() == 4 and d[:4, :, 1, 1].equal(torch.eye(4))

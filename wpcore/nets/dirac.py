@@ -58,11 +58,19 @@ def dirac_delta(out_channels: int, in_channels: int, kernel: tuple[int, ...], ti
     channels c and c + C (the two halves of NCReLU) both map to output c and their sum is x.
     """
     if not tiled:
-        return nn.init.dirac_(torch.empty(out_channels, in_channels, *kernel))
+        return _eye(out_channels, in_channels, kernel)
     n = min(out_channels, in_channels)
-    eye = nn.init.dirac_(torch.empty(n, n, *kernel))
+    eye = _eye(n, n, kernel)
     return eye.repeat(max(out_channels // in_channels, 1), max(in_channels // out_channels, 1),
                       *(1,) * len(kernel))
+
+
+def _eye(out_channels: int, in_channels: int, kernel: tuple[int, ...]) -> torch.Tensor:
+    """``nn.init.dirac_`` without its Python loop over channels (which is slow for wide layers)."""
+    d = torch.zeros(out_channels, in_channels, *kernel)
+    i = torch.arange(min(out_channels, in_channels))
+    d[(i, i) + tuple(k // 2 for k in kernel)] = 1.0
+    return d
 
 
 def normalize_filters(w: torch.Tensor) -> torch.Tensor:
@@ -191,8 +199,34 @@ class DiracNet(GroupNet):
         return {n for n, p in self.named_parameters() if p.dim() <= 1}
 
     def dirac_convs(self) -> dict[str, DiracConv]:
-        """Every Dirac convolution by name (e.g. to log how a and b evolve)."""
+        """Every Dirac convolution by name, input to output (e.g. to log how a and b evolve)."""
         return {n: m for n, m in self.named_modules() if isinstance(m, DiracConv)}
+
+
+@torch.no_grad()
+def ab_stats(net: nn.Module) -> dict[str, float]:
+    """Mean a, mean b and mean b/a of the Dirac convolutions, per group (1-based) and overall.
+
+    BN follows every Dirac conv, so per output channel only the ratio b/a matters: it says how
+    far a layer has moved from the identity (b/a = 0.1 at initialisation). {} for other nets.
+    """
+    if not isinstance(net, DiracNet) or net.conv_type != "dirac":
+        return {}
+    rows: dict[str, list[torch.Tensor]] = {}
+    for g, group in enumerate(net.groups, 1):
+        for m in group.modules():
+            if isinstance(m, DiracConv):
+                for key, v in (("a", m.a), ("b", m.b), ("b_over_a", m.b / m.a)):
+                    rows.setdefault(f"{key}_mean_g{g}", []).append(v.float())
+                    rows.setdefault(f"{key}_mean", []).append(v.float())
+    return {k: torch.cat(v).mean().item() for k, v in rows.items()}
+
+
+@torch.no_grad()
+def ab_per_layer(net: DiracNet) -> dict[str, list[float]]:
+    """{"a": [...], "b": [...]}: the channel mean of a and of b of each Dirac conv, input to output."""
+    convs = list(net.dirac_convs().values())
+    return {"a": [c.a.mean().item() for c in convs], "b": [c.b.mean().item() for c in convs]}
 
 
 def cifar_blocks(depth: int) -> int:
