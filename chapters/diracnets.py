@@ -184,7 +184,7 @@ fig = present.curves(deepest, metrics=("train_loss", "test_error"),
 
 # %% tags=["hide-input"]
 dirac_deep = [r for r in deepest if study.role_of(r) == "dirac"]
-hist = present.history_frame(dirac_deep)
+hist = present.figures.history_frame(dirac_deep)
 groups = sorted(c for c in hist.columns if c.startswith("b_over_a_mean_g"))
 long = hist.melt(id_vars=["epoch", "seed"], value_vars=groups, var_name="group", value_name="b / a")
 long["group"] = long["group"].str.replace("b_over_a_mean_g", "group ")
@@ -196,6 +196,7 @@ layers = pd.DataFrame([{"layer": i + 1, "seed": r.config["seed"], "value": v, "p
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
 sns.lineplot(long, x="epoch", y="b / a", hue="group", marker="o", errorbar=("pi", 100), ax=axes[0])
 axes[0].set(title="mean b / a per group")
+axes[0].set_xticks(sorted(long["epoch"].unique()))
 sns.lineplot(layers, x="layer", y="value", hue="parameter", marker=".", errorbar=("pi", 100), ax=axes[1])
 axes[1].axhline(1.0, color="grey", lw=0.8, ls=":")
 axes[1].axhline(0.1, color="grey", lw=0.8, ls=":")
@@ -207,7 +208,11 @@ last = hist.sort_values("epoch").groupby("seed").tail(1)
 display(Markdown(
     f"After {int(last['epoch'].max())} epochs the mean $b/a$ of DiracNet-{deep}-{study.WIDTH[profile]} is "
     + ", ".join(f"{c.replace('b_over_a_mean_g', 'group ')} {last[c].mean():.3f}" for c in groups)
-    + f" (mean over {len(last)} seeds; 0.1 at initialisation)."))
+    + f" (mean over {len(last)} seeds; 0.1 at initialisation). Over all layers and seeds, the channel mean "
+    f"of $a$ ends between {layers[layers.parameter == 'a'].value.min():.3f} and "
+    f"{layers[layers.parameter == 'a'].value.max():.3f} (initialised to 1) and that of $b$ between "
+    f"{layers[layers.parameter == 'b'].value.min():.3f} and {layers[layers.parameter == 'b'].value.max():.3f} "
+    f"(initialised to 0.1), after {dirac_deep[0].final['steps']} optimizer steps."))
 
 # %% [markdown]
 # ## Folding for inference
@@ -222,10 +227,15 @@ display(Markdown(
 folds = pd.DataFrame(study.fold_results(recs))
 if len(folds):
     folds["speed-up"] = folds["unfolded_ms"] / folds["folded_ms"]
-    present.show_table(folds.groupby("model", sort=False).agg(
+    agg = folds.groupby("model", sort=False).agg(
         runs=("seed", "count"), max_rel_diff=("fold_max_rel_diff", "max"), batch=("fold_batch", "first"),
-        unfolded_ms=("unfolded_ms", "median"), folded_ms=("folded_ms", "median"),
-        speedup=("speed-up", "median")).reset_index().round({"unfolded_ms": 1, "folded_ms": 1, "speedup": 2}),
+        unfolded_ms=("unfolded_ms", "median"), folded_ms=("folded_ms", "median"), speedup=("speed-up", "median"))
+    present.show_table(pd.DataFrame({
+        "network": agg.index, "runs": agg["runs"].values, "batch": agg["batch"].values,
+        "max relative difference": [f"{v:.1e}" for v in agg["max_rel_diff"]],
+        "unfolded (ms)": [present.fmt(v, 1) for v in agg["unfolded_ms"]],
+        "folded (ms)": [present.fmt(v, 1) for v in agg["folded_ms"]],
+        "speed-up": [present.fmt(v, 2, "x") for v in agg["speedup"]]}),
         caption="Folded vs unfolded, from the records (median over seeds; times in ms per batch)")
 
 # %% [markdown]
@@ -250,8 +260,9 @@ for name, net, shape_, batches in cases:
         with torch.no_grad():
             diff = ((net(xb) - folded(xb)).abs().max() / net(xb).abs().max()).item()
         ms = inference_ms({"unfolded": net, "folded": folded}, xb, repeats=3 if profile == "smoke" else 9)
-        speed.append({"network": name, "batch": b, "unfolded (ms)": round(ms["unfolded"], 2),
-                      "folded (ms)": round(ms["folded"], 2), "speed-up": round(ms["unfolded"] / ms["folded"], 2),
+        speed.append({"network": name, "batch": b, "unfolded (ms)": present.fmt(ms["unfolded"], 1),
+                      "folded (ms)": present.fmt(ms["folded"], 1),
+                      "speed-up": present.fmt(ms["unfolded"] / ms["folded"], 2, "x"),
                       "max relative difference": f"{diff:.1e}"})
 present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get_num_threads()} CPU threads, "
                    "median of repeats, eval mode, no gradients)")
@@ -290,8 +301,8 @@ for c in study.claims(recs, profile):
                      f"- *Verdict:* **{c.verdict}** ({c.detail})"))
 if profile != "full":
     display(Markdown(
-        "What this profile can and cannot show: small networks (width 1) trained for a few hundred "
-        f"steps on a {depth_recs[0].data.get('n_train', '?')}-image subset of "
+        f"What this profile can and cannot show: small networks (width {study.WIDTH[profile]}) trained for "
+        f"{depth_recs[0].final['steps']} steps on a {depth_recs[0].data.get('n_train', '?')}-image subset of "
         f"{depth_recs[0].config['dataset']} at 14x14, far from convergence. It speaks about how easily "
         "each kind of network starts to train as it gets deeper, not about the thesis's CIFAR and "
         "ImageNet accuracies. Run the `full` profile on a GPU to test those."))
