@@ -39,18 +39,16 @@ profile = "quick"  # smoke | quick | full
 # %% tags=["hide-input"]
 import time
 
-import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present, records
 from wpcore.nets.dirac import DiracConv2d, ncrelu
-from wpcore.nets.fold import fold
+from wpcore.present import diracnets as dfig
 from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import diracnets as study
-from wpcore.tasks.diracnets import inference_ms
+from wpcore.tasks.diracnets import fold_speed
 
 check_profile(profile)
 present.theme()
@@ -149,18 +147,9 @@ recs = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
 
 # %% tags=["hide-input"]
 depth_recs = [r for r in recs if "28-10" not in r.config["model"]]
-df = pd.DataFrame([{"network": study.role_of(r), "depth": study.depth_of(r), "seed": r.config["seed"],
-                    "test error (%)": r.final["test_error"], "training loss": r.final["train_loss"],
-                    "training error (%)": r.final.get("train_error")} for r in depth_recs])
-fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
-for ax, metric in zip(axes, ("test error (%)", "training loss")):
-    sns.lineplot(df, x="depth", y=metric, hue="network", marker="o", errorbar=("pi", 100), ax=ax)
-    sns.stripplot(df, x="depth", y=metric, hue="network", native_scale=True, dodge=False, alpha=0.4,
-                  legend=False, ax=ax)
-    ax.set_xticks(study.DEPTHS[profile])
-fig.suptitle(f"Error and training loss vs depth ({profile} profile, {depth_recs[0].config['dataset']}, "
-             f"width {study.WIDTH[profile]})")
-fig.tight_layout()
+fig = dfig.depth_figure(depth_recs, study.DEPTHS[profile],
+                        f"Error and training loss vs depth ({profile} profile, {depth_recs[0].config['dataset']}, "
+                        f"width {study.WIDTH[profile]})")
 
 # %% [markdown]
 # Each line is the mean over seeds (band: the range of seeds; dots: single runs). The training
@@ -184,35 +173,9 @@ fig = present.curves(deepest, metrics=("train_loss", "test_error"),
 
 # %% tags=["hide-input"]
 dirac_deep = [r for r in deepest if study.role_of(r) == "dirac"]
-hist = present.figures.history_frame(dirac_deep)
-groups = sorted(c for c in hist.columns if c.startswith("b_over_a_mean_g"))
-long = hist.melt(id_vars=["epoch", "seed"], value_vars=groups, var_name="group", value_name="b / a")
-long["group"] = long["group"].str.replace("b_over_a_mean_g", "group ")
-start = pd.DataFrame([{"epoch": 0, "seed": s, "group": g, "b / a": 0.1}
-                      for s in hist["seed"].unique() for g in long["group"].unique()])
-long = pd.concat([start, long])
-layers = pd.DataFrame([{"layer": i + 1, "seed": r.config["seed"], "value": v, "parameter": p}
-                       for r in dirac_deep for p in ("a", "b") for i, v in enumerate(r.extra["ab_per_layer"][p])])
-fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
-sns.lineplot(long, x="epoch", y="b / a", hue="group", marker="o", errorbar=("pi", 100), ax=axes[0])
-axes[0].set(title="mean b / a per group")
-axes[0].set_xticks(sorted(long["epoch"].unique()))
-sns.lineplot(layers, x="layer", y="value", hue="parameter", marker=".", errorbar=("pi", 100), ax=axes[1])
-axes[1].axhline(1.0, color="grey", lw=0.8, ls=":")
-axes[1].axhline(0.1, color="grey", lw=0.8, ls=":")
-axes[1].set(title=f"final a and b per layer (DiracNet-{deep}-{study.WIDTH[profile]})")
-fig.tight_layout()
-
-# %% tags=["hide-input"]
-last = hist.sort_values("epoch").groupby("seed").tail(1)
-display(Markdown(
-    f"After {int(last['epoch'].max())} epochs the mean $b/a$ of DiracNet-{deep}-{study.WIDTH[profile]} is "
-    + ", ".join(f"{c.replace('b_over_a_mean_g', 'group ')} {last[c].mean():.3f}" for c in groups)
-    + f" (mean over {len(last)} seeds; 0.1 at initialisation). Over all layers and seeds, the channel mean "
-    f"of $a$ ends between {layers[layers.parameter == 'a'].value.min():.3f} and "
-    f"{layers[layers.parameter == 'a'].value.max():.3f} (initialised to 1) and that of $b$ between "
-    f"{layers[layers.parameter == 'b'].value.min():.3f} and {layers[layers.parameter == 'b'].value.max():.3f} "
-    f"(initialised to 0.1), after {dirac_deep[0].final['steps']} optimizer steps."))
+deep_name = f"DiracNet-{deep}-{study.WIDTH[profile]}"
+fig = dfig.ab_figure(dirac_deep, deep_name)
+display(Markdown(dfig.ab_summary(dirac_deep, deep_name)))
 
 # %% [markdown]
 # ## Folding for inference
@@ -224,19 +187,8 @@ display(Markdown(
 # pass of that batch, unfolded and folded, on the training device:
 
 # %% tags=["hide-input"]
-folds = pd.DataFrame(study.fold_results(recs))
-if len(folds):
-    folds["speed-up"] = folds["unfolded_ms"] / folds["folded_ms"]
-    agg = folds.groupby("model", sort=False).agg(
-        runs=("seed", "count"), max_rel_diff=("fold_max_rel_diff", "max"), batch=("fold_batch", "first"),
-        unfolded_ms=("unfolded_ms", "median"), folded_ms=("folded_ms", "median"), speedup=("speed-up", "median"))
-    present.show_table(pd.DataFrame({
-        "network": agg.index, "runs": agg["runs"].values, "batch": agg["batch"].values,
-        "max relative difference": [f"{v:.1e}" for v in agg["max_rel_diff"]],
-        "unfolded (ms)": [present.fmt(v, 1) for v in agg["unfolded_ms"]],
-        "folded (ms)": [present.fmt(v, 1) for v in agg["folded_ms"]],
-        "speed-up": [present.fmt(v, 2, "x") for v in agg["speedup"]]}),
-        caption="Folded vs unfolded, from the records (median over seeds; times in ms per batch)")
+present.show_table(dfig.fold_table(recs),
+                   caption="Folded vs unfolded, from the records (median over seeds; times in ms per batch)")
 
 # %% [markdown]
 # The same comparison measured now, on this machine, for the deepest trained DiracNet (its
@@ -245,25 +197,18 @@ if len(folds):
 
 # %% tags=["hide-input"]
 r0 = dirac_deep[0]
-trained = nets.create(r0.config["model"], num_classes=10, in_channels=r0.data["shape"][0])
-trained.load_state_dict(records.load_weights(r0))
-trained.eval()
+weights = records.load_weights(r0)
+trained = nets.create(r0.config["model"], num_classes=weights["fc.bias"].shape[0], in_channels=r0.data["shape"][0])
+trained.load_state_dict(weights)
 imagenet_size = 64 if profile == "smoke" else 112
 cases = [(f"{r0.config['model']} (trained)", trained, tuple(r0.data["shape"]), (1, 256)),
-         (f"diracnet-18 at {imagenet_size}x{imagenet_size}", nets.create("diracnet-18").eval(),
+         (f"diracnet-18 at {imagenet_size}x{imagenet_size}", nets.create("diracnet-18"),
           (3, imagenet_size, imagenet_size), (1, 16))]
-speed = []
-for name, net, shape_, batches in cases:
-    folded = fold(net)
-    for b in batches:
-        xb = torch.randn(b, *shape_)
-        with torch.no_grad():
-            diff = ((net(xb) - folded(xb)).abs().max() / net(xb).abs().max()).item()
-        ms = inference_ms({"unfolded": net, "folded": folded}, xb, repeats=3 if profile == "smoke" else 9)
-        speed.append({"network": name, "batch": b, "unfolded (ms)": present.fmt(ms["unfolded"], 1),
-                      "folded (ms)": present.fmt(ms["folded"], 1),
-                      "speed-up": present.fmt(ms["unfolded"] / ms["folded"], 2, "x"),
-                      "max relative difference": f"{diff:.1e}"})
+speed = [{"network": name, "batch": row["batch"], "unfolded (ms)": present.fmt(row["unfolded_ms"], 1),
+          "folded (ms)": present.fmt(row["folded_ms"], 1), "speed-up": present.fmt(row["speedup"], 2, "x"),
+          "max relative difference": f"{row['max_rel_diff']:.1e}"}
+         for name, net, shape, batches in cases
+         for row in fold_speed(net, shape, batches, repeats=3 if profile == "smoke" else 9)]
 present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get_num_threads()} CPU threads, "
                    "median of repeats, eval mode, no gradients)")
 
@@ -271,15 +216,7 @@ present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-summary = (df.groupby(["depth", "network"])["test error (%)"]
-           .agg(lambda v: present.fmt(v.mean()) + (f" ± {v.std():.2f}" if len(v) > 1 else ""))
-           .unstack("network")[list(study.ARCHS)])
-summary.columns = [f"{c} error (%)" for c in summary.columns]
-summary = summary.reset_index()
-summary["parameters (plain / dirac / resnet)"] = [
-    " / ".join(present.fmt(next(r.final["params"] for r in depth_recs
-                                if study.role_of(r) == role and study.depth_of(r) == d)) for role in study.ARCHS)
-    for d in summary["depth"]]
+summary = dfig.error_by_depth_table(depth_recs)
 present.show_table(summary, caption=f"Ours: test error by depth ({profile} profile, "
                    f"{depth_recs[0].config['dataset']}, width {study.WIDTH[profile]}, mean ± s.d. over seeds)")
 rows = [{"network": r.extra.get("label") or r.config["model"], "our error (%)": present.fmt(r.final["test_error"]),

@@ -7,7 +7,7 @@ from wpcore import experiment
 from wpcore.records import Record
 from wpcore.studies import diracnets as study
 from wpcore.studies.verdict import FAILS, HOLDS, INDICATIVE, NOT_MEASURED, UNCLEAR
-from wpcore.tasks.diracnets import inference_ms
+from wpcore.tasks.diracnets import fold_speed, inference_ms
 
 from . import fixtures
 from .conftest import needs_fmnist
@@ -88,6 +88,14 @@ def test_inference_ms_times_every_model():
     models = {"a": torch.nn.Identity(), "b": torch.nn.ReLU()}
     ms = inference_ms(models, torch.randn(2, 3), repeats=3)
     assert set(ms) == {"a", "b"} and all(v >= 0 for v in ms.values())
+
+
+def test_fold_speed_rows():
+    from wpcore import nets
+
+    rows = fold_speed(nets.create("diracnet-10-1", in_channels=1), (1, 8, 8), batches=(1, 2), repeats=1)
+    assert [r["batch"] for r in rows] == [1, 2]
+    assert all(r["max_rel_diff"] <= study.FOLD_TOLERANCE and r["speedup"] > 0 for r in rows)
 
 
 def test_task_logs_a_b_and_checks_folding_on_fixture_data(tmp_path, monkeypatch):

@@ -84,6 +84,26 @@ def fold_check(net: nn.Module, x: torch.Tensor, repeats: int = 7) -> dict:
             "fold_batch": len(x), "unfolded_ms": ms["unfolded"], "folded_ms": ms["folded"]}
 
 
+def fold_speed(net: nn.Module, shape: tuple[int, ...], batches=(1, 64), repeats: int = 9) -> list[dict]:
+    """Fold ``net`` and time both at each batch size on random inputs of ``shape`` (C, H, W).
+
+    Rows: {"batch", "unfolded_ms", "folded_ms", "speedup", "max_rel_diff"} (medians of ``repeats``).
+    """
+    from ..nets.fold import fold
+
+    net.eval()
+    folded, rows = fold(net), []
+    for b in batches:
+        x = torch.randn(b, *shape)
+        with torch.no_grad():
+            y = net(x)
+            diff = ((y - folded(x)).abs().max() / y.abs().max()).item()
+        ms = inference_ms({"unfolded": net, "folded": folded}, x, repeats)
+        rows.append({"batch": b, "unfolded_ms": ms["unfolded"], "folded_ms": ms["folded"],
+                     "speedup": ms["unfolded"] / ms["folded"], "max_rel_diff": diff})
+    return rows
+
+
 @register_task("dirac")
 def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..data import DeviceLoader
