@@ -74,7 +74,10 @@ def central_surround(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre, F.avg_pool2d(x, 2)
 
 
-def spp(x: torch.Tensor, levels: tuple[int, ...] = (1, 2)) -> torch.Tensor:
+SPP_LEVELS = (1, 2)
+
+
+def spp(x: torch.Tensor, levels: tuple[int, ...] = SPP_LEVELS) -> torch.Tensor:
     """Spatial pyramid max-pooling: (N, C, H, W) -> (N, C * sum(l*l for l in levels))."""
     return torch.cat([F.adaptive_max_pool2d(x, lv).flatten(1) for lv in levels], 1)
 
@@ -89,10 +92,18 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _flat_size(net: nn.Module, c_in: int, size: int, pool=None) -> int:
-    with torch.no_grad():  # on the parameters' device: "meta" when built for validation only
-        o = net(torch.zeros(1, c_in, size, size, device=next(net.parameters()).device))
-    return (pool(o) if pool else o.flatten(1)).shape[1]
+def out_size(spec: list, size: int) -> int:
+    """Spatial side after ``spec`` on a ``size`` x ``size`` input (no forward pass, no padding)."""
+    for s in spec:
+        k, st = (s[2], s[3]) if s[0] == "C" else (s[1], s[2])
+        size = (-(-(size - k) // st) if s[0] == "P" and s[3] else (size - k) // st) + 1
+    return size
+
+
+def flat_size(spec: list, width: float, size: int, levels: tuple[int, ...] | None = None) -> int:
+    """Features entering the decision layers: C * h * w, or C * sum(l * l) with SPP ``levels``."""
+    c = _c([s for s in spec if s[0] == "C"][-1][1], width)
+    return c * (sum(lv * lv for lv in levels) if levels else out_size(spec, size) ** 2)
 
 
 def msr_init(model: nn.Module) -> None:
@@ -121,7 +132,7 @@ class TwoChannel(PatchNet):
         super().__init__()
         self.features = conv_stack(spec, 2, width)
         self.pool = spp if use_spp else None
-        d = _flat_size(self.features, 2, PATCH, self.pool)
+        d = flat_size(spec, width, PATCH, SPP_LEVELS if use_spp else None)
         self.head = mlp([d, *[_c(h, width) for h in hidden], 1])
         self._finish()
 
@@ -138,7 +149,7 @@ class TwoChannel2Stream(PatchNet):
         super().__init__()
         self.centre = conv_stack(STREAM_2CH, 2, width)
         self.surround = conv_stack(STREAM_2CH, 2, width)
-        d = _flat_size(self.centre, 2, PATCH // 2)  # 192 x 2 x 2 = 768
+        d = flat_size(STREAM_2CH, width, PATCH // 2)  # 192 x 2 x 2 = 768
         self.head = mlp([2 * d, _c(768, width), 1])
         self._finish()
 
@@ -166,7 +177,10 @@ class Siamese(PatchNet):
                                           for _ in range(n_branches))
         else:
             self.branches = nn.ModuleList(conv_stack(TOWER, 1, width) for _ in range(n_branches))
-        self.dim = self.describe(torch.zeros(1, 1, PATCH, PATCH, device=next(self.parameters()).device), 0).shape[1]
+        if two_stream:  # central + surround, 32x32 each
+            self.dim = 2 * flat_size(STREAM_SIAM, width, PATCH // 2)
+        else:
+            self.dim = flat_size(TOWER, width, PATCH, SPP_LEVELS if use_spp else None)
         self.head = None if l2 else mlp([2 * self.dim, _c(512, width), 1])
         self._finish()
 

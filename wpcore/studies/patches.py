@@ -43,10 +43,10 @@ BROWN = {"yosemite": "yos", "notredame": "nd", "liberty": "lib"}
 def _common(profile: str) -> dict:
     if profile == "smoke":
         return {"dataset": "stereo", "epochs": 1, "batch_size": 32, "max_steps": 2, "model_kw": {"width": 0.25},
-                    "options": {"n_train": 128, "n_test": 100}}
-    if profile == "quick":  # 20k pairs, 2 epochs of 128-pair balanced batches = 312 steps
+                "options": {"n_train": 128, "n_test": 100, "transfer": "warped"}}
+    if profile == "quick":  # 10,240 pairs, 2 epochs of 128-pair balanced batches = 160 steps
         return {"dataset": "stereo", "epochs": 2, "batch_size": 128, "lr": 0.05, "milestones": (0.5, 0.75),
-                    "model_kw": {"width": 0.5}, "options": {"n_train": 20000, "n_test": 4000}}
+                "model_kw": {"width": 0.5}, "options": {"n_train": 10240, "n_test": 4000, "transfer": "warped"}}
     return {"epochs": 20, "batch_size": 256, "lr": 0.05, "milestones": (0.5, 0.75), "model_kw": {}}
 
 
@@ -70,7 +70,7 @@ def experiments(profile: str) -> list[Experiment]:
         for s in SEEDS[profile]:
             opts = dict(c["options"])
             if m == STEREO_MODEL and s == SEEDS[profile][0]:
-                opts.update(stereo_map=True, **({"stereo_stride": 64} if profile == "smoke" else {}))
+                opts.update(stereo_map=True, stereo_stride=64 if profile == "smoke" else 16)
             exps.append(Experiment(m, task="patches", seed=s, label=m, **{**c, "options": opts}))
     exps.append(Experiment("siam-l2", task="patch-sift", epochs=0, dataset=c["dataset"], label="SIFT",
                            options={**c["options"], "descriptor": "sift"}))

@@ -14,11 +14,14 @@ fixed scale and orientation as Brown's patches are already normalised, and score
 Datasets (``exp.dataset``): ``stereo`` / ``warped`` (embedded, see ``wpcore.data.patches``), or
 ``brown:<train scene>`` with ``options["test_scene"]`` (PhotoTour under ``$WPCORE_DATA/phototour``).
 Options: ``n_train``, ``n_test`` (embedded pair counts), ``stereo_map`` (bool), ``stereo_stride``
-(grid step of the map, px), ``test_scene``, ``descriptor`` (``sift``, a label for the baseline).
+(grid step of the map, px), ``test_scene``, ``descriptor`` (``sift``, a label for the baseline),
+``transfer`` (a second embedded test set, e.g. ``warped``: the model trained on stereo pairs is also
+scored there, as the thesis trains on one Brown scene and tests on another; ``fpr95_transfer``).
 """
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -29,7 +32,7 @@ from ..experiment import Context, Experiment, TaskResult, register_task
 from ..losses.hinge import hinge
 from ..metrics.matching import fpr95, fpr95_interpolated, roc_curve
 
-OPTIONS = {"n_train", "n_test", "stereo_map", "stereo_stride", "test_scene", "descriptor"}
+OPTIONS = {"n_train", "n_test", "stereo_map", "stereo_stride", "test_scene", "descriptor", "transfer"}
 
 
 def _check_options(exp: Experiment) -> dict:
@@ -80,28 +83,31 @@ def roc_points(scores: np.ndarray, labels: np.ndarray, n: int = 200) -> dict:
 SIFT_SCALE = 4  # octave 0, scale index 4: sigma = 1.6 * 2^(4/3) ~ 4.0, a 2 x 7.5 sigma ~ 60 px window
 
 
-def sift_descriptors(patches: torch.Tensor, per_sheet: int = 16) -> np.ndarray:
+def sift_descriptors(patches: torch.Tensor, per_sheet: int = 16, pad: int = 16) -> np.ndarray:
     """(K, 64, 64) uint8 -> (K, 128) float SIFT descriptors at the centres, orientation 0.
 
-    Patches are tiled into sheets so one scale space serves ``per_sheet**2`` of them; the window
-    (half-size 7.5 sigma ~ 30 px) stays inside each 64x64 tile.
+    Patches are tiled into sheets so one scale space serves ``per_sheet**2`` of them; each tile is
+    the patch with a ``pad``-pixel mirror border, so the blur (4 sigma ~ 16 px) and the window
+    (half-size 7.5 sigma ~ 30 px) never see a neighbouring patch.
     """
     from skimage.feature import SIFT
 
     k, s = len(patches), patches.shape[-1]
+    per_sheet = min(per_sheet, max(1, math.ceil(math.sqrt(k))))
+    t = s + 2 * pad  # tile size
     out = np.empty((k, 128), np.float32)
     per = per_sheet * per_sheet
     for start in range(0, k, per):
-        chunk = patches[start:start + per].numpy()
+        chunk = np.pad(patches[start:start + per].numpy(), ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
         n = len(chunk)
-        sheet = np.zeros((per_sheet * s, per_sheet * s), np.uint8)
+        sheet = np.zeros((per_sheet * t, per_sheet * t), np.uint8)
         rows, cols = np.divmod(np.arange(n), per_sheet)
         for i in range(n):
-            sheet[rows[i] * s:(rows[i] + 1) * s, cols[i] * s:(cols[i] + 1) * s] = chunk[i]
+            sheet[rows[i] * t:(rows[i] + 1) * t, cols[i] * t:(cols[i] + 1) * t] = chunk[i]
         sift = SIFT(upsampling=1, n_octaves=1)
         img = sift._preprocess(sheet)
         space = sift._create_scalespace(img)
-        sift.positions = np.stack([rows * s + s // 2, cols * s + s // 2], 1).astype(np.float64)
+        sift.positions = np.stack([rows * t + t // 2, cols * t + t // 2], 1).astype(np.float64)
         sift.octaves = np.zeros(n, int)
         sift.scales = np.full(n, SIFT_SCALE)
         sift.sigmas = np.full(n, sift.scalespace_sigmas[0][SIFT_SCALE])
@@ -123,6 +129,11 @@ def sift_baseline(exp: Experiment, ctx: Context) -> TaskResult:
     scores = -np.linalg.norm(unit_rows(d1) - unit_rows(d2), axis=1)
     labels = test.labels.numpy()
     final = matching_metrics(scores, labels)
+    if exp.options.get("transfer"):
+        other = _pairs(exp.options["transfer"], "test", exp.options.get("n_test", 4000) // 2, 0, None)
+        e1, e2 = sift_descriptors(other.pairs[:, 0]), sift_descriptors(other.pairs[:, 1])
+        final["fpr95_transfer"] = 100 * fpr95(-np.linalg.norm(unit_rows(e1) - unit_rows(e2), axis=1),
+                                              other.labels.numpy())
     return TaskResult([], {**final, "params": 0}, nn.Module(),
                       {"test": test.identity, "n_test": len(test)}, {"roc": roc_points(scores, labels)})
 
@@ -151,6 +162,9 @@ def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
     final = {**(dict(history[-1]) if history else {}), **matching_metrics(scores, labels),
              "params": sum(p.numel() for p in model.parameters())}
     extra = {"roc": roc_points(scores, labels)}
+    if exp.options.get("transfer"):
+        other = _pairs(exp.options["transfer"], "test", exp.options.get("n_test", 4000) // 2, 0, None)
+        final["fpr95_transfer"] = 100 * fpr95(scores_of(model, other, ctx.device), other.labels.numpy())
     if exp.options.get("stereo_map"):
         extra["stereo"] = stereo_map(model, ctx.device, stride=exp.options.get("stereo_stride", 12))
     return TaskResult(history, final, model,
