@@ -170,19 +170,21 @@ else:
     ours = np.array(st["disparity"], dtype=float)
     gt = np.array([[np.nan if v is None else v for v in row] for row in st["ground_truth"]])
     left, _, _ = P.stereo_images()
-    r0, r1 = st["rows"][0] - 32, st["rows"][-1] + 32
-    c0, c1 = st["cols"][0] - 32, st["cols"][-1] + 32
-    fig, axes = plt.subplots(1, 4, figsize=(13, 2.9))
-    ext = (st["cols"][0], st["cols"][-1], st["rows"][-1], st["rows"][0])
-    axes[0].imshow(left[r0:r1, c0:c1], cmap="gray", extent=(c0, c1, r1, r0))
-    axes[0].set_title("left image, test rows")
-    for ax, im, title in ((axes[1], ours, f"ours ({names[st_rec.key]})"), (axes[2], gt, "ground truth")):
-        h = ax.imshow(im, cmap="viridis", vmin=0, vmax=st["max_disp"], extent=ext, aspect="auto")
-        ax.set_title(title)
-    fig.colorbar(h, ax=axes[2], label="disparity (px)")
-    e = axes[3].imshow(np.abs(ours - gt), cmap="magma", vmin=0, vmax=20, extent=ext, aspect="auto")
-    axes[3].set_title("|error| (px)")
-    fig.colorbar(e, ax=axes[3])
+    half = st["stride"] // 2
+    c0, c1 = st["cols"][0] - half, st["cols"][-1] + half
+    r0, r1 = st["rows"][0] - half, st["rows"][-1] + half
+    ext = (c0, c1, r1, r0)  # every panel in left-image pixel coordinates
+    fig, axes = plt.subplots(2, 2, figsize=(11, 5.2))
+    panels = [(left[r0:r1, c0:c1], "left image, test rows", {"cmap": "gray"}),
+              (np.abs(ours - gt), "|ours - ground truth| (px)", {"cmap": "magma", "vmin": 0, "vmax": 20}),
+              (ours, f"ours ({names[st_rec.key]}, winner-take-all)", {"cmap": "viridis", "vmin": 0, "vmax": st["max_disp"]}),
+              (gt, "ground truth (white: unknown)", {"cmap": "viridis", "vmin": 0, "vmax": st["max_disp"]})]
+    for ax, (im, title, kw) in zip(axes.ravel(), panels):
+        h = ax.imshow(im, extent=ext, interpolation="nearest", **kw)
+        ax.set_title(title, fontsize=10)
+        ax.grid(False)
+        if title != "left image, test rows":
+            fig.colorbar(h, ax=ax, fraction=0.025, label="px")
     fig.tight_layout()
     display(Markdown(f"Mean absolute error {st['mae_px']:.1f} px; {st['bad3_pct']:.0f}% of the grid pixels with "
                      f"ground truth are more than 3 px off (grid step {st['stride']} px)."))
