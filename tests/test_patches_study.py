@@ -85,3 +85,27 @@ def test_claims_are_computed_from_records():
     assert cs["Comparing"].verdict == HOLDS and "5.10" in cs["Comparing"].ours
     assert cs["The"].verdict == INDICATIVE  # one 2ch-2stream run
     assert "SIFT 30.00%" in cs["Learned"].ours and "2ch-2stream 4.00%" in cs["Learned"].ours
+
+
+def test_full_profile_path_on_brown_fixtures(tmp_path, monkeypatch):
+    """The full profile's task on two fixture scenes in the exact PhotoTour layout."""
+    from .test_patches import _write_scene
+
+    monkeypatch.setenv("WPCORE_DATA", str(tmp_path / "data"))
+    for scene in ("yosemite", "notredame"):
+        folder = tmp_path / "data" / "phototour" / scene
+        folder.mkdir(parents=True)
+        _write_scene(folder)
+        (folder / P.TRAIN_PAIRS).write_text((folder / P.TEST_PAIRS).read_text() * 20)
+        monkeypatch.setitem(P.PHOTOTOUR_COUNTS, scene, 300)
+    T._pairs.cache_clear()
+    split = [e for e in study.experiments("full")
+             if e.dataset == "brown:yosemite" and e.options["test_scene"] == "notredame"]
+    assert {study.name_of(SimpleNamespace(config=x.config())) for x in split} >= {"2ch", "siam", "SIFT"}
+    e = experiment.Experiment("2ch", task="patches", dataset="brown:yosemite", epochs=1, batch_size=4,
+                              max_steps=2, model_kw={"width": 0.25}, options={"test_scene": "notredame"})
+    assert split[0].options == e.options
+    rec = experiment.run(e)
+    assert rec.data["n_test"] == 6 and rec.data["test"] == f"phototour:notredame:{P.TEST_PAIRS}"
+    assert 0 <= rec.final["fpr95"] <= 100
+    T._pairs.cache_clear()
