@@ -121,8 +121,10 @@ fig.tight_layout()
 #
 # Training as in the official code: hinge loss on labels ±1, batches of as many matching as
 # non-matching pairs, and each pair flipped or rotated by a multiple of 90° (both patches alike)
-# and its two patches swapped at random. One change: the book's single training loop uses SGD
-# with Nesterov momentum and a step schedule instead of the original averaged SGD. The `quick`
+# and its two patches swapped at random. Two changes: the book's single training loop uses SGD
+# with Nesterov momentum and a step schedule instead of the original averaged SGD, and weights
+# start from He's fan-in initialisation (the official fan-out "MSRinit" left the two-stream and
+# siamese networks stuck at zero output in runs this short). The `quick`
 # profile trains half-width networks for a few hundred steps; SIFT descriptors (scikit-image,
 # computed at the patch centre, fixed scale and orientation) are scored on the same test pairs.
 # A run whose record already exists is not trained again.

@@ -45,9 +45,9 @@ def _common(profile: str) -> dict:
         return {"dataset": "stereo", "epochs": 1, "batch_size": 32, "max_steps": 2, "model_kw": {"width": 0.25},
                 "options": {"n_train": 128, "n_test": 100, "transfer": "warped"}}
     if profile == "quick":  # 10,240 pairs, 2 epochs of 128-pair balanced batches = 160 steps
-        return {"dataset": "stereo", "epochs": 2, "batch_size": 128, "lr": 0.05, "milestones": (0.5, 0.75),
+        return {"dataset": "stereo", "epochs": 2, "batch_size": 128, "lr": 0.01, "milestones": (0.5, 0.75),
                 "model_kw": {"width": 0.5}, "options": {"n_train": 10240, "n_test": 4000, "transfer": "warped"}}
-    return {"epochs": 20, "batch_size": 256, "lr": 0.05, "milestones": (0.5, 0.75), "model_kw": {}}
+    return {"epochs": 20, "batch_size": 256, "lr": 0.01, "milestones": (0.5, 0.75), "model_kw": {}}
 
 
 def experiments(profile: str) -> list[Experiment]:
