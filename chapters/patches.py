@@ -137,6 +137,8 @@ names = {r.key: (r.extra.get("label") or study.name_of(r)) for r in records}
 trained = [r for r in records if r.config["task"] == "patches"]
 fig = present.curves(trained, metrics=("train_loss", "fpr95"), label=lambda r: names[r.key],
                      title=f"Training ({profile} profile): hinge loss and test FPR95 (%)")
+fig.axes[0].set_ylabel("training loss (hinge)")
+fig.axes[1].set_ylabel("test FPR95 (%)")
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(5.5, 4.2))
