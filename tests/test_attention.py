@@ -138,3 +138,106 @@ def test_double_backprop_matches_finite_differences(variant):
                 down = penalty().item()
                 p.view(-1)[k] += eps
             assert abs(analytic[k].item() - (up - down) / (2 * eps)) < 1e-6 * max(1.0, abs(analytic[k].item()))
+
+
+# --- the task, the study and the chapter's helpers ---------------------------------------------
+
+def tiny_experiments(method="at"):
+    from wpcore.experiment import Experiment
+
+    common = {"dataset": "digits", "epochs": 1, "train_subset": 200, "test_subset": 100, "batch_size": 50}
+    teacher = Experiment("wrn-10-2", **common)
+    options = {"method": method} if method in ("student", "flip") else {"method": method, "teacher": teacher.config()}
+    return teacher, Experiment("wrn-10-1", task="attention", max_steps=2, options=options, **common)
+
+
+@pytest.mark.parametrize("method", ["at", "grad-at"])
+def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
+    from wpcore import experiment, records
+
+    teacher_exp, student_exp = tiny_experiments(method)
+    t_rec = experiment.run(teacher_exp, device="cpu")
+    weights = t_rec.weights_path.read_bytes()
+    rec = experiment.run(student_exp, device="cpu")
+    assert rec.extra["teacher_key"] == t_rec.key and rec.extra["method"] == method
+    assert rec.final["teacher_error"] == t_rec.final["test_error"]
+    assert rec.final["test_at_distance"] >= 0
+    assert t_rec.weights_path.read_bytes() == weights
+    assert records.find(student_exp.key()) is not None
+    assert experiment.run(student_exp, device="cpu").created == rec.created  # reused, not retrained
+
+
+def test_task_options_are_checked():
+    from wpcore.tasks.attention import check_options
+
+    assert check_options({"method": "student"})["beta"] == 1e3
+    with pytest.raises(ValueError, match="unknown attention options"):
+        check_options({"method": "at", "gamma": 1})
+    with pytest.raises(ValueError, match="needs options"):
+        check_options({"method": "kd"})
+
+
+def test_renormalized_teacher_sees_its_own_normalisation_and_stays_in_eval():
+    from wpcore.tasks.attention import Renormalized
+
+    _, teacher, _, _ = small_pair()
+    raw = torch.rand(3, 1, 12, 12) * 255
+    wrapped = Renormalized(teacher, [30.0], [70.0], [40.0], [60.0])
+    wrapped.train()
+    assert not wrapped.training and not teacher.training
+    expected = teacher((raw - 40.0) / 60.0)
+    assert torch.allclose(wrapped((raw - 30.0) / 70.0), expected, atol=1e-5)
+
+
+def test_study_plans_pair_every_student_with_its_teacher():
+    from wpcore.studies import attention as study
+
+    for profile in ("smoke", "quick", "full"):
+        exps = study.experiments(profile)
+        plan = study.PLANS[profile]
+        teachers = {t for t, _ in plan.pairs}
+        assert [e.model for e in exps[:len(teachers)]] == list(dict.fromkeys(t for t, _ in plan.pairs))
+        assert len({e.key() for e in exps}) == len(exps)
+        for e in exps[len(teachers):]:
+            assert e.task == "attention"
+            t = e.options.get("teacher")
+            if t:
+                assert t == study.teacher_experiment(profile, t["model"]).config()
+    quick = study.experiments("quick")
+    assert len(quick) == 1 + 5 * 3 and {e.config()["options"]["method"] for e in quick[1:]} == \
+        {"student", "at", "kd", "at+kd", "grad-at"}
+    assert {(t, s) for t, s in study.PLANS["full"].pairs} == set(study.THESIS)
+
+
+def fake_record(model, method, seed, error, teacher="wrn-16-2"):
+    from wpcore.records import Record
+
+    if method == "teacher":
+        cfg = {"model": model, "task": "classify", "seed": seed, "options": {}}
+    else:
+        options = {"method": method}
+        if method not in ("student", "flip"):
+            options["teacher"] = {"model": teacher}
+        cfg = {"model": model, "task": "attention", "seed": seed, "options": options}
+    return Record(f"{model}{method}{seed}", cfg, [], {"test_error": error}, 1.0, {}, {}, {}, "2026-01-01")
+
+
+def test_claims_are_computed_from_records():
+    from wpcore.studies import attention as study
+    from wpcore.studies.verdict import FAILS, HOLDS, NOT_MEASURED
+
+    recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
+    for seed, jitter in enumerate((0.0, 0.1, -0.1)):
+        recs += [fake_record("wrn-16-1", "student", seed, 10 + jitter),
+                 fake_record("wrn-16-1", "at", seed, 8 + jitter),
+                 fake_record("wrn-16-1", "kd", seed, 11 + jitter)]
+    verdicts = {c.claim.split(" from")[0]: c.verdict for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]})}
+    assert verdicts["Attention transfer"] == HOLDS
+    assert verdicts["Knowledge distillation"] == FAILS
+    assert verdicts["AT and KD combine: AT+KD"] == NOT_MEASURED
+    assert verdicts["Gradient-based attention transfer"] == NOT_MEASURED
+    assert any("attention maps closer" in c.claim and c.verdict == HOLDS
+               for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]}))
+    rows = study.results_table(recs, "quick")
+    assert rows[0]["method"] == "teacher" and rows[0]["errors"] == [5.0]
+    assert next(r for r in rows if r["method"] == "AT")["test error (%)"] == "8.00 ± 0.10"
