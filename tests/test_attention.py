@@ -241,3 +241,21 @@ def test_claims_are_computed_from_records():
     rows = study.results_table(recs, "quick")
     assert rows[0]["method"] == "teacher" and rows[0]["errors"] == [5.0]
     assert next(r for r in rows if r["method"] == "AT")["test error (%)"] == "8.00 ± 0.10"
+
+
+@pytest.mark.slow
+def test_chapter_executes_at_smoke_with_figures_and_verdicts(tmp_path):
+    import json
+
+    from wpcore import book
+
+    from .conftest import fmnist_available
+
+    if not fmnist_available():
+        pytest.skip("Fashion-MNIST not installed (make data)")
+    nb = json.loads(book.execute_chapter("attention", "smoke", tmp_path).read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # maps, errors, the three F maps
+    text = json.dumps(outputs)
+    assert "Verdict" in json.dumps(nb["cells"]) and "Claim." in text and "RepDistiller" in text

@@ -18,7 +18,7 @@ attention pairs are matched by spatial size (``match_groups``).
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 
 import torch
 from torch import nn
@@ -51,7 +51,11 @@ def load_model(record: records.Record, device: str | torch.device = "cpu") -> nn
     from ..nets import create
 
     cfg = record.config
-    state = records.load_weights(record, str(device))
+    # safetensors.load_file parses a header and raw tensors, never unpickles. It is called directly
+    # because wpcore.safe's pickle sniffing refuses valid files whose header length ends in byte 0x80.
+    from safetensors.torch import load_file
+
+    state = load_file(str(record.weights_path), device=str(device))
     fc = [v for k, v in state.items() if k.endswith("fc.weight")]
     stem = [v for k, v in state.items() if k.endswith("stem.weight")]
     kw = dict(cfg.get("model_kw", {}))
@@ -93,14 +97,28 @@ class Renormalized(GroupNet):
         return super().train(False)  # a teacher never leaves eval mode
 
 
+def load_split(dataset: str, split: str):
+    """A whole split, read once per process and data folder: a chapter trains many students on it."""
+    import os
+
+    return _load_cached(dataset, split, os.environ.get("WPCORE_DATA"))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(dataset: str, split: str, data_root: str | None):
+    from ..data import load
+
+    return load(dataset, split)
+
+
 @register_task("attention")
 def transfer(exp: Experiment, ctx: Context) -> TaskResult:
-    from ..data import DeviceLoader, load
+    from ..data import DeviceLoader
     from ..nets import create
     from ..train import FitConfig, classification_eval, fit
 
     opts = check_options(exp.options)
-    train, test = load(exp.dataset, "train"), load(exp.dataset, "test")
+    train, test = load_split(exp.dataset, "train"), load_split(exp.dataset, "test")
     if exp.train_subset:
         train = train.subset(exp.train_subset)
     if exp.test_subset:
