@@ -228,9 +228,11 @@ for c in study.claims(records, profile, distances):
 if profile != "full":
     display(Markdown(
         "What this profile can and cannot show: one small pair trained for minutes on a "
-        f"{d['dataset']} subset, far from convergence and with a teacher only slightly stronger than "
-        "its student. The verdicts speak about this early, small-data regime, not about the thesis's "
-        "CIFAR-10 results; run the `full` profile on a GPU to test those."))
+        f"{d['dataset']} subset, far from convergence, with a teacher that is itself far from converged "
+        "(its error is in the table above). The verdicts speak about this early, small-data regime, not "
+        "about the thesis's CIFAR-10 results; run the `full` profile on a GPU to test those. Note also "
+        "that KD here uses the per-sample KL (the official code after 2018), a soft-target term C/2 = 5 "
+        "times stronger than in the code behind the thesis's KD numbers."))
 
 # %% tags=["hide-input"]
 present.provenance(records, profile, time.perf_counter() - t_page)
