@@ -4,7 +4,6 @@ The whole book is built once per test session (smoke profile, fresh records), in
 folder; then each page is checked. The full profile's path is exercised on fixture data.
 """
 import dataclasses
-import os
 import re
 
 import pytest
@@ -15,21 +14,6 @@ from .conftest import needs_fmnist
 from . import fixtures
 
 pytestmark = [pytest.mark.slow, needs_fmnist]
-
-
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    old = os.environ.get("WPCORE_RUNS")
-    os.environ["WPCORE_RUNS"] = str(out / "runs")
-    try:
-        html = book.build("smoke", build_dir=out / "_build")
-    finally:
-        if old is None:
-            os.environ.pop("WPCORE_RUNS", None)
-        else:
-            os.environ["WPCORE_RUNS"] = old
-    return html
 
 
 def test_every_toc_chapter_has_a_page(built_book):
