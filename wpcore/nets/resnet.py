@@ -18,8 +18,8 @@ gamma 1 and beta 0. The ImageNet training recipe is not part of the thesis's cod
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .contract import GroupNet
 from .registry import register

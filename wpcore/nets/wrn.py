@@ -29,8 +29,8 @@ at 32x32 the two are identical.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .contract import GroupNet
 from .registry import register
