@@ -181,7 +181,7 @@ show_explorer(points, start=(16, 2, "B(3,3)"),
 # on the fly.
 
 # %% tags=["hide-input", "remove-output"]
-live_explorer(points)
+live_explorer(points, thesis=study.thesis_error)
 
 # %% [markdown]
 # ## Verdict

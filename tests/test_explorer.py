@@ -5,6 +5,7 @@ headless Chromium with no kernel and no internet, moves the width and depth slid
 selector, and checks that the displayed parameter count becomes the count of the network that
 ``wpcore.nets.create`` builds.
 """
+
 import functools
 import http.server
 import json
@@ -22,8 +23,14 @@ from wpcore.present.explorer import cells, explorer_html, rate
 from .conftest import needs_fmnist
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def params(depth, width, block="B(3,3)"):
@@ -37,10 +44,24 @@ def fake_points():
     for block in ("B(3,3)", "B(3,1)"):
         for d in (10, 16):
             for k in (1, 2):
-                pts.append({"depth": d, "width": k, "block": block, "name": f"wrn-{d}-{k}", "params": params(d, k, block),
-                            "fwd_flops": 1e8 * d * k, "train_flops": 3e8 * d * k, "img_s": 100.0 if k == 1 else None,
-                            "thesis": {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"} if (d, k) == (16, 2) else None,
-                            "ours": {"error": "12.00 ± 0.50", "n": 3, "data": "fashion-mnist"} if d == 10 else None})
+                pts.append(
+                    {
+                        "depth": d,
+                        "width": k,
+                        "block": block,
+                        "name": f"wrn-{d}-{k}",
+                        "params": params(d, k, block),
+                        "fwd_flops": 1e8 * d * k,
+                        "train_flops": 3e8 * d * k,
+                        "img_s": 100.0 if k == 1 else None,
+                        "thesis": {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
+                        if (d, k) == (16, 2)
+                        else None,
+                        "ours": {"error": "12.00 ± 0.50", "n": 3, "data": "fashion-mnist"}
+                        if d == 10
+                        else None,
+                    }
+                )
     return pts
 
 
@@ -48,7 +69,7 @@ def test_html_is_self_contained_and_starts_at_the_given_point():
     pts = fake_points()
     html = explorer_html(pts, start=(16, 2, "B(3,3)"))
     assert "src=" not in html and "http" not in html  # no external script, nothing to fetch
-    blob = re.search(r'<script type="application/json" data-grid>(.*?)</script>', html, re.S).group(1)
+    blob = re.search(r'<script type="application/json" data-grid>(.*?)</script>', html, re.DOTALL).group(1)
     data = json.loads(blob)
     assert data["depths"] == [10, 16] and data["widths"] == [1, 2] and len(data["cells"]) == len(pts)
     assert f'data-field="params">{params(16, 2):,}<' in html
@@ -101,7 +122,9 @@ def test_static_page_explorer_updates_parameter_count_without_a_kernel(page):
         tab = browser.new_page()
         errors, external = [], []
         tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.on("request", lambda r: external.append(r.url) if not r.url.startswith("http://127.0.0.1") else None)
+        tab.on(
+            "request", lambda r: external.append(r.url) if not r.url.startswith("http://127.0.0.1") else None
+        )
         tab.goto(page, wait_until="networkidle")
         ex = tab.locator(".wp-explorer")
         assert ex.count() == 1
@@ -122,3 +145,13 @@ def test_static_page_explorer_updates_parameter_count_without_a_kernel(page):
         browser.close()
     assert not errors, errors
     assert not external, f"the page fetched from outside the book: {external}"
+
+
+def test_live_explorer_has_the_three_controls_and_builds_unlisted_networks():
+    from wpcore.present.explorer import live_explorer
+
+    w = live_explorer(fake_points(), depths=[10, 16, 22], widths=[1, 2, 3])
+    kw = {c.description: c for c in w.children[:-1]}
+    assert set(kw) == {"depth d", "width k", "block"} and list(kw["block"].options) == ["B(3,3)", "B(3,1)"]
+    kw["depth d"].value, kw["width k"].value = 22, 3  # not in the grid: built and counted live
+    assert w.kwargs == {"depth": 22, "width": 3, "block": "B(3,3)"}

@@ -1,5 +1,6 @@
 """WRN variants (thesis §3.1): every block type, the deepening factor, dropout, the ImageNet
 WRN-50-2-bottleneck; FLOPs by PyTorch's counter; the chapter's study (experiments and verdicts)."""
+
 import dataclasses
 
 import pytest
@@ -35,8 +36,16 @@ def test_every_block_type_shapes_backward_and_count(block):
     assert all(p.grad is not None for p in m.parameters())
     k = BLOCKS[block]
     n = 2  # blocks per group at depth 16
-    expected = 3 * 9 * 16 + sum(block_params(k, c_in, w) + (n - 1) * block_params(k, w, w)
-                                for c_in, w in ((16, 32), (32, 64), (64, 128))) + 2 * 128 + 128 * 10 + 10
+    expected = (
+        3 * 9 * 16
+        + sum(
+            block_params(k, c_in, w) + (n - 1) * block_params(k, w, w)
+            for c_in, w in ((16, 32), (32, 64), (64, 128))
+        )
+        + 2 * 128
+        + 128 * 10
+        + 10
+    )
     assert count(m) == expected
     assert m.block_type == block
 
@@ -55,7 +64,7 @@ def test_downsampling_stride_sits_on_the_first_3x3():
 
 
 @pytest.mark.parametrize("l", [1, 2, 3, 4])
-def test_deepening_factor(l):
+def test_deepening_factor(l):  # noqa: E741
     m = nets.create("wrn-10-2", l=l)
     assert all(len(b.convs) == l for g in m.groups for b in g)
     assert m.block_type == "B(" + ",".join(["3"] * l) + ")"
@@ -64,8 +73,15 @@ def test_deepening_factor(l):
         assert count(m) == count(nets.create("wrn-10-2"))
 
 
-@pytest.mark.parametrize("kw,msg", [({"l": 5}, "deepening factor"), ({"l": 2, "block": "B(1,3)"}, "either block"),
-                                    ({"l": 1, "dropout": 0.3}, "l >= 2"), ({"block": "B(5,5)"}, "unknown block")])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"l": 5}, "deepening factor"),
+        ({"l": 2, "block": "B(1,3)"}, "either block"),
+        ({"l": 1, "dropout": 0.3}, "l >= 2"),
+        ({"block": "B(5,5)"}, "unknown block"),
+    ],
+)
 def test_bad_variant_arguments_are_clear(kw, msg):
     with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
         nets.create("wrn-16-2", **kw)
@@ -80,14 +96,23 @@ def test_dropout_sits_before_the_last_conv_and_only_in_training():
     m.train()
     b = m.groups[0][0]
     seen = []
-    h = b.convs[2].register_forward_pre_hook(lambda mod, inp: seen.append((inp[0] == 0).float().mean().item()))
+    h = b.convs[2].register_forward_pre_hook(
+        lambda mod, inp: seen.append((inp[0] == 0).float().mean().item())
+    )
     m(x)
     h.remove()
     assert 0.3 < seen[0] < 0.8  # about half the inputs of the last conv are zeroed (ReLU zeros add a few)
 
 
-@pytest.mark.parametrize("name,expected", [("resnet-18", 11_689_512), ("resnet-34", 21_797_672),
-                                           ("resnet-50", 25_557_032), ("wrn-50-2", 68_883_240)])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("resnet-18", 11_689_512),
+        ("resnet-34", 21_797_672),
+        ("resnet-50", 25_557_032),
+        ("wrn-50-2", 68_883_240),
+    ],
+)
 def test_imagenet_counts_match_torchvision(name, expected):
     with torch.device("meta"):
         assert count(nets.create(name)) == expected
@@ -110,7 +135,9 @@ def test_imagenet_nets_are_torchvision_layout():
     assert nets.create("wrn-16-2").__class__.__name__ == "WideResNet"  # wrn-d-k still the CIFAR family
 
 
-@pytest.mark.parametrize("name,gflop", [("wrn-28-10", 10.49), ("wrn-40-4", 2.60), ("wrn-16-8", 3.10), ("wrn-16-1", 0.053)])
+@pytest.mark.parametrize(
+    "name,gflop", [("wrn-28-10", 10.49), ("wrn-40-4", 2.60), ("wrn-16-8", 3.10), ("wrn-16-1", 0.053)]
+)
 def test_forward_flops_match_performance_sheet(name, gflop):
     assert flops.forward_flops(name) / 1e9 == pytest.approx(gflop, rel=0.01)
 
@@ -130,6 +157,7 @@ def test_throughput_is_measured():
 
 
 # --- the study -------------------------------------------------------------------------------
+
 
 def test_quick_has_three_experiments_three_seeds_similar_sizes():
     ps = study.parts("quick")
@@ -152,11 +180,14 @@ def test_full_profile_is_the_thesis_recipe():
     assert all(e.epochs == 200 and e.lr == 0.1 and e.batch_size == 128 and e.augment for e in cifar)
     assert {e.dataset for e in exps} == {"cifar-10", "cifar-100", "svhn"}
     svhn = [e for e in exps if e.dataset == "svhn"]
-    assert all(e.epochs == 160 and e.lr == 0.01 and e.milestones == (0.5, 0.75) and e.gamma == 0.1
-               and not e.augment for e in svhn)
+    assert all(
+        e.epochs == 160 and e.lr == 0.01 and e.milestones == (0.5, 0.75) and e.gamma == 0.1 and not e.augment
+        for e in svhn
+    )
     assert {e.model_kw.get("dropout", 0) for e in svhn} == {0, 0.4}
-    assert {(e.model, e.model_kw.get("block", "B(3,3)")) for e in study.parts("full")["blocks"]} == \
-        {(f"wrn-{d}-2", b) for b, (d, _) in study.TABLE2_BLOCKS.items()}
+    assert {(e.model, e.model_kw.get("block", "B(3,3)")) for e in study.parts("full")["blocks"]} == {
+        (f"wrn-{d}-2", b) for b, (d, _) in study.TABLE2_BLOCKS.items()
+    }
 
 
 @dataclasses.dataclass
@@ -170,9 +201,19 @@ class FakeRecord:
 
 
 def fake_records(profile, error_of):
-    return [FakeRecord(e.key(), e.config(), {"test_error": error_of(e), "time_s": 10.0 if e.model.endswith("-1") else 5.0,
-                                             "epoch": 3, "params": 1})
-            for e in study.experiments(profile)]
+    return [
+        FakeRecord(
+            e.key(),
+            e.config(),
+            {
+                "test_error": error_of(e),
+                "time_s": 10.0 if e.model.endswith("-1") else 5.0,
+                "epoch": 3,
+                "params": 1,
+            },
+        )
+        for e in study.experiments(profile)
+    ]
 
 
 def test_verdicts_are_computed_from_the_records():
@@ -205,4 +246,22 @@ def test_explorer_points_carry_thesis_and_our_numbers(monkeypatch):
     assert any(p["img_s"] for p in pts)
     assert study.thesis_error(40, 4, "B(3,3)")["source"].startswith("CIFAR-10, Table 5")
     assert study.thesis_error(40, 1, "B(3,3)") == {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
-    assert study.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and study.thesis_error(16, 1, "B(1,3)") is None
+    assert (
+        study.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and study.thesis_error(16, 1, "B(1,3)") is None
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["cifar-10", "cifar-100", "svhn"])
+def test_full_profile_runs_two_steps_on_fixture_data(tmp_path, monkeypatch, dataset):
+    """Each full-profile recipe (CIFAR-10/100, SVHN) runs end to end on a fixture in the real format."""
+    from wpcore import experiment
+
+    from . import fixtures
+
+    fixtures.install(monkeypatch, tmp_path / "data", dataset)
+    exps = [e for e in study.experiments("full") if e.dataset == dataset]
+    e = min(exps, key=lambda e: int(e.model.split("-")[1]) * int(e.model.split("-")[2]) ** 2)  # the cheapest
+    rec = experiment.run(dataclasses.replace(e, batch_size=4, max_steps=2))
+    assert rec.final["steps"] == 2 and rec.config["dataset"] == dataset
+    assert rec.config["model_kw"] == e.model_kw

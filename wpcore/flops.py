@@ -9,6 +9,7 @@ it rather than assuming it (the stem's input gradient is not needed, so it is sl
 ``train_throughput`` times real SGD steps (Nesterov, channels_last as in ``wpcore.train.fit``)
 on random data: images per second on the machine that calls it, median of the timed steps.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -54,8 +55,14 @@ def train_flops(name: str, input_shape: tuple[int, ...] = (3, 32, 32), **kw) -> 
     return count_flops(_meta_model(name, in_channels=input_shape[0], **kw), input_shape, backward=True)
 
 
-def train_throughput(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 32,
-                     steps: int = 3, warmup: int = 1, num_classes: int = 10) -> float:
+def train_throughput(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    batch_size: int = 32,
+    steps: int = 3,
+    warmup: int = 1,
+    num_classes: int = 10,
+) -> float:
     """Measured training images per second: median over ``steps`` timed SGD steps after
     ``warmup`` untimed ones, on random (batch_size, *input_shape) inputs, on the model's device."""
     device = next(model.parameters()).device

@@ -15,6 +15,7 @@ The stride of a bottleneck sits on its 3x3 (fb.resnet.torch and torchvision; the
 ResNet put it on the first 1x1). Init as torchvision: He fan-out normal for convolutions, BN
 gamma 1 and beta 0. The ImageNet training recipe is not part of the thesis's code (reference §3.3).
 """
+
 from __future__ import annotations
 
 import torch
@@ -73,8 +74,14 @@ class ResNet(GroupNet):
 
     example_input_shape = (3, 64, 64)  # any size >= 32 works (global pooling)
 
-    def __init__(self, block: type, layers: list[int], num_classes: int = 1000, in_channels: int = 3,
-                 width_factor: int = 1):
+    def __init__(
+        self,
+        block: type,
+        layers: list[int],
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        width_factor: int = 1,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -105,16 +112,22 @@ class ResNet(GroupNet):
 LAYERS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}
 
 
-@register(r"resnet-(18|34|50)", examples={"resnet-18": {"num_classes": 10}, "resnet-50": {"num_classes": 10}},
-          help="ImageNet ResNet-18/34/50 (post-activation, torchvision layout); kw: num_classes, in_channels")
+@register(
+    r"resnet-(18|34|50)",
+    examples={"resnet-18": {"num_classes": 10}, "resnet-50": {"num_classes": 10}},
+    help="ImageNet ResNet-18/34/50 (post-activation, torchvision layout); kw: num_classes, in_channels",
+)
 def resnet(depth: int, **kw) -> ResNet:
     """``create("resnet-18")``: 11,689,512 parameters with the 1000-class head."""
     block, layers = LAYERS[depth]
     return ResNet(block, layers, **kw)
 
 
-@register(r"wrn-50-2", examples={"wrn-50-2": {"num_classes": 10}},
-          help="WRN-50-2-bottleneck for ImageNet (thesis §3.1); kw: num_classes, in_channels")
+@register(
+    r"wrn-50-2",
+    examples={"wrn-50-2": {"num_classes": 10}},
+    help="WRN-50-2-bottleneck for ImageNet (thesis §3.1); kw: num_classes, in_channels",
+)
 def wrn_50_2(**kw) -> ResNet:
     """ResNet-50 with doubled inner width: 68,883,240 parameters with the 1000-class head."""
     return ResNet(Bottleneck, [3, 4, 6, 3], width_factor=2, **kw)

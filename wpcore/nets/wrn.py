@@ -26,6 +26,7 @@ the Lua recipe's dropout between the convolutions, BN gamma = 1 (the port draws 
 global average pooling instead of a fixed 8x8 pool, so 28x28 Fashion-MNIST and 8x8 digits work;
 at 32x32 the two are identical.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,14 @@ from .contract import GroupNet
 from .registry import register
 
 # block name -> kernel sizes of its convolutions (paper Table 2)
-BLOCKS = {"B(3,3)": (3, 3), "B(3,1,3)": (3, 1, 3), "B(1,3,1)": (1, 3, 1),
-          "B(1,3)": (1, 3), "B(3,1)": (3, 1), "B(3,1,1)": (3, 1, 1)}
+BLOCKS = {
+    "B(3,3)": (3, 3),
+    "B(3,1,3)": (3, 1, 3),
+    "B(1,3,1)": (1, 3, 1),
+    "B(1,3)": (1, 3),
+    "B(3,1)": (3, 1),
+    "B(3,1,1)": (3, 1, 1),
+}
 MAX_DEEPENING = 4  # the paper tests l = 1..4
 
 
@@ -47,7 +54,7 @@ def check_depth(depth: int) -> int:
     return (depth - 4) // 6
 
 
-def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:
+def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:  # noqa: E741 (the paper's l)
     """Kernel sizes of a block's convolutions: ``block_kernels("B(1,3,1)") == (1, 3, 1)``;
     with the deepening factor, ``block_kernels(l=3) == (3, 3, 3)``."""
     if l is not None:
@@ -99,8 +106,16 @@ class Block(nn.Module):
 
 
 class WideResNet(GroupNet):
-    def __init__(self, depth: int, width: int, num_classes: int = 10, in_channels: int = 3,
-                 block: str = "B(3,3)", dropout: float = 0.0, l: int | None = None):
+    def __init__(
+        self,
+        depth: int,
+        width: int,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        block: str = "B(3,3)",
+        dropout: float = 0.0,
+        l: int | None = None,  # noqa: E741 (the paper's deepening factor)
+    ):
         super().__init__()
         n = check_depth(depth)
         if not isinstance(width, int) or width < 1:
@@ -116,8 +131,10 @@ class WideResNet(GroupNet):
         self.groups = nn.ModuleList()
         c = 16
         for g, w in enumerate(widths):
-            blocks = [Block(c if i == 0 else w, w, (1 if g == 0 else 2) if i == 0 else 1,
-                            kernels, dropout) for i in range(n)]
+            blocks = [
+                Block(c if i == 0 else w, w, (1 if g == 0 else 2) if i == 0 else 1, kernels, dropout)
+                for i in range(n)
+            ]
             self.groups.append(nn.Sequential(*blocks))
             c = w
         self.bn = nn.BatchNorm2d(c)
@@ -140,10 +157,12 @@ class WideResNet(GroupNet):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(o, 1), 1))  # (N, num_classes)
 
 
-@register(r"wrn-(?!50-2\Z)(\d+)-(\d+)",  # wrn-50-2 is the ImageNet bottleneck (resnet.py)
-          examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
-          help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block "
-               "(B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1)), l (3x3 convs per block), dropout")
+@register(
+    r"wrn-(?!50-2\Z)(\d+)-(\d+)",  # wrn-50-2 is the ImageNet bottleneck (resnet.py)
+    examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
+    help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block "
+    "(B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1)), l (3x3 convs per block), dropout",
+)
 def wrn(depth: int, width: int, **kw) -> WideResNet:
     """WRN-d-k as in the thesis, e.g. ``create("wrn-28-10", num_classes=100)``,
     ``create("wrn-22-2", block="B(3,1,3)")``, ``create("wrn-40-2", l=3)``."""

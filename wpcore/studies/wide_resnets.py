@@ -16,6 +16,7 @@ augmentation, dropout 0.4. ``explorer_points`` adds the width/depth explorer's g
 FLOPs (PyTorch's counter) and measured training speed per network, the thesis's error where it
 reports one, ours where a record exists.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,39 +34,88 @@ CHAPTER = "wide_resnets"
 # the paper, U = recalled from the paper, unverified.
 THESIS = {
     "wrn-28-10": {"params": 36_479_194, "cifar-10": 4.00, "cifar-100": 19.25, "source": "Table 5 [R]"},
-    "wrn-28-10-dropout": {"params": 36_479_194, "cifar-10": 3.89, "cifar-100": 18.85, "source": "Table 6 [R]"},
+    "wrn-28-10-dropout": {
+        "params": 36_479_194,
+        "cifar-10": 3.89,
+        "cifar-100": 18.85,
+        "source": "Table 6 [R]",
+    },
     "wrn-40-4": {"params": 8_949_210, "cifar-10": 4.53, "cifar-100": 21.18, "source": "Table 5 [T]"},
     "wrn-16-8": {"params": 10_961_370, "cifar-10": 4.27, "cifar-100": 20.43, "source": "Table 5 [U]"},
     "pre-resnet-164": {"params": 1_700_000, "cifar-10": 5.46, "cifar-100": 24.33, "source": "Table 5 [R]"},
     "pre-resnet-1001": {"params": 10_200_000, "cifar-10": 4.92, "cifar-100": 22.71, "source": "Table 5 [R]"},
 }
 # Table 4 (ZCA whitening, width/depth sweep): CIFAR-10 error (%), [U] unless tagged
-TABLE4_ZCA = {(40, 1): (6.85, "U"), (40, 2): (5.33, "U"), (40, 4): (4.97, "T"), (40, 8): (4.66, "U"),
-              (28, 10): (4.17, "T"), (28, 12): (4.33, "U"), (22, 8): (4.38, "U"), (22, 10): (4.44, "U"),
-              (16, 8): (4.81, "U"), (16, 10): (4.56, "U")}
+TABLE4_ZCA = {
+    (40, 1): (6.85, "U"),
+    (40, 2): (5.33, "U"),
+    (40, 4): (4.97, "T"),
+    (40, 8): (4.66, "U"),
+    (28, 10): (4.17, "T"),
+    (28, 12): (4.33, "U"),
+    (22, 8): (4.38, "U"),
+    (22, 10): (4.44, "U"),
+    (16, 8): (4.81, "U"),
+    (16, 10): (4.56, "U"),
+}
 # Table 2 (block types, WRN-d-2, CIFAR-10 error %) [U]; the reference gives d = 28 for B(3,3) and
 # d = 22 for B(3,1,3); d = 40 for the four others is recalled from the paper, unverified
-TABLE2_BLOCKS = {"B(3,3)": (28, 5.73), "B(3,1,3)": (22, 5.78), "B(1,3,1)": (40, 6.06), "B(3,1)": (40, 5.78),
-                 "B(1,3)": (40, 6.42), "B(3,1,1)": (40, 5.86)}
+TABLE2_BLOCKS = {
+    "B(3,3)": (28, 5.73),
+    "B(3,1,3)": (22, 5.78),
+    "B(1,3,1)": (40, 6.06),
+    "B(3,1)": (40, 5.78),
+    "B(1,3)": (40, 6.42),
+    "B(3,1,1)": (40, 5.86),
+}
 # Table 6 (dropout in the block, meanstd): (without, with) error %; SVHN dropout 0.4, CIFAR 0.3
-TABLE6_DROPOUT = {("wrn-28-10", "cifar-10"): (4.00, 3.89, "R"), ("wrn-28-10", "cifar-100"): (19.25, 18.85, "R"),
-                  ("wrn-16-4", "svhn"): (1.85, 1.64, "U"), ("wrn-16-4", "cifar-10"): (5.02, 5.24, "U")}
+TABLE6_DROPOUT = {
+    ("wrn-28-10", "cifar-10"): (4.00, 3.89, "R"),
+    ("wrn-28-10", "cifar-100"): (19.25, 18.85, "R"),
+    ("wrn-16-4", "svhn"): (1.85, 1.64, "U"),
+    ("wrn-16-4", "cifar-10"): (5.02, 5.24, "U"),
+}
 
 SEEDS = {"smoke": [0], "quick": [0, 1, 2], "full": [0]}
 COMMON = {
-    "smoke": {"dataset": "fashion-mnist", "epochs": 1, "train_subset": 128, "test_subset": 128, "batch_size": 64, "lr": 0.05},
-    "quick": {"dataset": "fashion-mnist", "epochs": 3, "train_subset": 3000, "test_subset": 1000, "batch_size": 64, "lr": 0.05},
+    "smoke": {
+        "dataset": "fashion-mnist",
+        "epochs": 1,
+        "train_subset": 128,
+        "test_subset": 128,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
+    "quick": {
+        "dataset": "fashion-mnist",
+        "epochs": 3,
+        "train_subset": 3000,
+        "test_subset": 1000,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
     "full": {"dataset": "cifar-10", "epochs": 200},
 }
-SVHN = {"dataset": "svhn", "epochs": 160, "lr": 0.01, "milestones": (0.5, 0.75), "gamma": 0.1, "augment": False}
+SVHN = {
+    "dataset": "svhn",
+    "epochs": 160,
+    "lr": 0.01,
+    "milestones": (0.5, 0.75),
+    "gamma": 0.1,
+    "augment": False,
+}
 # (deep-thin, shallow-wide) of similar parameter count
-PAIRS = {"smoke": ("wrn-16-1", "wrn-10-2"),
-         "quick": ("wrn-22-1", "wrn-10-2"),   # 272k vs 303k parameters (28x28x1 input); 22 vs 10 layers
-         "full": ("wrn-40-4", "wrn-16-8")}    # 8.9M vs 11.0M, the thesis's own pair
+PAIRS = {
+    "smoke": ("wrn-16-1", "wrn-10-2"),
+    "quick": ("wrn-22-1", "wrn-10-2"),  # 272k vs 303k parameters (28x28x1 input); 22 vs 10 layers
+    "full": ("wrn-40-4", "wrn-16-8"),
+}  # 8.9M vs 11.0M, the thesis's own pair
 # block type -> depth; width 1 at smoke/quick (~35k-185k parameters), 2 at full (Table 2)
-BLOCK_DEPTHS = {"smoke": {b: 10 for b in TABLE2_BLOCKS},
-                "quick": {"B(3,3)": 16, "B(3,1,3)": 16, "B(1,3,1)": 22, "B(1,3)": 22, "B(3,1)": 22, "B(3,1,1)": 22},
-                "full": {b: d for b, (d, _) in TABLE2_BLOCKS.items()}}
+BLOCK_DEPTHS = {
+    "smoke": {b: 10 for b in TABLE2_BLOCKS},
+    "quick": {"B(3,3)": 16, "B(3,1,3)": 16, "B(1,3,1)": 22, "B(1,3)": 22, "B(3,1)": 22, "B(3,1,1)": 22},
+    "full": {b: d for b, (d, _) in TABLE2_BLOCKS.items()},
+}
 BLOCK_WIDTH = {"smoke": 1, "quick": 1, "full": 2}
 DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "full": "wrn-28-10"}
 
@@ -88,15 +138,35 @@ def _parts(profile: str) -> dict[str, list[Experiment]]:
         base = dict(COMMON[profile], **({"dataset": ds} if ds else {}))
         for m, role in ((thin, "deep-thin"), (wide, "shallow-wide")):
             out["depth_width"] += [_exp(profile, m, s, f"{m} ({role})", base) for s in seeds]
-        out["dropout"] += [_exp(profile, DROPOUT_MODEL[profile], s, f"{DROPOUT_MODEL[profile]}" + (" dropout 0.3" if p else ""),
-                                base, **({"dropout": 0.3} if p else {})) for p in (0, 0.3) for s in seeds]
+        out["dropout"] += [
+            _exp(
+                profile,
+                DROPOUT_MODEL[profile],
+                s,
+                f"{DROPOUT_MODEL[profile]}" + (" dropout 0.3" if p else ""),
+                base,
+                **({"dropout": 0.3} if p else {}),
+            )
+            for p in (0, 0.3)
+            for s in seeds
+        ]
     k = BLOCK_WIDTH[profile]
     for b, d in BLOCK_DEPTHS[profile].items():
         kw = {} if b == "B(3,3)" else {"block": b}
         out["blocks"] += [_exp(profile, f"wrn-{d}-{k}", s, f"wrn-{d}-{k} {b}", **kw) for s in seeds]
     if profile == "full":  # SVHN recipe: WRN-16-4 with and without dropout 0.4 (Table 6)
-        out["dropout"] += [_exp(profile, "wrn-16-4", s, "wrn-16-4" + (" dropout 0.4" if p else "") + " (SVHN)",
-                                SVHN, **({"dropout": 0.4} if p else {})) for p in (0, 0.4) for s in seeds]
+        out["dropout"] += [
+            _exp(
+                profile,
+                "wrn-16-4",
+                s,
+                "wrn-16-4" + (" dropout 0.4" if p else "") + " (SVHN)",
+                SVHN,
+                **({"dropout": 0.4} if p else {}),
+            )
+            for p in (0, 0.4)
+            for s in seeds
+        ]
     return out
 
 
@@ -112,11 +182,17 @@ def experiments(profile: str) -> list[Experiment]:
 
 # --- reading the records ------------------------------------------------------------------
 
+
 def describe(config: dict) -> dict:
     """(depth, width, block, dropout) of a run's network, from its record's config."""
     _, d, k = config["model"].split("-")
     kw = config.get("model_kw", {})
-    return {"depth": int(d), "width": int(k), "block": kw.get("block", "B(3,3)"), "dropout": kw.get("dropout", 0.0)}
+    return {
+        "depth": int(d),
+        "width": int(k),
+        "block": kw.get("block", "B(3,3)"),
+        "dropout": kw.get("dropout", 0.0),
+    }
 
 
 def errors_of(records, exps: list[Experiment]) -> list[float]:
@@ -132,17 +208,29 @@ def summary_rows(records, profile: str) -> list[dict]:
     for part, exps in parts(profile).items():
         labels = list(dict.fromkeys((e.label, e.dataset) for e in exps))
         for label, ds in labels:
-            recs = [by_key[e.key()] for e in exps if (e.label, e.dataset) == (label, ds) and e.key() in by_key]
+            recs = [
+                by_key[e.key()] for e in exps if (e.label, e.dataset) == (label, ds) and e.key() in by_key
+            ]
             if not recs:
                 continue
             errs = [r.final["test_error"] for r in recs]
-            rows.append({"experiment": part, "network": label, "dataset": ds, "parameters": recs[0].final["params"],
-                         "seeds": len(recs), "test error (%)": mean_spread(errs),
-                         "mean error": mean(errs), "s / run": mean(r.wall_time_s for r in recs)})
+            rows.append(
+                {
+                    "experiment": part,
+                    "network": label,
+                    "dataset": ds,
+                    "parameters": recs[0].final["params"],
+                    "seeds": len(recs),
+                    "test error (%)": mean_spread(errs),
+                    "mean error": mean(errs),
+                    "s / run": mean(r.wall_time_s for r in recs),
+                }
+            )
     return rows
 
 
 # --- claims and verdicts ------------------------------------------------------------------
+
 
 def _seeds(n: int) -> str:
     return f"{n} seed{'s' * (n != 1)}"
@@ -157,13 +245,17 @@ def _claim_depth_width(records, profile: str, ds: str | None) -> Claim:
     if verdict == UNCLEAR:  # "as accurate as" is also what the thesis claims
         verdict = HOLDS + " (as accurate; no significant difference)"
     dset = ds or COMMON[profile]["dataset"]
-    return Claim(CHAPTER,
-                 "A shallow-wide residual network is as accurate as (or better than) a deep-thin one of similar size.",
-                 f"CIFAR-10 error: WRN-16-8 (11.0M) {THESIS['wrn-16-8']['cifar-10']}% [U] vs WRN-40-4 (8.9M) "
-                 f"{THESIS['wrn-40-4']['cifar-10']}% [T] (Table 5); WRN-28-10 {THESIS['wrn-28-10']['cifar-10']:.2f}% vs "
-                 f"pre-ResNet-1001 {THESIS['pre-resnet-1001']['cifar-10']}% [R]",
-                 f"{dset} test error ({profile}, {_seeds(len(e_thin))}): {wide} {mean_spread(e_wide)}% vs {thin} "
-                 f"{mean_spread(e_thin)}%", verdict, detail)
+    return Claim(
+        CHAPTER,
+        "A shallow-wide residual network is as accurate as (or better than) a deep-thin one of similar size.",
+        f"CIFAR-10 error: WRN-16-8 (11.0M) {THESIS['wrn-16-8']['cifar-10']}% [U] vs WRN-40-4 (8.9M) "
+        f"{THESIS['wrn-40-4']['cifar-10']}% [T] (Table 5); "
+        f"WRN-28-10 {THESIS['wrn-28-10']['cifar-10']:.2f}% vs pre-ResNet-1001 {THESIS['pre-resnet-1001']['cifar-10']}% [R]",
+        f"{dset} test error ({profile}, {_seeds(len(e_thin))}): {wide} {mean_spread(e_wide)}% vs {thin} "
+        f"{mean_spread(e_thin)}%",
+        verdict,
+        detail,
+    )
 
 
 def _claim_blocks(records, profile: str) -> Claim:
@@ -177,16 +269,26 @@ def _claim_blocks(records, profile: str) -> Claim:
         verdict, detail, best = NOT_MEASURED, "no runs", None
     else:
         best = min(others, key=lambda b: mean(others[b]))
-        verdict, detail = lower_is_better(others[best], errs["B(3,3)"])  # does the best other type beat B(3,3)?
-        verdict = {HOLDS: FAILS, FAILS: HOLDS, UNCLEAR: HOLDS + " (as accurate; no significant difference)"}.get(
-            verdict, verdict)
+        verdict, detail = lower_is_better(
+            others[best], errs["B(3,3)"]
+        )  # does the best other type beat B(3,3)?
+        verdict = {
+            HOLDS: FAILS,
+            FAILS: HOLDS,
+            UNCLEAR: HOLDS + " (as accurate; no significant difference)",
+        }.get(verdict, verdict)
         detail = f"best other type {best} vs B(3,3): " + detail
     ours = "; ".join(f"{b} {mean_spread(v)}%" for b, v in errs.items() if v)
-    return Claim(CHAPTER, "No block type beats the basic B(3,3) at similar size (B(3,3) and l = 2 are best).",
-                 "CIFAR-10 error of WRN-d-2: " + ", ".join(f"{b} (d={d}) {e}%" for b, (d, e) in TABLE2_BLOCKS.items())
-                 + " (Table 2 [U])",
-                 f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(errs.get('B(3,3)', [])))}): {ours}",
-                 verdict, detail)
+    return Claim(
+        CHAPTER,
+        "No block type beats the basic B(3,3) at similar size (B(3,3) and l = 2 are best).",
+        "CIFAR-10 error of WRN-d-2: "
+        + ", ".join(f"{b} (d={d}) {e}%" for b, (d, e) in TABLE2_BLOCKS.items())
+        + " (Table 2 [U])",
+        f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(errs.get('B(3,3)', [])))}): {ours}",
+        verdict,
+        detail,
+    )
 
 
 def _claim_dropout(records, profile: str) -> Claim:
@@ -195,49 +297,70 @@ def _claim_dropout(records, profile: str) -> Claim:
     e_on = errors_of(records, [e for e in exps if e.model_kw.get("dropout")])
     e_off = errors_of(records, [e for e in exps if not e.model_kw.get("dropout")])
     verdict, detail = lower_is_better(e_on, e_off)
-    return Claim(CHAPTER, "Dropout between the convolutions of each block lowers the test error.",
-                 "WRN-28-10 CIFAR-10 4.00% -> 3.89%, CIFAR-100 19.25% -> 18.85% (Table 6 [R]); WRN-16-4 SVHN "
-                 "1.85% -> 1.64% (Table 6 [U]); but WRN-16-4 CIFAR-10 5.02% -> 5.24% (Table 6 [U])",
-                 f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(e_on))}): {model} with dropout 0.3 "
-                 f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%", verdict, detail)
+    return Claim(
+        CHAPTER,
+        "Dropout between the convolutions of each block lowers the test error.",
+        "WRN-28-10 CIFAR-10 4.00% -> 3.89%, CIFAR-100 19.25% -> 18.85% (Table 6 [R]); WRN-16-4 SVHN "
+        "1.85% -> 1.64% (Table 6 [U]); but WRN-16-4 CIFAR-10 5.02% -> 5.24% (Table 6 [U])",
+        f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(e_on))}): {model} with dropout 0.3 "
+        f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%",
+        verdict,
+        detail,
+    )
 
 
 def _claim_speed(records, profile: str) -> Claim:
     thin, wide = PAIRS[profile]
     exps = [e for e in parts(profile)["depth_width"] if e.dataset == COMMON[profile]["dataset"]]
     keys = {e.key(): e.model for e in exps}
-    per_epoch = {m: [r.final["time_s"] / max(r.final["epoch"], 1) for r in records if keys.get(r.key) == m]
-                 for m in (thin, wide)}
+    per_epoch = {
+        m: [r.final["time_s"] / max(r.final["epoch"], 1) for r in records if keys.get(r.key) == m]
+        for m in (thin, wide)
+    }
     t_thin, t_wide = per_epoch[thin], per_epoch[wide]
     verdict, detail = NOT_MEASURED, "no runs"
     if t_thin and t_wide:
         verdict, detail = lower_is_better(t_wide, t_thin)
         if len(t_thin) < 2:
             verdict = INDICATIVE
-        detail = "seconds per epoch (training + evaluation) from the records: " + detail.replace("points", "s")
+        detail = "seconds per epoch (training + evaluation) from the records: " + detail.replace(
+            "points", "s"
+        )
     device = (records[0].device.get("name") or records[0].device.get("type")) if records else "—"
-    return Claim(CHAPTER, "Wide networks train faster than deep thin ones of similar size (they use the hardware better).",
-                 "WRN-40-4 trains several times faster than pre-ResNet-1001 on a GPU (paper text [U])",
-                 f"seconds per epoch ({profile}, {device}): {wide} {mean_spread(t_wide, 1)} s vs {thin} "
-                 f"{mean_spread(t_thin, 1)} s", verdict, detail)
+    return Claim(
+        CHAPTER,
+        "Wide networks train faster than deep thin ones of similar size (they use the hardware better).",
+        "WRN-40-4 trains several times faster than pre-ResNet-1001 on a GPU (paper text [U])",
+        f"seconds per epoch ({profile}, {device}): {wide} {mean_spread(t_wide, 1)} s vs {thin} "
+        f"{mean_spread(t_thin, 1)} s",
+        verdict,
+        detail,
+    )
 
 
 def claims(records, profile: str) -> list[Claim]:
     records = list(records)
     datasets = ["cifar-10", "cifar-100"] if profile == "full" else [None]
-    return ([_claim_depth_width(records, profile, ds) for ds in datasets]
-            + [_claim_blocks(records, profile), _claim_dropout(records, profile), _claim_speed(records, profile)])
+    return [_claim_depth_width(records, profile, ds) for ds in datasets] + [
+        _claim_blocks(records, profile),
+        _claim_dropout(records, profile),
+        _claim_speed(records, profile),
+    ]
 
 
 # --- the explorer's grid ------------------------------------------------------------------
 
-GRID = {"smoke": {"depths": [10, 16, 22], "widths": [1, 2, 4], "blocks": ["B(3,3)", "B(1,3,1)"]},
-        "quick": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
-        "full": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)}}
+GRID = {
+    "smoke": {"depths": [10, 16, 22], "widths": [1, 2, 4], "blocks": ["B(3,3)", "B(1,3,1)"]},
+    "quick": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
+    "full": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
+}
 # throughput measurement per profile: batch, timed steps, max training GFLOP per image, time budget (s)
-MEASURE = {"smoke": {"batch_size": 8, "steps": 1, "max_gflop": 0.1, "budget_s": 3.0},
-           "quick": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
-           "full": {"batch_size": 128, "steps": 10, "max_gflop": 1000.0, "budget_s": 120.0}}
+MEASURE = {
+    "smoke": {"batch_size": 8, "steps": 1, "max_gflop": 0.1, "budget_s": 3.0},
+    "quick": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
+    "full": {"batch_size": 128, "steps": 10, "max_gflop": 1000.0, "budget_s": 120.0},
+}
 
 
 def thesis_error(depth: int, width: int, block: str) -> dict | None:
@@ -279,12 +402,27 @@ def explorer_points(profile: str, records=(), device: str = "cpu") -> list[dict]
                 fwd = flops.forward_flops(name, (3, 32, 32), **kw)
                 recs = ours.get((depth, width, block), [])
                 errs = [r.final["test_error"] for r in recs]
-                points.append({"depth": depth, "width": width, "block": block, "name": name, "params": params,
-                               "fwd_flops": fwd, "train_flops": 3 * fwd, "img_s": None,
-                               "thesis": thesis_error(depth, width, block),
-                               "ours": {"error": mean_spread(errs), "n": len(errs),
-                                        "data": f"{recs[0].config['dataset']}, {recs[0].data.get('n_train')} train "
-                                                f"images, {recs[0].config['epochs']} epochs"} if recs else None})
+                points.append(
+                    {
+                        "depth": depth,
+                        "width": width,
+                        "block": block,
+                        "name": name,
+                        "params": params,
+                        "fwd_flops": fwd,
+                        "train_flops": 3 * fwd,
+                        "img_s": None,
+                        "thesis": thesis_error(depth, width, block),
+                        "ours": {
+                            "error": mean_spread(errs),
+                            "n": len(errs),
+                            "data": f"{recs[0].config['dataset']}, {recs[0].data.get('n_train')} train "
+                            f"images, {recs[0].config['epochs']} epochs",
+                        }
+                        if recs
+                        else None,
+                    }
+                )
     t0 = time.perf_counter()
     for p in sorted(points, key=lambda p: p["train_flops"]):
         if p["train_flops"] > meas["max_gflop"] * 1e9 or time.perf_counter() - t0 > meas["budget_s"]:
