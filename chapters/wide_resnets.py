@@ -181,7 +181,12 @@ show_explorer(points, start=(16, 2, "B(3,3)"),
 # on the fly.
 
 # %% tags=["hide-input", "remove-output"]
-live_explorer(points, thesis=study.thesis_error)
+import os
+
+# the book build (which sets WPCORE_CHAPTER) skips it: a widget needs a kernel, and its saved state
+# would only make the static page load the widget JavaScript for nothing
+if not os.environ.get("WPCORE_CHAPTER"):
+    display(live_explorer(points, thesis=study.thesis_error))
 
 # %% [markdown]
 # ## Verdict
