@@ -64,7 +64,7 @@ def test_downsampling_stride_sits_on_the_first_3x3():
 
 
 @pytest.mark.parametrize("l", [1, 2, 3, 4])
-def test_deepening_factor(l):  # noqa: E741
+def test_deepening_factor(l):
     m = nets.create("wrn-10-2", l=l)
     assert all(len(b.convs) == l for g in m.groups for b in g)
     assert m.block_type == "B(" + ",".join(["3"] * l) + ")"
@@ -197,6 +197,7 @@ class FakeRecord:
     final: dict
     device: dict = dataclasses.field(default_factory=lambda: {"type": "cpu"})
     data: dict = dataclasses.field(default_factory=lambda: {"n_train": 3000})
+    history: list = dataclasses.field(default_factory=list)
     wall_time_s: float = 1.0
 
 
@@ -211,6 +212,7 @@ def fake_records(profile, error_of):
                 "epoch": 3,
                 "params": 1,
             },
+            history=[{"time_s": (10.0 if e.model.endswith("-1") else 5.0) * (i + 1) / 3} for i in range(3)],
         )
         for e in study.experiments(profile)
     ]
@@ -233,6 +235,11 @@ def test_verdicts_are_computed_from_the_records():
     same = study.claims(fake_records("quick", lambda e: 10.0 + e.seed), "quick")
     assert same[0].verdict.startswith(verdict.HOLDS) and "as accurate" in same[0].verdict
     assert same[2].verdict == verdict.UNCLEAR
+
+
+def test_epoch_seconds_ignore_an_interrupted_first_epoch():
+    hist = [{"time_s": 354.0}, {"time_s": 380.0}, {"time_s": 407.6}]  # epoch 1 ran in a killed process
+    assert study.epoch_seconds(hist) == pytest.approx(27.6)
 
 
 def test_explorer_points_carry_thesis_and_our_numbers(monkeypatch):

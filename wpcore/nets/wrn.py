@@ -54,7 +54,7 @@ def check_depth(depth: int) -> int:
     return (depth - 4) // 6
 
 
-def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:  # noqa: E741 (the paper's l)
+def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:
     """Kernel sizes of a block's convolutions: ``block_kernels("B(1,3,1)") == (1, 3, 1)``;
     with the deepening factor, ``block_kernels(l=3) == (3, 3, 3)``."""
     if l is not None:
@@ -114,7 +114,7 @@ class WideResNet(GroupNet):
         in_channels: int = 3,
         block: str = "B(3,3)",
         dropout: float = 0.0,
-        l: int | None = None,  # noqa: E741 (the paper's deepening factor)
+        l: int | None = None,  # the paper's deepening factor
     ):
         super().__init__()
         n = check_depth(depth)

@@ -43,7 +43,7 @@ def _two_digits(x: float) -> str:
     """An estimate to two significant digits: 0.43, 4.3, 43, 430, 4,300."""
     if x < 10:
         return f"{x:.2g}"
-    return f"{round(x, 1 - int(math.floor(math.log10(x)))):,.0f}"
+    return f"{round(x, 1 - math.floor(math.log10(x))):,.0f}"
 
 
 def rate(points: list[dict]) -> float | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import time
-from statistics import mean
+from statistics import mean, median
 
 from ..experiment import Experiment
 from ..profiles import check_profile
@@ -309,12 +309,19 @@ def _claim_dropout(records, profile: str) -> Claim:
     )
 
 
+def epoch_seconds(history: list[dict]) -> float:
+    """Median duration of an epoch (training + evaluation) from a record's cumulative ``time_s``;
+    the median ignores a first epoch that includes start-up or an interrupted, resumed run."""
+    times = [h["time_s"] for h in history]
+    return median([b - a for a, b in zip([0.0, *times], times)])
+
+
 def _claim_speed(records, profile: str) -> Claim:
     thin, wide = PAIRS[profile]
     exps = [e for e in parts(profile)["depth_width"] if e.dataset == COMMON[profile]["dataset"]]
     keys = {e.key(): e.model for e in exps}
     per_epoch = {
-        m: [r.final["time_s"] / max(r.final["epoch"], 1) for r in records if keys.get(r.key) == m]
+        m: [epoch_seconds(r.history) for r in records if keys.get(r.key) == m]
         for m in (thin, wide)
     }
     t_thin, t_wide = per_epoch[thin], per_epoch[wide]
@@ -323,7 +330,7 @@ def _claim_speed(records, profile: str) -> Claim:
         verdict, detail = lower_is_better(t_wide, t_thin)
         if len(t_thin) < 2:
             verdict = INDICATIVE
-        detail = "seconds per epoch (training + evaluation) from the records: " + detail.replace(
+        detail = "median seconds per epoch (training + evaluation) from the records: " + detail.replace(
             "points", "s"
         )
     device = (records[0].device.get("name") or records[0].device.get("type")) if records else "—"
