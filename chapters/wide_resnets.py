@@ -169,7 +169,8 @@ present.show_table(show, caption=f"Ours ({profile} profile): test error over see
 # its training speed measured on the machine that built this page (small networks only, a few
 # SGD steps each; the others get an estimate at the median measured FLOP rate, labelled as
 # such), the thesis's CIFAR-10 error where it reports one (with its table), and our error where
-# this profile trained that network. It runs in the page itself, with no kernel.
+# this profile trained that network. It runs in the page itself, with no kernel. The speeds are
+# those of the machine and moment of the build: on a shared, busy machine they are lower.
 
 # %% tags=["hide-input"]
 points = study.explorer_points(profile, records)
@@ -198,10 +199,15 @@ confidence = {
     "inconclusive": "the difference is within twice its standard error: seed noise could explain it.",
     "indicative": "one run per side, no spread: take it as a hint, not evidence.",
     "not measured": "this profile has no runs for it."}
-for c in study.claims(records, profile):
+claims = study.claims(records, profile)
+for c in claims:
     why = next((v for k, v in confidence.items() if c.verdict.startswith(k)), "")
     display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
                      f"- *Verdict:* **{c.verdict}** ({c.detail}); {why}"))
+disagree = [c.claim for c in claims if c.verdict.startswith("does not")]
+if disagree:
+    display(Markdown("**Where our runs disagree with the thesis:** " + " ".join(f"*{c}*" for c in disagree)
+                     + f" This is what we measured under the `{profile}` profile; see below for what it can show."))
 if profile != "full":
     display(Markdown(
         "What this profile can and cannot show: the networks are small (tens to hundreds of thousands "
