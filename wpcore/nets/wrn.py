@@ -1,4 +1,4 @@
-"""Wide Residual Networks (thesis ch. 3; Zagoruyko & Komodakis, BMVC 2016).
+"""Wide Residual Networks (thesis ch. 3; Zagoruyko & Komodakis, BMVC 2016), every block type.
 
 WRN-d-k: depth d = 6N + 4, widening factor k. A 3x3 stem to 16 channels, three groups of N
 pre-activation blocks at 16k, 32k, 64k channels (stride 2 entering groups 2 and 3), then
@@ -9,21 +9,43 @@ The shortcut is the identity, or, when width or stride changes, a 1x1 strided co
 the *pre-activated* input (the first BN-ReLU is shared), as in the official code
 (models/wide-resnet.lua, pytorch/resnet.py). Convolutions have no bias; He (fan-in) normal init.
 
+Block types (paper §2, Tables 2-3), named by the kernel sizes of their convolutions, every
+convolution BN-ReLU-preactivated and ``16k/32k/64k`` channels wide (no width reduction):
+B(3,3) basic, B(3,1,3) an extra 1x1, B(1,3,1) bottleneck at constant width, B(1,3), B(3,1),
+B(3,1,1) network-in-network style; and the deepening factor ``l``: l convolutions 3x3 per block,
+``B(3)`` ... ``B(3,3,3,3)``. The name's d = 6N + 4 always fixes N, the number of blocks per
+group, whatever the block (this is how the paper's Table 2 names B(3,1,3) networks "WRN-22-2").
+
+Choices the reference does not fix, and ours: dropout sits before the *last* convolution of a
+block (after its BN-ReLU; for B(3,3) this is the official place); the stride of a downsampling
+block sits on its first 3x3 convolution (on the first convolution if it has none), so a 1x1 never
+discards three quarters of the positions before a 3x3 sees them.
+
 Deviations from the official PyTorch port (which the thesis numbers do not come from): we keep
 the Lua recipe's dropout between the convolutions, BN gamma = 1 (the port draws U(0,1)), and
 global average pooling instead of a fixed 8x8 pool, so 28x28 Fashion-MNIST and 8x8 digits work;
 at 32x32 the two are identical.
 """
+
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .contract import GroupNet
 from .registry import register
 
-BLOCKS = {"B(3,3)": (3, 3)}  # block name -> kernel sizes of its convolutions
+# block name -> kernel sizes of its convolutions (paper Table 2)
+BLOCKS = {
+    "B(3,3)": (3, 3),
+    "B(3,1,3)": (3, 1, 3),
+    "B(1,3,1)": (1, 3, 1),
+    "B(1,3)": (1, 3),
+    "B(3,1)": (3, 1),
+    "B(3,1,1)": (3, 1, 1),
+}
+MAX_DEEPENING = 4  # the paper tests l = 1..4
 
 
 def check_depth(depth: int) -> int:
@@ -32,17 +54,39 @@ def check_depth(depth: int) -> int:
     return (depth - 4) // 6
 
 
+def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:
+    """Kernel sizes of a block's convolutions: ``block_kernels("B(1,3,1)") == (1, 3, 1)``;
+    with the deepening factor, ``block_kernels(l=3) == (3, 3, 3)``."""
+    if l is not None:
+        if not isinstance(l, int) or not 1 <= l <= MAX_DEEPENING:
+            raise ValueError(f"deepening factor l must be an integer in 1..{MAX_DEEPENING}, got {l!r}")
+        if block not in ("B(3,3)", block_name((3,) * l)):
+            raise ValueError(f"give either block={block!r} or l={l} (l means B(3,...,3) with l convolutions)")
+        return (3,) * l
+    if block not in BLOCKS:
+        raise ValueError(f"unknown block {block!r}; known: {', '.join(BLOCKS)}, or l=1..{MAX_DEEPENING}")
+    return BLOCKS[block]
+
+
+def block_name(kernels: tuple[int, ...]) -> str:
+    return "B(" + ",".join(map(str, kernels)) + ")"
+
+
 class Block(nn.Module):
-    """Pre-activation residual block with convolutions of the given kernel sizes."""
+    """Pre-activation residual block with convolutions of the given kernel sizes.
+
+    (N, c_in, H, W) -> (N, c_out, H / stride, W / stride)
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int, kernels=(3, 3), dropout: float = 0.0):
         super().__init__()
         self.bns = nn.ModuleList()
         self.convs = nn.ModuleList()
+        strided = next((i for i, k in enumerate(kernels) if k == 3), 0)
         c = c_in
         for i, k in enumerate(kernels):
             self.bns.append(nn.BatchNorm2d(c))
-            self.convs.append(nn.Conv2d(c, c_out, k, stride if i == 0 else 1, k // 2, bias=False))
+            self.convs.append(nn.Conv2d(c, c_out, k, stride if i == strided else 1, k // 2, bias=False))
             c = c_out
         self.dropout = dropout
         self.shortcut = (
@@ -62,24 +106,35 @@ class Block(nn.Module):
 
 
 class WideResNet(GroupNet):
-    def __init__(self, depth: int, width: int, num_classes: int = 10, in_channels: int = 3,
-                 block: str = "B(3,3)", dropout: float = 0.0):
+    def __init__(
+        self,
+        depth: int,
+        width: int,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        block: str = "B(3,3)",
+        dropout: float = 0.0,
+        l: int | None = None,  # the paper's deepening factor
+    ):
         super().__init__()
         n = check_depth(depth)
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"WRN width (widening factor k) must be an integer >= 1, got {width}")
-        if block not in BLOCKS:
-            raise ValueError(f"unknown block {block!r}; known: {', '.join(BLOCKS)}")
+        kernels = block_kernels(block, l)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.depth, self.width, self.block_type = depth, width, block
+        if dropout > 0 and len(kernels) < 2:
+            raise ValueError("dropout sits between a block's convolutions: it needs l >= 2")
+        self.depth, self.width, self.block_type = depth, width, block_name(kernels)
         widths = [16 * width, 32 * width, 64 * width]
         self.stem = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.groups = nn.ModuleList()
         c = 16
         for g, w in enumerate(widths):
-            blocks = [Block(c if i == 0 else w, w, (1 if g == 0 else 2) if i == 0 else 1,
-                            BLOCKS[block], dropout) for i in range(n)]
+            blocks = [
+                Block(c if i == 0 else w, w, (1 if g == 0 else 2) if i == 0 else 1, kernels, dropout)
+                for i in range(n)
+            ]
             self.groups.append(nn.Sequential(*blocks))
             c = w
         self.bn = nn.BatchNorm2d(c)
@@ -102,8 +157,13 @@ class WideResNet(GroupNet):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(o, 1), 1))  # (N, num_classes)
 
 
-@register(r"wrn-(\d+)-(\d+)", examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
-          help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block, dropout")
+@register(
+    r"wrn-(?!50-2\Z)(\d+)-(\d+)",  # wrn-50-2 is the ImageNet bottleneck (resnet.py)
+    examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
+    help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block "
+    "(B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1)), l (3x3 convs per block), dropout",
+)
 def wrn(depth: int, width: int, **kw) -> WideResNet:
-    """WRN-d-k as in the thesis, e.g. ``create("wrn-28-10", num_classes=100)``."""
+    """WRN-d-k as in the thesis, e.g. ``create("wrn-28-10", num_classes=100)``,
+    ``create("wrn-22-2", block="B(3,1,3)")``, ``create("wrn-40-2", l=3)``."""
     return WideResNet(depth, width, **kw)

@@ -1,16 +1,31 @@
 """Wide Residual Networks (thesis ch. 3): is width, not depth, what residual networks need?
 
-Quick profile: a deep-thin and a shallow-wide WRN of similar size on Fashion-MNIST (the
-thesis-scale analogue of WRN-40-4 vs WRN-16-8). Full profile: the thesis's CIFAR-10 recipe
-(200 epochs, batch 128, lr 0.1 x0.2 at 60/120/160, Nesterov, wd 5e-4, meanstd, crop+flip).
+Three experiments, each under every profile (``parts(profile)``):
+
+(a) ``depth_width``: a deep-thin and a shallow-wide WRN of similar parameter count;
+(b) ``blocks``: the block types B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1) at similar
+    parameter count (depths as in the paper's Table 2: more blocks for the cheaper types);
+(c) ``dropout``: dropout between the convolutions of every block, on vs off.
+
+``quick``: Fashion-MNIST subsets (3000 train / 1000 test images, 28x28), 3 epochs, 3 seeds,
+batch 64 with lr 0.05 (the thesis's 0.1 per 128, so twice the steps of batch 128 for the same
+compute), the thesis's schedule, augmentation and weight decay otherwise. ``full``: the thesis's
+recipes (reference §3.3): CIFAR-10/100, 200 epochs, lr 0.1 x0.2 at 60/120/160, batch 128,
+Nesterov, wd 5e-4, crop + flip, dropout 0.3; SVHN, 160 epochs, lr 0.01 x0.1 at 80/120, no
+augmentation, dropout 0.4. ``explorer_points`` adds the width/depth explorer's grid: parameters,
+FLOPs (PyTorch's counter) and measured training speed per network, the thesis's error where it
+reports one, ours where a record exists.
 """
+
 from __future__ import annotations
 
-from statistics import mean
+import functools
+import time
+from statistics import mean, median
 
 from ..experiment import Experiment
 from ..profiles import check_profile
-from .verdict import HOLDS, INDICATIVE, NOT_MEASURED, Claim, lower_is_better, mean_spread
+from .verdict import FAILS, HOLDS, INDICATIVE, NOT_MEASURED, UNCLEAR, Claim, lower_is_better, mean_spread
 
 CHAPTER = "wide_resnets"
 
@@ -19,66 +34,408 @@ CHAPTER = "wide_resnets"
 # the paper, U = recalled from the paper, unverified.
 THESIS = {
     "wrn-28-10": {"params": 36_479_194, "cifar-10": 4.00, "cifar-100": 19.25, "source": "Table 5 [R]"},
-    "wrn-28-10-dropout": {"params": 36_479_194, "cifar-10": 3.89, "cifar-100": 18.85, "source": "Table 6 [R]"},
+    "wrn-28-10-dropout": {
+        "params": 36_479_194,
+        "cifar-10": 3.89,
+        "cifar-100": 18.85,
+        "source": "Table 6 [R]",
+    },
     "wrn-40-4": {"params": 8_949_210, "cifar-10": 4.53, "cifar-100": 21.18, "source": "Table 5 [T]"},
     "wrn-16-8": {"params": 10_961_370, "cifar-10": 4.27, "cifar-100": 20.43, "source": "Table 5 [U]"},
     "pre-resnet-164": {"params": 1_700_000, "cifar-10": 5.46, "cifar-100": 24.33, "source": "Table 5 [R]"},
     "pre-resnet-1001": {"params": 10_200_000, "cifar-10": 4.92, "cifar-100": 22.71, "source": "Table 5 [R]"},
 }
+# Table 4 (ZCA whitening, width/depth sweep): CIFAR-10 error (%), [U] unless tagged
+TABLE4_ZCA = {
+    (40, 1): (6.85, "U"),
+    (40, 2): (5.33, "U"),
+    (40, 4): (4.97, "T"),
+    (40, 8): (4.66, "U"),
+    (28, 10): (4.17, "T"),
+    (28, 12): (4.33, "U"),
+    (22, 8): (4.38, "U"),
+    (22, 10): (4.44, "U"),
+    (16, 8): (4.81, "U"),
+    (16, 10): (4.56, "U"),
+}
+# Table 2 (block types, WRN-d-2, CIFAR-10 error %) [U]; the reference gives d = 28 for B(3,3) and
+# d = 22 for B(3,1,3); d = 40 for the four others is recalled from the paper, unverified
+TABLE2_BLOCKS = {
+    "B(3,3)": (28, 5.73),
+    "B(3,1,3)": (22, 5.78),
+    "B(1,3,1)": (40, 6.06),
+    "B(3,1)": (40, 5.78),
+    "B(1,3)": (40, 6.42),
+    "B(3,1,1)": (40, 5.86),
+}
+# Table 6 (dropout in the block, meanstd): (without, with) error %; SVHN dropout 0.4, CIFAR 0.3
+TABLE6_DROPOUT = {
+    ("wrn-28-10", "cifar-10"): (4.00, 3.89, "R"),
+    ("wrn-28-10", "cifar-100"): (19.25, 18.85, "R"),
+    ("wrn-16-4", "svhn"): (1.85, 1.64, "U"),
+    ("wrn-16-4", "cifar-10"): (5.02, 5.24, "U"),
+}
 
-# (deep-thin, shallow-wide) pairs of similar parameter count, per profile
+SEEDS = {"smoke": [0], "quick": [0, 1, 2], "full": [0]}
+COMMON = {
+    "smoke": {
+        "dataset": "fashion-mnist",
+        "epochs": 1,
+        "train_subset": 128,
+        "test_subset": 128,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
+    "quick": {
+        "dataset": "fashion-mnist",
+        "epochs": 3,
+        "train_subset": 3000,
+        "test_subset": 1000,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
+    "full": {"dataset": "cifar-10", "epochs": 200},
+}
+SVHN = {
+    "dataset": "svhn",
+    "epochs": 160,
+    "lr": 0.01,
+    "milestones": (0.5, 0.75),
+    "gamma": 0.1,
+    "augment": False,
+}
+# (deep-thin, shallow-wide) of similar parameter count
 PAIRS = {
     "smoke": ("wrn-16-1", "wrn-10-2"),
-    "quick": ("wrn-40-1", "wrn-16-2"),   # 0.56M vs 0.69M parameters; 40 vs 16 layers
-    "full": ("wrn-40-4", "wrn-16-8"),    # 8.9M vs 11.0M, the thesis's own pair
+    "quick": ("wrn-22-1", "wrn-10-2"),  # 272k vs 303k parameters (28x28x1 input); 22 vs 10 layers
+    "full": ("wrn-40-4", "wrn-16-8"),
+}  # 8.9M vs 11.0M, the thesis's own pair
+# block type -> depth; width 1 at smoke/quick (~35k-185k parameters), 2 at full (Table 2)
+BLOCK_DEPTHS = {
+    "smoke": {b: 10 for b in TABLE2_BLOCKS},
+    "quick": {"B(3,3)": 16, "B(3,1,3)": 16, "B(1,3,1)": 22, "B(1,3)": 22, "B(3,1)": 22, "B(3,1,1)": 22},
+    "full": {b: d for b, (d, _) in TABLE2_BLOCKS.items()},
 }
-SEEDS = {"smoke": [0], "quick": [0], "full": [0]}
+BLOCK_WIDTH = {"smoke": 1, "quick": 1, "full": 2}
+DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "full": "wrn-28-10"}
+
+
+def _exp(profile: str, model: str, seed: int, label: str, base: dict | None = None, **model_kw) -> Experiment:
+    return Experiment(model, seed=seed, label=label, model_kw=model_kw, **(base or COMMON[profile]))
+
+
+def parts(profile: str) -> dict[str, list[Experiment]]:
+    """The three experiments of the chapter: {"depth_width": [...], "blocks": [...], "dropout": [...]}."""
+    return {k: list(v) for k, v in _parts(check_profile(profile)).items()}
+
+
+@functools.cache
+def _parts(profile: str) -> dict[str, list[Experiment]]:
+    seeds, (thin, wide) = SEEDS[profile], PAIRS[profile]
+    datasets = ["cifar-10", "cifar-100"] if profile == "full" else [None]
+    out: dict[str, list[Experiment]] = {"depth_width": [], "blocks": [], "dropout": []}
+    for ds in datasets:
+        base = dict(COMMON[profile], **({"dataset": ds} if ds else {}))
+        for m, role in ((thin, "deep-thin"), (wide, "shallow-wide")):
+            out["depth_width"] += [_exp(profile, m, s, f"{m} ({role})", base) for s in seeds]
+        out["dropout"] += [
+            _exp(
+                profile,
+                DROPOUT_MODEL[profile],
+                s,
+                f"{DROPOUT_MODEL[profile]}" + (" dropout 0.3" if p else ""),
+                base,
+                **({"dropout": 0.3} if p else {}),
+            )
+            for p in (0, 0.3)
+            for s in seeds
+        ]
+    k = BLOCK_WIDTH[profile]
+    for b, d in BLOCK_DEPTHS[profile].items():
+        kw = {} if b == "B(3,3)" else {"block": b}
+        out["blocks"] += [_exp(profile, f"wrn-{d}-{k}", s, f"wrn-{d}-{k} {b}", **kw) for s in seeds]
+    if profile == "full":  # SVHN recipe: WRN-16-4 with and without dropout 0.4 (Table 6)
+        out["dropout"] += [
+            _exp(
+                profile,
+                "wrn-16-4",
+                s,
+                "wrn-16-4" + (" dropout 0.4" if p else "") + " (SVHN)",
+                SVHN,
+                **({"dropout": 0.4} if p else {}),
+            )
+            for p in (0, 0.4)
+            for s in seeds
+        ]
+    return out
 
 
 def experiments(profile: str) -> list[Experiment]:
-    check_profile(profile)
-    thin, wide = PAIRS[profile]
-    if profile == "smoke":
-        common = dict(dataset="fashion-mnist", epochs=1, train_subset=256, test_subset=256)
-    elif profile == "quick":
-        common = dict(dataset="fashion-mnist", epochs=3, train_subset=8000, test_subset=4000)
-    else:
-        common = dict(dataset="cifar-10", epochs=200)
-    exps = [Experiment(m, seed=s, label=f"{m} ({role})", **common)
-            for m, role in ((thin, "deep-thin"), (wide, "shallow-wide")) for s in SEEDS[profile]]
-    if profile == "full":
-        exps.append(Experiment("wrn-28-10", seed=0, label="wrn-28-10", **common))
+    """Every run of the chapter, each once (the experiments share their baselines)."""
+    seen, exps = set(), []
+    for e in (e for group in parts(profile).values() for e in group):
+        if e.key() not in seen:
+            seen.add(e.key())
+            exps.append(e)
     return exps
 
 
-def _errors(records, model: str) -> list[float]:
-    return [r.final["test_error"] for r in records if r.config["model"] == model]
+# --- reading the records ------------------------------------------------------------------
+
+
+def describe(config: dict) -> dict:
+    """(depth, width, block, dropout) of a run's network, from its record's config."""
+    _, d, k = config["model"].split("-")
+    kw = config.get("model_kw", {})
+    return {
+        "depth": int(d),
+        "width": int(k),
+        "block": kw.get("block", "B(3,3)"),
+        "dropout": kw.get("dropout", 0.0),
+    }
+
+
+def errors_of(records, exps: list[Experiment]) -> list[float]:
+    """Final test errors of the records made by ``exps`` (matched by key)."""
+    keys = {e.key() for e in exps}
+    return [r.final["test_error"] for r in records if r.key in keys]
+
+
+def summary_rows(records, profile: str) -> list[dict]:
+    """One row per network and experiment: mean and spread of the test error over seeds."""
+    by_key = {r.key: r for r in records}
+    rows = []
+    for part, exps in parts(profile).items():
+        labels = list(dict.fromkeys((e.label, e.dataset) for e in exps))
+        for label, ds in labels:
+            recs = [
+                by_key[e.key()] for e in exps if (e.label, e.dataset) == (label, ds) and e.key() in by_key
+            ]
+            if not recs:
+                continue
+            errs = [r.final["test_error"] for r in recs]
+            rows.append(
+                {
+                    "experiment": part,
+                    "network": label,
+                    "dataset": ds,
+                    "parameters": recs[0].final["params"],
+                    "seeds": len(recs),
+                    "test error (%)": mean_spread(errs),
+                    "mean error": mean(errs),
+                    "s / run": mean(r.wall_time_s for r in recs),
+                }
+            )
+    return rows
+
+
+# --- claims and verdicts ------------------------------------------------------------------
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed{'s' * (n != 1)}"
+
+
+def _claim_depth_width(records, profile: str, ds: str | None) -> Claim:
+    thin, wide = PAIRS[profile]
+    exps = [e for e in parts(profile)["depth_width"] if ds is None or e.dataset == ds]
+    e_thin = errors_of(records, [e for e in exps if e.model == thin])
+    e_wide = errors_of(records, [e for e in exps if e.model == wide])
+    verdict, detail = lower_is_better(e_wide, e_thin)
+    if verdict == UNCLEAR:  # "as accurate as" is also what the thesis claims
+        verdict = HOLDS + " (as accurate; no significant difference)"
+    dset = ds or COMMON[profile]["dataset"]
+    return Claim(
+        CHAPTER,
+        "A shallow-wide residual network is as accurate as (or better than) a deep-thin one of similar size.",
+        f"CIFAR-10 error: WRN-16-8 (11.0M) {THESIS['wrn-16-8']['cifar-10']}% [U] vs WRN-40-4 (8.9M) "
+        f"{THESIS['wrn-40-4']['cifar-10']}% [T] (Table 5); "
+        f"WRN-28-10 {THESIS['wrn-28-10']['cifar-10']:.2f}% vs pre-ResNet-1001 {THESIS['pre-resnet-1001']['cifar-10']}% [R]",
+        f"{dset} test error ({profile}, {_seeds(len(e_thin))}): {wide} {mean_spread(e_wide)}% vs {thin} "
+        f"{mean_spread(e_thin)}%",
+        verdict,
+        detail,
+    )
+
+
+def _claim_blocks(records, profile: str) -> Claim:
+    exps = parts(profile)["blocks"]
+    by_block = {}
+    for e in exps:
+        by_block.setdefault(e.model_kw.get("block", "B(3,3)"), []).append(e)
+    errs = {b: errors_of(records, es) for b, es in by_block.items()}
+    others = {b: v for b, v in errs.items() if b != "B(3,3)" and v}
+    if not errs.get("B(3,3)") or not others:
+        verdict, detail, best = NOT_MEASURED, "no runs", None
+    else:
+        best = min(others, key=lambda b: mean(others[b]))
+        verdict, detail = lower_is_better(
+            others[best], errs["B(3,3)"]
+        )  # does the best other type beat B(3,3)?
+        verdict = {
+            HOLDS: FAILS,
+            FAILS: HOLDS,
+            UNCLEAR: HOLDS + " (as accurate; no significant difference)",
+        }.get(verdict, verdict)
+        detail = f"best other type {best} vs B(3,3): " + detail
+    ours = "; ".join(f"{b} {mean_spread(v)}%" for b, v in errs.items() if v)
+    return Claim(
+        CHAPTER,
+        "No block type beats the basic B(3,3) at similar size (B(3,3) and l = 2 are best).",
+        "CIFAR-10 error of WRN-d-2: "
+        + ", ".join(f"{b} (d={d}) {e}%" for b, (d, e) in TABLE2_BLOCKS.items())
+        + " (Table 2 [U])",
+        f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(errs.get('B(3,3)', [])))}): {ours}",
+        verdict,
+        detail,
+    )
+
+
+def _claim_dropout(records, profile: str) -> Claim:
+    exps = [e for e in parts(profile)["dropout"] if e.dataset == COMMON[profile]["dataset"]]
+    model = DROPOUT_MODEL[profile]
+    e_on = errors_of(records, [e for e in exps if e.model_kw.get("dropout")])
+    e_off = errors_of(records, [e for e in exps if not e.model_kw.get("dropout")])
+    verdict, detail = lower_is_better(e_on, e_off)
+    return Claim(
+        CHAPTER,
+        "Dropout between the convolutions of each block lowers the test error.",
+        "WRN-28-10 CIFAR-10 4.00% -> 3.89%, CIFAR-100 19.25% -> 18.85% (Table 6 [R]); WRN-16-4 SVHN "
+        "1.85% -> 1.64% (Table 6 [U]); but WRN-16-4 CIFAR-10 5.02% -> 5.24% (Table 6 [U])",
+        f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(e_on))}): {model} with dropout 0.3 "
+        f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%",
+        verdict,
+        detail,
+    )
+
+
+def epoch_seconds(history: list[dict]) -> float:
+    """Median duration of an epoch (training + evaluation) from a record's cumulative ``time_s``;
+    the median ignores a first epoch that includes start-up or an interrupted, resumed run."""
+    times = [h["time_s"] for h in history]
+    return median([b - a for a, b in zip([0.0, *times], times)])
+
+
+def _claim_speed(records, profile: str) -> Claim:
+    thin, wide = PAIRS[profile]
+    exps = [e for e in parts(profile)["depth_width"] if e.dataset == COMMON[profile]["dataset"]]
+    keys = {e.key(): e.model for e in exps}
+    per_epoch = {
+        m: [epoch_seconds(r.history) for r in records if keys.get(r.key) == m]
+        for m in (thin, wide)
+    }
+    t_thin, t_wide = per_epoch[thin], per_epoch[wide]
+    verdict, detail = NOT_MEASURED, "no runs"
+    if t_thin and t_wide:
+        verdict, detail = lower_is_better(t_wide, t_thin)
+        if len(t_thin) < 2:
+            verdict = INDICATIVE
+        detail = "median seconds per epoch (training + evaluation) from the records: " + detail.replace(
+            "points", "s"
+        )
+    device = (records[0].device.get("name") or records[0].device.get("type")) if records else "—"
+    return Claim(
+        CHAPTER,
+        "Wide networks train faster than deep thin ones of similar size (they use the hardware better).",
+        "WRN-40-4 trains several times faster than pre-ResNet-1001 on a GPU (paper text [U])",
+        f"seconds per epoch ({profile}, {device}): {wide} {mean_spread(t_wide, 1)} s vs {thin} "
+        f"{mean_spread(t_thin, 1)} s",
+        verdict,
+        detail,
+    )
 
 
 def claims(records, profile: str) -> list[Claim]:
-    thin, wide = PAIRS[profile]
-    e_thin, e_wide = _errors(records, thin), _errors(records, wide)
-    ds = records[0].config["dataset"] if records else "—"
-    n = len(e_thin)
-    verdict, detail = lower_is_better(e_wide, e_thin)
-    t_thin = [r.final["time_s"] / max(r.final["epoch"], 1) for r in records if r.config["model"] == thin]
-    t_wide = [r.final["time_s"] / max(r.final["epoch"], 1) for r in records if r.config["model"] == wide]
-    speed_verdict = NOT_MEASURED
-    if t_thin and t_wide:
-        speed_verdict = INDICATIVE if n < 2 else (HOLDS if mean(t_wide) < mean(t_thin) else "does not hold at this scale")
-    return [
-        Claim(CHAPTER,
-              "A shallow-wide residual network is as accurate as (or better than) a deep-thin one of similar size.",
-              f"CIFAR-10 error: WRN-16-8 (11.0M) {THESIS['wrn-16-8']['cifar-10']}% [U] vs WRN-40-4 (8.9M) "
-              f"{THESIS['wrn-40-4']['cifar-10']}% [T] (Table 5); WRN-28-10 {THESIS['wrn-28-10']['cifar-10']}% vs "
-              f"pre-ResNet-1001 {THESIS['pre-resnet-1001']['cifar-10']}% [R]",
-              f"{ds} test error ({profile}, {n} seed{'s' * (n != 1)}): {wide} {mean_spread(e_wide)}% vs {thin} "
-              f"{mean_spread(e_thin)}%",
-              verdict, detail),
-        Claim(CHAPTER,
-              "Wide networks train faster than deep thin ones of similar accuracy (they use the hardware better).",
-              "WRN-40-4 trains several times faster than pre-ResNet-1001 on a GPU (paper text [U])",
-              f"seconds per epoch ({profile}, {records[0].device.get('name') or records[0].device.get('type') if records else '—'}): "
-              f"{wide} {mean_spread(t_wide, 1)} s vs {thin} {mean_spread(t_thin, 1)} s",
-              speed_verdict, "time per epoch from the records (training + evaluation)"),
+    records = list(records)
+    datasets = ["cifar-10", "cifar-100"] if profile == "full" else [None]
+    return [_claim_depth_width(records, profile, ds) for ds in datasets] + [
+        _claim_blocks(records, profile),
+        _claim_dropout(records, profile),
+        _claim_speed(records, profile),
     ]
+
+
+# --- the explorer's grid ------------------------------------------------------------------
+
+GRID = {
+    "smoke": {"depths": [10, 16, 22], "widths": [1, 2, 4], "blocks": ["B(3,3)", "B(1,3,1)"]},
+    "quick": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
+    "full": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
+}
+# throughput measurement per profile: batch, timed steps, max training GFLOP per image, time budget (s)
+MEASURE = {
+    "smoke": {"batch_size": 8, "steps": 1, "max_gflop": 0.1, "budget_s": 3.0},
+    "quick": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
+    "full": {"batch_size": 128, "steps": 10, "max_gflop": 1000.0, "budget_s": 120.0},
+}
+
+
+def thesis_error(depth: int, width: int, block: str) -> dict | None:
+    """The thesis's CIFAR-10 error for this network, preferring meanstd (Table 5) over ZCA (Table 4)."""
+    name = f"wrn-{depth}-{width}"
+    if block == "B(3,3)" and name in THESIS:
+        return {"error": THESIS[name]["cifar-10"], "source": f"CIFAR-10, {THESIS[name]['source']}, meanstd"}
+    if block == "B(3,3)" and (depth, width) in TABLE4_ZCA:
+        e, tag = TABLE4_ZCA[depth, width]
+        return {"error": e, "source": f"CIFAR-10, Table 4 [{tag}], ZCA"}
+    if width == 2 and TABLE2_BLOCKS.get(block, (None,))[0] == depth:
+        return {"error": TABLE2_BLOCKS[block][1], "source": "CIFAR-10, Table 2 [U]"}
+    return None
+
+
+def explorer_points(profile: str, records=(), device: str = "cpu") -> list[dict]:
+    """Every network of the explorer's grid: parameters and FLOPs (CIFAR-10 geometry, 3x32x32
+    input, 10 classes), measured training images/s (small networks first, within the profile's
+    time budget), the thesis's error and ours (mean over the seeds of our runs without dropout)."""
+    import torch
+
+    from .. import flops
+    from ..nets import create
+
+    grid, meas = GRID[profile], MEASURE[profile]
+    ours: dict[tuple, list] = {}
+    for r in records:
+        d = describe(r.config)
+        if not d["dropout"] and r.config.get("task", "classify") == "classify":
+            ours.setdefault((d["depth"], d["width"], d["block"]), []).append(r)
+    points = []
+    for block in grid["blocks"]:
+        for depth in grid["depths"]:
+            for width in grid["widths"]:
+                kw = {} if block == "B(3,3)" else {"block": block}
+                name = f"wrn-{depth}-{width}"
+                with torch.device("meta"):
+                    params = sum(p.numel() for p in create(name, **kw).parameters())
+                fwd = flops.forward_flops(name, (3, 32, 32), **kw)
+                recs = ours.get((depth, width, block), [])
+                errs = [r.final["test_error"] for r in recs]
+                points.append(
+                    {
+                        "depth": depth,
+                        "width": width,
+                        "block": block,
+                        "name": name,
+                        "params": params,
+                        "fwd_flops": fwd,
+                        "train_flops": 3 * fwd,
+                        "img_s": None,
+                        "thesis": thesis_error(depth, width, block),
+                        "ours": {
+                            "error": mean_spread(errs),
+                            "n": len(errs),
+                            "data": f"{recs[0].config['dataset']}, {recs[0].data.get('n_train')} train "
+                            f"images, {recs[0].config['epochs']} epochs",
+                        }
+                        if recs
+                        else None,
+                    }
+                )
+    t0 = time.perf_counter()
+    for p in sorted(points, key=lambda p: p["train_flops"]):
+        if p["train_flops"] > meas["max_gflop"] * 1e9 or time.perf_counter() - t0 > meas["budget_s"]:
+            break
+        torch.manual_seed(0)
+        kw = {} if p["block"] == "B(3,3)" else {"block": p["block"]}
+        model = create(p["name"], **kw).to(device)
+        p["img_s"] = flops.train_throughput(model, (3, 32, 32), meas["batch_size"], meas["steps"])
+    return points

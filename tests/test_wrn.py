@@ -1,0 +1,274 @@
+"""WRN variants (thesis §3.1): every block type, the deepening factor, dropout, the ImageNet
+WRN-50-2-bottleneck; FLOPs by PyTorch's counter; the chapter's study (experiments and verdicts)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from wpcore import flops, nets
+from wpcore.nets.wrn import BLOCKS, Block, block_kernels
+from wpcore.studies import verdict
+from wpcore.studies import wide_resnets as study
+
+
+def count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def block_params(kernels, c_in, c_out):
+    """Hand count of one block: convs (no bias), BN (2 per channel), projection if widths differ."""
+    convs = sum(k * k * (c_in if i == 0 else c_out) * c_out for i, k in enumerate(kernels))
+    bns = 2 * (c_in + c_out * (len(kernels) - 1))
+    return convs + bns + (c_in * c_out if c_in != c_out else 0)
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_every_block_type_shapes_backward_and_count(block):
+    torch.manual_seed(0)
+    m = nets.create("wrn-16-2", block=block, num_classes=10)
+    x = torch.randn(2, 3, 8, 8)
+    gs = m.forward_groups(x)
+    assert [tuple(g.shape[1:]) for g in gs] == [(32, 8, 8), (64, 4, 4), (128, 2, 2)]
+    out = m(x)
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
+    out.pow(2).mean().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    k = BLOCKS[block]
+    n = 2  # blocks per group at depth 16
+    expected = (
+        3 * 9 * 16
+        + sum(
+            block_params(k, c_in, w) + (n - 1) * block_params(k, w, w)
+            for c_in, w in ((16, 32), (32, 64), (64, 128))
+        )
+        + 2 * 128
+        + 128 * 10
+        + 10
+    )
+    assert count(m) == expected
+    assert m.block_type == block
+
+
+def test_basic_block_counts_unchanged_and_kernels_as_named():
+    assert count(nets.create("wrn-28-10", block="B(3,3)")) == 36_479_194
+    m = nets.create("wrn-10-1", block="B(3,1,3)")
+    assert [c.kernel_size[0] for c in m.groups[0][0].convs] == [3, 1, 3]
+    assert block_kernels("B(1,3,1)") == (1, 3, 1) and block_kernels(l=4) == (3, 3, 3, 3)
+
+
+def test_downsampling_stride_sits_on_the_first_3x3():
+    b = Block(16, 32, 2, (1, 3, 1))
+    assert [c.stride[0] for c in b.convs] == [1, 2, 1]
+    assert b(torch.randn(1, 16, 8, 8)).shape == (1, 32, 4, 4)
+
+
+@pytest.mark.parametrize("l", [1, 2, 3, 4])
+def test_deepening_factor(l):
+    m = nets.create("wrn-10-2", l=l)
+    assert all(len(b.convs) == l for g in m.groups for b in g)
+    assert m.block_type == "B(" + ",".join(["3"] * l) + ")"
+    m(torch.randn(2, 3, 16, 16)).sum().backward()
+    if l == 2:
+        assert count(m) == count(nets.create("wrn-10-2"))
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"l": 5}, "deepening factor"),
+        ({"l": 2, "block": "B(1,3)"}, "either block"),
+        ({"l": 1, "dropout": 0.3}, "l >= 2"),
+        ({"block": "B(5,5)"}, "unknown block"),
+    ],
+)
+def test_bad_variant_arguments_are_clear(kw, msg):
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
+        nets.create("wrn-16-2", **kw)
+
+
+def test_dropout_sits_before_the_last_conv_and_only_in_training():
+    torch.manual_seed(0)
+    m = nets.create("wrn-10-1", dropout=0.5, block="B(3,1,3)")
+    x = torch.randn(4, 3, 16, 16)
+    m.eval()
+    assert torch.equal(m(x), m(x))  # no dropout in eval mode
+    m.train()
+    b = m.groups[0][0]
+    seen = []
+    h = b.convs[2].register_forward_pre_hook(
+        lambda mod, inp: seen.append((inp[0] == 0).float().mean().item())
+    )
+    m(x)
+    h.remove()
+    assert 0.3 < seen[0] < 0.8  # about half the inputs of the last conv are zeroed (ReLU zeros add a few)
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("resnet-18", 11_689_512),
+        ("resnet-34", 21_797_672),
+        ("resnet-50", 25_557_032),
+        ("wrn-50-2", 68_883_240),
+    ],
+)
+def test_imagenet_counts_match_torchvision(name, expected):
+    with torch.device("meta"):
+        assert count(nets.create(name)) == expected
+
+
+def test_imagenet_nets_are_torchvision_layout():
+    """Same parameter names and shapes as torchvision (its weights load unchanged); same outputs."""
+    import torchvision
+
+    with torch.device("meta"):
+        tv, m = torchvision.models.wide_resnet50_2(), nets.create("wrn-50-2")
+    assert {k: v.shape for k, v in m.state_dict().items()} == {k: v.shape for k, v in tv.state_dict().items()}
+    assert m.layer1[0].conv2.out_channels == 128  # the doubled inner width
+    tv, m = torchvision.models.resnet18().eval(), nets.create("resnet-18").eval()
+    m.load_state_dict(tv.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(m(x), tv(x), atol=1e-5)
+        assert [g.shape[1] for g in m.forward_groups(x)] == [64, 128, 256, 512]
+    assert nets.create("wrn-16-2").__class__.__name__ == "WideResNet"  # wrn-d-k still the CIFAR family
+
+
+@pytest.mark.parametrize(
+    "name,gflop", [("wrn-28-10", 10.49), ("wrn-40-4", 2.60), ("wrn-16-8", 3.10), ("wrn-16-1", 0.053)]
+)
+def test_forward_flops_match_performance_sheet(name, gflop):
+    assert flops.forward_flops(name) / 1e9 == pytest.approx(gflop, rel=0.01)
+
+
+def test_training_flops_are_three_forwards_and_scale_with_input():
+    fwd, train = flops.forward_flops("wrn-16-2"), flops.train_flops("wrn-16-2")
+    assert train / fwd == pytest.approx(3.0, rel=0.02)
+    # convolutions dominate: FLOPs scale with the number of pixels
+    assert flops.forward_flops("wrn-16-2", (3, 16, 16)) / fwd == pytest.approx(0.25, rel=0.01)
+    assert flops.forward_flops("wrn-50-2", (3, 224, 224)) / 1e9 == pytest.approx(22.8, rel=0.01)
+
+
+def test_throughput_is_measured():
+    m = nets.create("wrn-10-1")
+    ips = flops.train_throughput(m, (3, 16, 16), batch_size=4, steps=1)
+    assert ips > 0 and m.training
+
+
+# --- the study -------------------------------------------------------------------------------
+
+
+def test_quick_has_three_experiments_three_seeds_similar_sizes():
+    ps = study.parts("quick")
+    assert set(ps) == {"depth_width", "blocks", "dropout"}
+    for exps in ps.values():
+        labels = {e.label for e in exps}
+        assert all(sum(e.label == lab for e in exps) == 3 for lab in labels)  # 3 seeds each
+    thin, wide = study.PAIRS["quick"]
+    with torch.device("meta"):
+        p_thin, p_wide = (count(nets.create(m, in_channels=1)) for m in (thin, wide))
+    assert int(thin.split("-")[1]) > int(wide.split("-")[1]) and abs(p_thin - p_wide) / p_wide < 0.2
+    assert {e.model_kw.get("block", "B(3,3)") for e in ps["blocks"]} == set(BLOCKS)
+    keys = [e.key() for e in study.experiments("quick")]
+    assert len(keys) == len(set(keys)) == 27  # the dropout-off baseline is shared with (a)
+
+
+def test_full_profile_is_the_thesis_recipe():
+    exps = study.experiments("full")
+    cifar = [e for e in exps if e.dataset.startswith("cifar")]
+    assert all(e.epochs == 200 and e.lr == 0.1 and e.batch_size == 128 and e.augment for e in cifar)
+    assert {e.dataset for e in exps} == {"cifar-10", "cifar-100", "svhn"}
+    svhn = [e for e in exps if e.dataset == "svhn"]
+    assert all(
+        e.epochs == 160 and e.lr == 0.01 and e.milestones == (0.5, 0.75) and e.gamma == 0.1 and not e.augment
+        for e in svhn
+    )
+    assert {e.model_kw.get("dropout", 0) for e in svhn} == {0, 0.4}
+    assert {(e.model, e.model_kw.get("block", "B(3,3)")) for e in study.parts("full")["blocks"]} == {
+        (f"wrn-{d}-2", b) for b, (d, _) in study.TABLE2_BLOCKS.items()
+    }
+
+
+@dataclasses.dataclass
+class FakeRecord:
+    key: str
+    config: dict
+    final: dict
+    device: dict = dataclasses.field(default_factory=lambda: {"type": "cpu"})
+    data: dict = dataclasses.field(default_factory=lambda: {"n_train": 3000})
+    history: list = dataclasses.field(default_factory=list)
+    wall_time_s: float = 1.0
+
+
+def fake_records(profile, error_of):
+    return [
+        FakeRecord(
+            e.key(),
+            e.config(),
+            {
+                "test_error": error_of(e),
+                "time_s": 10.0 if e.model.endswith("-1") else 5.0,
+                "epoch": 3,
+                "params": 1,
+            },
+            history=[{"time_s": (10.0 if e.model.endswith("-1") else 5.0) * (i + 1) / 3} for i in range(3)],
+        )
+        for e in study.experiments(profile)
+    ]
+
+
+def test_verdicts_are_computed_from_the_records():
+    def error(e):  # wide better, B(3,1) best by far, dropout worse; a little seed noise
+        base = 10.0 + 0.1 * e.seed
+        if e.model == "wrn-22-1" and not e.model_kw:
+            base += 5
+        if e.model_kw.get("block") == "B(3,1)":
+            base -= 4
+        if e.model_kw.get("dropout"):
+            base += 3
+        return base
+
+    cs = study.claims(fake_records("quick", error), "quick")
+    assert [c.verdict for c in cs] == [verdict.HOLDS, verdict.FAILS, verdict.FAILS, verdict.HOLDS]
+    assert "wrn-10-2 10.10 ± 0.10%" in cs[0].ours and "B(3,1)" in cs[1].detail
+    same = study.claims(fake_records("quick", lambda e: 10.0 + e.seed), "quick")
+    assert same[0].verdict.startswith(verdict.HOLDS) and "as accurate" in same[0].verdict
+    assert same[2].verdict == verdict.UNCLEAR
+
+
+def test_epoch_seconds_ignore_an_interrupted_first_epoch():
+    hist = [{"time_s": 354.0}, {"time_s": 380.0}, {"time_s": 407.6}]  # epoch 1 ran in a killed process
+    assert study.epoch_seconds(hist) == pytest.approx(27.6)
+
+
+def test_explorer_points_carry_thesis_and_our_numbers(monkeypatch):
+    monkeypatch.setitem(study.GRID, "smoke", {"depths": [10, 16], "widths": [1], "blocks": ["B(3,3)"]})
+    recs = fake_records("smoke", lambda e: 12.5)
+    pts = study.explorer_points("smoke", recs)
+    assert len(pts) == 2
+    p = next(p for p in pts if (p["depth"], p["width"], p["block"]) == (16, 1, "B(3,3)"))
+    assert p["params"] == 175_066 and p["fwd_flops"] == flops.forward_flops("wrn-16-1")
+    assert p["ours"]["error"] == "12.50" and p["ours"]["n"] == 1
+    assert any(p["img_s"] for p in pts)
+    assert study.thesis_error(40, 4, "B(3,3)")["source"].startswith("CIFAR-10, Table 5")
+    assert study.thesis_error(40, 1, "B(3,3)") == {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
+    assert (
+        study.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and study.thesis_error(16, 1, "B(1,3)") is None
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["cifar-10", "cifar-100", "svhn"])
+def test_full_profile_runs_two_steps_on_fixture_data(tmp_path, monkeypatch, dataset):
+    """Each full-profile recipe (CIFAR-10/100, SVHN) runs end to end on a fixture in the real format."""
+    from wpcore import experiment
+
+    from . import fixtures
+
+    fixtures.install(monkeypatch, tmp_path / "data", dataset)
+    exps = [e for e in study.experiments("full") if e.dataset == dataset]
+    e = min(exps, key=lambda e: int(e.model.split("-")[1]) * int(e.model.split("-")[2]) ** 2)  # the cheapest
+    rec = experiment.run(dataclasses.replace(e, batch_size=4, max_steps=2))
+    assert rec.final["steps"] == 2 and rec.config["dataset"] == dataset
+    assert rec.config["model_kw"] == e.model_kw
