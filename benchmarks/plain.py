@@ -84,11 +84,11 @@ class PlainWRN:
     def parameters(self) -> list[torch.Tensor]:
         return [v for v in self.flat.values() if v.requires_grad]
 
-    def to(self, device) -> "PlainWRN":
+    def to(self, device) -> PlainWRN:
         self.flat = {k: v.detach().to(device).requires_grad_(v.requires_grad) for k, v in self.flat.items()}
         return self
 
-    def train(self, mode: bool = True) -> "PlainWRN":
+    def train(self, mode: bool = True) -> PlainWRN:
         self.training = mode
         return self
 
