@@ -336,6 +336,7 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile our model in every entry")
     p.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: CUDA only)")
     p.add_argument("--gemm", type=int, default=None, help="matmul ceiling size (default 2048 CPU, 8192 CUDA)")
+    p.add_argument("--strict", action="store_true", help="stop at the first failing entry (default: note it)")
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--md", default=None, help="write the table here")
     a = p.parse_args(argv)
@@ -367,7 +368,13 @@ def run(args) -> dict:
     rows = []
     for e in entries:
         t = time.perf_counter()
-        rows.append(bench_entry(e, device, args))
+        try:
+            rows.append(bench_entry(e, device, args))
+        except Exception as err:  # one failing entry must not cost the rest of the table
+            if args.strict:
+                raise
+            rows.append({"model": e.name, "batch": e.batch, "input": list(e.input_shape or []),
+                         "skipped": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"})
         rows[-1]["wall_s"] = round(time.perf_counter() - t, 1)
         print(f"# {e.name}: {_summary(rows[-1])}", flush=True)
     pipeline = {}

@@ -67,7 +67,7 @@ def test_matmul_ceiling_and_flop_counter():
 def test_harness_tiny_runs_and_writes_the_table(tmp_path):
     out = tmp_path / "r.json"
     assert harness.main(["--device", "cpu", "--tiny", "--models", "wrn-10-1,diracnet-10-1,2ch,fast-rcnn",
-                         "--threads", "1", "--json", str(out), "--md", str(tmp_path / "r.md")]) == 0
+                         "--threads", "1", "--strict", "--json", str(out), "--md", str(tmp_path / "r.md")]) == 0
     result = json.loads(out.read_text())
     rows = {r["model"]: r for r in result["rows"]}
     wrn = rows["wrn-10-1"]
@@ -88,7 +88,7 @@ def test_harness_tiny_runs_and_writes_the_table(tmp_path):
 def test_gpu_script_cpu_path(tmp_path):
     env = {**os.environ, "BENCH_OUT": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny",
-                        "--models", "wrn-10-1", "--rounds", "1", "--threads", "1"],
+                        "--models", "wrn-10-1", "--rounds", "1", "--threads", "1", "--strict"],
                        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "| wrn-10-1 |" in p.stdout
