@@ -85,7 +85,7 @@ def test_shards_partition_the_data_and_split_the_batch():
     assert [len(ld.labels) for ld in loaders] == [N_TRAIN // 2] * 2 and len(loaders[0]) == len(loaders[1]) == 4
     idx = [distributed.shard_indices(N_TRAIN, r, 2, 0, True) for r in (0, 1)]
     assert sorted(torch.cat(idx).tolist()) == list(range(N_TRAIN))
-    x, y = next(iter(loaders[0]))
+    x, _ = next(iter(loaders[0]))
     assert x.shape[0] == GLOBAL_BATCH // 2
     with pytest.raises(ValueError, match="divisible"):
         DeviceLoader(train, 63, True, rank=0, world_size=2)

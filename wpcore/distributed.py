@@ -21,7 +21,7 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.nn as nn
+from torch import nn
 
 
 def is_distributed() -> bool:
