@@ -254,11 +254,10 @@ def augment(x: torch.Tensor, crop: int, flip: bool, generator: torch.Generator) 
         padded = torch.nn.functional.pad(x, (crop,) * 4, mode="reflect")  # (B, C, H+2p, W+2p)
         dy = _to(torch.randint(0, 2 * crop + 1, (b,), generator=generator), x.device)
         dx = _to(torch.randint(0, 2 * crop + 1, (b,), generator=generator), x.device)
-        rows = (torch.arange(h, device=x.device)[None] + dy[:, None])[:, None, :, None]  # (B,1,H,1)
-        cols = (torch.arange(w, device=x.device)[None] + dx[:, None])[:, None, None, :]  # (B,1,1,W)
-        bi = torch.arange(b, device=x.device)[:, None, None, None]
-        ci = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        x = padded[bi, ci, rows, cols]  # (B, C, H, W)
+        # every crop position as a view, then one (C, H, W) block per image: the same pixels as
+        # indexing rows dy..dy+H and columns dx..dx+W, 4x faster on CPU (benchmarks/)
+        windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2p+1, 2p+1, H, W), no copy
+        x = windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W)
     if flip:
         m = _to(torch.rand(b, generator=generator) < 0.5, x.device)[:, None, None, None]
         x = torch.where(m, x.flip(3), x)
