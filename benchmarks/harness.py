@@ -339,6 +339,7 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile our model in every entry")
     p.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: CUDA only)")
     p.add_argument("--gemm", type=int, default=None, help="matmul ceiling size (default 2048 CPU, 8192 CUDA)")
+    p.add_argument("--batch", action="append", default=[], metavar="MODEL=N", help="batch size of one entry")
     p.add_argument("--budget", type=float, default=None, help="seconds; entries not started by then are skipped")
     p.add_argument("--strict", action="store_true", help="stop at the first failing entry (default: note it)")
     p.add_argument("--json", default=None, help="write the full result here")
@@ -365,6 +366,13 @@ def run(args) -> dict:
     if args.models:
         wanted = args.models.split(",")
         entries = [e for e in entries if e.name in wanted]
+    for spec in args.batch:  # --batch wrn-16-4=32
+        name, _, b = spec.partition("=")
+        for e in entries:
+            if e.name == name:
+                e.batch = int(b)
+                if e.input_shape is None:
+                    e.loss_kw["batch_size"] = int(b)
     meta = {"device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "load_before": _load(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "gemm": f"{'bf16' if device.type == 'cuda' else 'fp32'} {args.gemm or (8192 if device.type == 'cuda' else 2048)}^3",
