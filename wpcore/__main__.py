@@ -64,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--force", action="store_true", help="train even if a matching record exists")
+    t.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="continue a killed run from its last epoch checkpoint (the default)")
+    t.add_argument("--restart", dest="resume", action="store_false", help="discard a checkpoint and start over")
     t.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
 
     b = sub.add_parser("book", help="execute the chapters and build the HTML book")
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             device = distributed.init_from_env(args.device)  # torchrun: process group, this rank's device
             main_rank = distributed.is_main()
             try:
-                rec = run(exp, device=device, log=TerminalProgress(), force=args.force, compile=args.compile)
+                rec = run(exp, device=device, log=TerminalProgress(), force=args.force, compile=args.compile,
+                          resume=args.resume)
             finally:
                 distributed.shutdown()
             if main_rank:
