@@ -73,3 +73,16 @@ def test_pickle_checkpoint_is_refused(tmp_path):
 def test_bad_experiments_are_rejected(kw, msg):
     with pytest.raises(ValueError, match=msg):
         tiny(**kw)
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_is_accepted(tmp_path):
+    """Regression: a header length of 0x1c80 bytes begins with the byte 0x80, like a pickle."""
+    import json as _json
+    import struct
+
+    header = _json.dumps({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    header += b" " * (0x1C80 - len(header))
+    p = tmp_path / "w.safetensors"
+    p.write_bytes(struct.pack("<Q", len(header)) + header + struct.pack("<f", 1.5))
+    assert p.read_bytes()[0] == 0x80
+    assert load_safetensors(p)["t"].item() == 1.5

@@ -21,9 +21,13 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict[str, torch.T
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
+    size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"\x80\x02" or head[:1] == b"\x80" or head[:2] == b"PK":
+        head = f.read(9)
+    # safetensors: 8-byte little-endian header length, then a JSON header starting with "{"
+    n = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    looks_safetensors = 0 < n <= size - 8 and head[8:9] == b"{"
+    if not looks_safetensors and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise UnsafeFileError(
             f"{path} is a pickle/zip PyTorch checkpoint; wpcore never unpickles files (they can run "
             "code). Convert it where you trust it: safetensors.torch.save_file(state_dict, 'x.safetensors')")

@@ -1,0 +1,261 @@
+"""Attention transfer, distillation and gradient-based attention (wpcore.losses.attention)."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wpcore.losses import attention as A
+from wpcore.nets import create
+
+
+def small_pair():
+    torch.manual_seed(0)
+    teacher = create("wrn-10-2", num_classes=4, in_channels=1).eval().requires_grad_(False)
+    student = create("wrn-10-1", num_classes=4, in_channels=1)
+    x, y = torch.randn(4, 1, 12, 12), torch.tensor([0, 1, 2, 3])
+    return student, teacher, x, y
+
+
+def test_attention_maps_shapes_and_values():
+    a = torch.tensor([[[[1.0, -2.0]], [[3.0, 0.5]]]])  # (1, 2, 1, 2)
+    assert torch.equal(A.f_sum(a), torch.tensor([[[4.0, 2.5]]]))
+    assert torch.equal(A.f_sum_p(a, 2), torch.tensor([[[10.0, 4.25]]]))
+    assert torch.equal(A.f_max_p(a, 2), torch.tensor([[[9.0, 4.0]]]))
+    q = A.at(torch.randn(3, 5, 4, 4))
+    assert q.shape == (3, 16)
+    assert torch.allclose(q.norm(dim=1), torch.ones(3))
+
+
+def test_at_equals_official_formula():
+    x = torch.randn(2, 6, 5, 5)
+    q = x.pow(2).mean(1).view(2, -1)
+    assert torch.allclose(A.at(x), q / q.norm(dim=1, keepdim=True))
+
+
+def test_at_loss_of_identical_maps_is_zero_and_positive_otherwise():
+    x = torch.randn(2, 8, 7, 7)
+    assert A.at_loss(x, x).item() == 0.0
+    assert A.at_loss(x, torch.randn(2, 3, 7, 7)).item() > 0  # channel counts may differ
+    with pytest.raises(ValueError, match="spatial"):
+        A.at_loss(x, torch.randn(2, 8, 6, 6))
+
+
+def test_match_groups_by_spatial_size():
+    s = [torch.zeros(1, 4, 8, 8), torch.zeros(1, 8, 4, 4), torch.zeros(1, 16, 2, 2)]
+    t = [torch.zeros(1, 8, 8, 8), torch.zeros(1, 8, 8, 8), torch.zeros(1, 16, 4, 4), torch.zeros(1, 9, 3, 3)]
+    assert A.match_groups(s, t) == [(0, 1), (1, 2)]
+    student, teacher, x, _ = small_pair()
+    assert A.match_groups(student.forward_groups(x), teacher.forward_groups(x)) == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_kd_reductions_differ_by_classes_over_two():
+    s, t, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(0, 10, (8,))
+    new = A.kd_loss(s, t, y, alpha=1.0)
+    old = A.kd_loss(s, t, y, alpha=1.0, reduction="legacy")
+    assert torch.allclose(new, old * 10 / 2)
+    assert torch.allclose(A.kd_loss(s, t, y, alpha=0.0), F.cross_entropy(s, y))
+    assert A.kd_loss(s, s, y, alpha=1.0).abs().item() < 1e-6
+
+
+@pytest.mark.parametrize("method", ["at", "kd", "at+kd", "grad-at"])
+def test_gradient_reaches_student_and_never_teacher(method):
+    student, teacher, x, y = small_pair()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    loss, _ = A.transfer_loss(student, teacher, x, y, method)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+    assert all(p.grad is None for p in teacher.parameters())
+    assert not teacher.training  # frozen in eval mode: BN running stats untouched
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())
+
+
+def test_at_term_alone_reaches_every_student_group():
+    student, teacher, x, _ = small_pair()
+    at = A.at_total(student.forward_groups(x), teacher.forward_groups(x).copy())
+    at.backward()
+    for g in student.groups:
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+    assert student.fc.weight.grad is None  # the head does not take part in attention
+
+
+def test_methods_need_a_teacher_and_a_known_name():
+    student, _, x, y = small_pair()
+    with pytest.raises(ValueError, match="teacher"):
+        A.transfer_loss(student, None, x, y, "at")
+    with pytest.raises(ValueError, match="unknown method"):
+        A.transfer_loss(student, None, x, y, "fitnets")
+    loss, _ = A.transfer_loss(student, None, x, y, "flip")  # flip invariance needs no teacher
+    assert loss.item() > 0
+
+
+class Tiny(nn.Module):
+    """A conv net with smooth activations, so second derivatives are well defined."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.fc = nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.conv(x)).flatten(1))
+
+
+def test_input_gradient_matches_finite_differences():
+    torch.manual_seed(1)
+    net = Tiny().double()
+    x, y = torch.randn(2, 1, 4, 4, dtype=torch.double), torch.tensor([0, 2])
+    j, _ = A.input_gradient(net, x, y)
+    eps, idx = 1e-6, (1, 0, 2, 3)
+    xp, xm = x.clone(), x.clone()
+    xp[idx] += eps
+    xm[idx] -= eps
+    fd = (F.cross_entropy(net(xp), y, reduction="sum") - F.cross_entropy(net(xm), y, reduction="sum")) / (2 * eps)
+    assert torch.allclose(j[idx], fd, atol=1e-8)
+
+
+@pytest.mark.parametrize("variant", ["teacher", "flip"])
+def test_double_backprop_matches_finite_differences(variant):
+    torch.manual_seed(2)
+    student, teacher = Tiny().double(), Tiny().double()
+    x, y = torch.randn(3, 1, 4, 4, dtype=torch.double), torch.tensor([0, 1, 2])
+    j_t, _ = A.input_gradient(teacher, x, y)
+
+    def penalty():
+        j_s, _ = A.input_gradient(student, x, y, create_graph=True)
+        if variant == "teacher":
+            return A.gradient_at_loss(j_s, j_t)
+        return A.flip_invariance_loss(j_s, A.input_gradient(student, x.flip(-1), y, create_graph=True)[0])
+
+    penalty().backward()
+    eps = 1e-6
+    for p in (student.conv.weight, student.fc.weight):
+        analytic = p.grad.flatten()
+        for k in range(0, p.numel(), max(1, p.numel() // 6)):
+            with torch.no_grad():
+                p.view(-1)[k] += eps
+                up = penalty().item()
+                p.view(-1)[k] -= 2 * eps
+                down = penalty().item()
+                p.view(-1)[k] += eps
+            assert abs(analytic[k].item() - (up - down) / (2 * eps)) < 1e-6 * max(1.0, abs(analytic[k].item()))
+
+
+# --- the task, the study and the chapter's helpers ---------------------------------------------
+
+def tiny_experiments(method="at"):
+    from wpcore.experiment import Experiment
+
+    common = {"dataset": "digits", "epochs": 1, "train_subset": 200, "test_subset": 100, "batch_size": 50}
+    teacher = Experiment("wrn-10-2", **common)
+    options = {"method": method} if method in ("student", "flip") else {"method": method, "teacher": teacher.config()}
+    return teacher, Experiment("wrn-10-1", task="attention", max_steps=2, options=options, **common)
+
+
+@pytest.mark.parametrize("method", ["at", "grad-at"])
+def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
+    from wpcore import experiment, records
+
+    teacher_exp, student_exp = tiny_experiments(method)
+    t_rec = experiment.run(teacher_exp, device="cpu")
+    weights = t_rec.weights_path.read_bytes()
+    rec = experiment.run(student_exp, device="cpu")
+    assert rec.extra["teacher_key"] == t_rec.key and rec.extra["method"] == method
+    assert rec.final["teacher_error"] == t_rec.final["test_error"]
+    assert rec.final["test_at_distance"] >= 0
+    assert t_rec.weights_path.read_bytes() == weights
+    assert records.find(student_exp.key()) is not None
+    assert experiment.run(student_exp, device="cpu").created == rec.created  # reused, not retrained
+
+
+def test_task_options_are_checked():
+    from wpcore.tasks.attention import check_options
+
+    assert check_options({"method": "student"})["beta"] == 1e3
+    with pytest.raises(ValueError, match="unknown attention options"):
+        check_options({"method": "at", "gamma": 1})
+    with pytest.raises(ValueError, match="needs options"):
+        check_options({"method": "kd"})
+
+
+def test_renormalized_teacher_sees_its_own_normalisation_and_stays_in_eval():
+    from wpcore.tasks.attention import Renormalized
+
+    _, teacher, _, _ = small_pair()
+    raw = torch.rand(3, 1, 12, 12) * 255
+    wrapped = Renormalized(teacher, [30.0], [70.0], [40.0], [60.0])
+    wrapped.train()
+    assert not wrapped.training and not teacher.training
+    expected = teacher((raw - 40.0) / 60.0)
+    assert torch.allclose(wrapped((raw - 30.0) / 70.0), expected, atol=1e-5)
+
+
+def test_study_plans_pair_every_student_with_its_teacher():
+    from wpcore.studies import attention as study
+
+    for profile in ("smoke", "quick", "full"):
+        exps = study.experiments(profile)
+        plan = study.PLANS[profile]
+        teachers = {t for t, _ in plan.pairs}
+        assert [e.model for e in exps[:len(teachers)]] == list(dict.fromkeys(t for t, _ in plan.pairs))
+        assert len({e.key() for e in exps}) == len(exps)
+        for e in exps[len(teachers):]:
+            assert e.task == "attention"
+            t = e.options.get("teacher")
+            if t:
+                assert t == study.teacher_experiment(profile, t["model"]).config()
+    quick = study.experiments("quick")
+    assert len(quick) == 1 + 5 * 3 and {e.config()["options"]["method"] for e in quick[1:]} == \
+        {"student", "at", "kd", "at+kd", "grad-at"}
+    assert {(t, s) for t, s in study.PLANS["full"].pairs} == set(study.THESIS)
+
+
+def fake_record(model, method, seed, error, teacher="wrn-16-2"):
+    from wpcore.records import Record
+
+    if method == "teacher":
+        cfg = {"model": model, "task": "classify", "seed": seed, "options": {}}
+    else:
+        options = {"method": method}
+        if method not in ("student", "flip"):
+            options["teacher"] = {"model": teacher}
+        cfg = {"model": model, "task": "attention", "seed": seed, "options": options}
+    return Record(f"{model}{method}{seed}", cfg, [], {"test_error": error}, 1.0, {}, {}, {}, "2026-01-01")
+
+
+def test_claims_are_computed_from_records():
+    from wpcore.studies import attention as study
+    from wpcore.studies.verdict import FAILS, HOLDS, NOT_MEASURED
+
+    recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
+    for seed, jitter in enumerate((0.0, 0.1, -0.1)):
+        recs += [fake_record("wrn-16-1", "student", seed, 10 + jitter),
+                 fake_record("wrn-16-1", "at", seed, 8 + jitter),
+                 fake_record("wrn-16-1", "kd", seed, 11 + jitter)]
+    verdicts = {c.claim.split(" from")[0]: c.verdict for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]})}
+    assert verdicts["Attention transfer"] == HOLDS
+    assert verdicts["Knowledge distillation"] == FAILS
+    assert verdicts["AT and KD combine: AT+KD"] == NOT_MEASURED
+    assert verdicts["Gradient-based attention transfer"] == NOT_MEASURED
+    assert any("attention maps closer" in c.claim and c.verdict == HOLDS
+               for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]}))
+    rows = study.results_table(recs, "quick")
+    assert rows[0]["method"] == "teacher" and rows[0]["errors"] == [5.0]
+    assert next(r for r in rows if r["method"] == "AT")["test error (%)"] == "8.00 ± 0.10"
+
+
+@pytest.mark.slow
+def test_chapter_executes_at_smoke_with_figures_and_verdicts(tmp_path):
+    import json
+
+    from wpcore import book
+
+    from .conftest import fmnist_available
+
+    if not fmnist_available():
+        pytest.skip("Fashion-MNIST not installed (make data)")
+    nb = json.loads(book.execute_chapter("attention", "smoke", tmp_path).read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # maps, errors, the three F maps
+    text = json.dumps(outputs)
+    assert "Verdict" in json.dumps(nb["cells"]) and "Claim." in text and "RepDistiller" in text

@@ -1,0 +1,171 @@
+"""Task ``attention``: train a student network with a frozen teacher (thesis ch. 4).
+
+``Experiment(model=<student>, task="attention", options={...})`` with options
+
+    method       one of wpcore.losses.attention.METHODS: "student" (plain CE, no teacher),
+                 "at", "kd", "at+kd", "grad-at", "flip" (flip invariance, no teacher)
+    teacher      the teacher's ``Experiment.config()`` (a dict; so the student's record key
+                 depends on exactly which teacher it learned from)
+    beta         AT weight (1e3, the official code's)
+    grad_beta    weight of the gradient penalties (grad-at, flip)
+    p            attention map exponent (2)
+    temperature, alpha, kd_reduction   KD settings (4, 0.9, "batchmean"; see the loss module)
+
+The teacher comes from its record: reused when present, trained (``experiment.run``) when not,
+and its weights are read from the record's safetensors. It is frozen: eval mode (BatchNorm uses
+its running statistics), no gradient to its weights. Any pair of registered GroupNets works:
+attention pairs are matched by spatial size (``match_groups``).
+"""
+from __future__ import annotations
+
+from functools import lru_cache, partial
+
+import torch
+from torch import nn
+
+from .. import records
+from ..experiment import Context, Experiment, TaskResult, register_task, run
+from ..losses import attention as losses
+from ..nets.contract import GroupNet
+
+DEFAULTS = {"method": "at", "teacher": None, "beta": losses.BETA, "grad_beta": 1.0, "p": 2.0,
+            "temperature": losses.TEMPERATURE, "alpha": losses.ALPHA, "kd_reduction": "batchmean"}
+NO_TEACHER = ("student", "flip")
+
+
+def check_options(options: dict) -> dict:
+    """Options with defaults filled in; unknown keys and missing teachers are errors."""
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown attention options {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    opts = {**DEFAULTS, **options}
+    if opts["method"] not in losses.METHODS:
+        raise ValueError(f"unknown method {opts['method']!r}; known: {', '.join(losses.METHODS)}")
+    if opts["method"] not in NO_TEACHER and not opts["teacher"]:
+        raise ValueError(f"method {opts['method']!r} needs options['teacher'] (a teacher Experiment.config())")
+    return opts
+
+
+def load_model(record: records.Record, device: str | torch.device = "cpu") -> nn.Module:
+    """The trained network of a record (classify or attention task), in eval mode."""
+    from ..nets import create
+
+    cfg = record.config
+    # safetensors.load_file parses a header and raw tensors, never unpickles. It is called directly
+    # because wpcore.safe's pickle sniffing refuses valid files whose header length ends in byte 0x80.
+    from safetensors.torch import load_file
+
+    state = load_file(str(record.weights_path), device=str(device))
+    fc = [v for k, v in state.items() if k.endswith("fc.weight")]
+    stem = [v for k, v in state.items() if k.endswith("stem.weight")]
+    kw = dict(cfg.get("model_kw", {}))
+    if fc:
+        kw.setdefault("num_classes", fc[-1].shape[0])
+    if stem:
+        kw.setdefault("in_channels", stem[0].shape[1])
+    model = create(cfg["model"], **kw)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def teacher_from(config: dict, device: torch.device, log=None) -> tuple[nn.Module, records.Record]:
+    """Reuse or train the teacher described by an Experiment config; return it frozen."""
+    rec = run(Experiment(**config), device=device, log=log)
+    teacher = load_model(rec, device).requires_grad_(False)
+    return teacher, rec
+
+
+class Renormalized(GroupNet):
+    """A frozen teacher fed the student's normalised images: x -> x * std_s / std_t + (mean_s - mean_t) / std_t,
+    so the teacher sees its own normalisation even when its training subset (hence mean/std) differs.
+    The map is affine, so input gradients (gradient AT) stay in the student's input space."""
+
+    def __init__(self, teacher: nn.Module, mean_s, std_s, mean_t, std_t):
+        super().__init__()
+        self.teacher = teacher.eval().requires_grad_(False)
+        view = (1, -1, 1, 1)
+        self.register_buffer("scale", (torch.tensor(std_s) / torch.tensor(std_t)).view(view))
+        self.register_buffer("shift", ((torch.tensor(mean_s) - torch.tensor(mean_t)) / torch.tensor(std_t)).view(view))
+
+    def forward_groups(self, x):
+        return self.teacher.forward_groups(x * self.scale + self.shift)
+
+    def forward_head(self, features):
+        return self.teacher.forward_head(features)
+
+    def train(self, mode: bool = True):
+        return super().train(False)  # a teacher never leaves eval mode
+
+
+def load_split(dataset: str, split: str):
+    """A whole split, read once per process and data folder: a chapter trains many students on it."""
+    import os
+
+    return _load_cached(dataset, split, os.environ.get("WPCORE_DATA"))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(dataset: str, split: str, data_root: str | None):
+    from ..data import load
+
+    return load(dataset, split)
+
+
+@register_task("attention")
+def transfer(exp: Experiment, ctx: Context) -> TaskResult:
+    from ..data import DeviceLoader
+    from ..nets import create
+    from ..train import FitConfig, classification_eval, fit
+
+    opts = check_options(exp.options)
+    train, test = load_split(exp.dataset, "train"), load_split(exp.dataset, "test")
+    if exp.train_subset:
+        train = train.subset(exp.train_subset)
+    if exp.test_subset:
+        test = test.subset(exp.test_subset)
+    mean, std = train.mean_std()
+
+    teacher, t_rec = None, None
+    if opts["method"] not in NO_TEACHER:
+        teacher, t_rec = teacher_from(opts["teacher"], ctx.device, ctx.log)
+        if t_rec.config["dataset"] != exp.dataset:
+            raise ValueError(f"teacher trained on {t_rec.config['dataset']}, student on {exp.dataset}")
+        teacher = Renormalized(teacher, mean, std, t_rec.data.get("mean", mean), t_rec.data.get("std", std))
+        teacher.to(ctx.device, memory_format=torch.channels_last)
+        torch.manual_seed(exp.seed)  # the student's init must not depend on whether the teacher was trained
+
+    model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
+    crop = (4 if train.shape[1] >= 28 else 1) if exp.augment else 0
+    train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
+                                 flip=exp.augment, seed=exp.seed)
+    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)
+    loss_kw = {k: opts[k] for k in ("beta", "grad_beta", "p", "temperature", "alpha", "kd_reduction")}
+
+    def objective(student, batch):
+        x, y = batch
+        return losses.transfer_loss(student, teacher, x, y, opts["method"], **loss_kw)[0]
+
+    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
+                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
+    history = fit(model, train_batches, cfg, objective=objective,
+                  evaluate=partial(evaluate, classification_eval(test_batches), teacher, test_batches),
+                  log=ctx.log, checkpoint=ctx.checkpoint, device=ctx.device)
+    final = dict(history[-1]) if history else {}
+    final["params"] = sum(p.numel() for p in model.parameters())
+    extra = {"method": opts["method"]}
+    if t_rec is not None:
+        final["teacher_error"] = t_rec.final.get("test_error")
+        extra.update(teacher_key=t_rec.key, teacher_model=t_rec.config["model"])
+    return TaskResult(history, final, model,
+                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test),
+                       "mean": mean, "std": std}, extra)
+
+
+def evaluate(classification, teacher, test_batches, model) -> dict:
+    """Test error and loss, plus the AT distance to the teacher: the AT loss with beta = 1, summed
+    over the matching groups, on the first test batch (how closely the student's attention follows)."""
+    row = classification(model)
+    if teacher is not None:
+        x, _ = next(iter(test_batches))
+        row["test_at_distance"] = losses.at_total(model.forward_groups(x), teacher.forward_groups(x), beta=1.0).item()
+    return row
