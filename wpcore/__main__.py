@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "train":
+            from . import distributed
             from .experiment import Experiment, run
             from .present import TerminalProgress
 
@@ -93,9 +94,16 @@ def main(argv: list[str] | None = None) -> int:
                              lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                              train_subset=args.train_subset, test_subset=args.test_subset,
                              augment=not args.no_augment, model_kw=model_kw, max_steps=args.max_steps)
-            rec = run(exp, device=args.device, log=TerminalProgress(), force=args.force, compile=args.compile,
-                      resume=args.resume)
-            print(json.dumps({"record": str(rec.path), "final": rec.final, "wall_time_s": round(rec.wall_time_s, 1)}))
+            device = distributed.init_from_env(args.device)  # torchrun: process group, this rank's device
+            main_rank = distributed.is_main()
+            try:
+                rec = run(exp, device=device, log=TerminalProgress(), force=args.force, compile=args.compile,
+                          resume=args.resume)
+            finally:
+                distributed.shutdown()
+            if main_rank:
+                print(json.dumps({"record": str(rec.path), "final": rec.final,
+                                  "wall_time_s": round(rec.wall_time_s, 1)}))
         elif args.command == "book":
             from .book import build
 

@@ -149,6 +149,8 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
                 log({"reused": key, "label": exp.name()})
             return rec
     device = torch.device(device) if device else default_device()
+    from . import distributed  # under torchrun: every rank trains, rank 0 alone logs and writes
+    log = log if distributed.is_main() else None
     ckpt = Path(checkpoint_root or records.runs_dir() / "checkpoints") / key
     if not resume:
         import shutil
@@ -163,13 +165,15 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
         raise RuntimeError(f"out of GPU memory training {exp.model} with batch_size={exp.batch_size}; "
                            f"try batch_size={max(1, exp.batch_size // 2)} (and scale lr by the same factor)") from None
     wall = time.perf_counter() - t0
+    info = device_info(device) | ({"world_size": distributed.world_size()} if distributed.is_distributed() else {})
     rec = Record(key=key, config=exp.config(), history=result.history, final=result.final, wall_time_s=wall,
-                 device=device_info(device), code=records.code_version(), data=result.data,
+                 device=info, code=records.code_version(), data=result.data,
                  created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                  extra={"label": exp.label, **result.extra})
-    records.write(rec, result.model.state_dict())
-    import shutil
-    shutil.rmtree(ckpt, ignore_errors=True)  # the record now holds the final weights
+    if distributed.is_main():
+        records.write(rec, result.model.state_dict())
+        import shutil
+        shutil.rmtree(ckpt, ignore_errors=True)  # the record now holds the final weights
     return rec
 
 
@@ -181,6 +185,7 @@ def run_all(exps: list[Experiment], **kw) -> list[Record]:
 
 @register_task("classify")
 def classify(exp: Experiment, ctx: Context) -> TaskResult:
+    from . import distributed
     from .data import DeviceLoader, load
     from .nets import create
     from .train import FitConfig, classification_eval, fit
@@ -194,9 +199,10 @@ def classify(exp: Experiment, ctx: Context) -> TaskResult:
     model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
     # the thesis pads 32x32 images by 4; tiny 8x8 digits get 1 pixel, or the crop destroys them
     crop = (4 if train.shape[1] >= 28 else 1) if exp.augment else 0
+    shard = {"rank": distributed.rank(), "world_size": distributed.world_size()}  # torchrun: this rank's shard
     train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
-                                 flip=exp.augment, seed=exp.seed)
-    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)
+                                 flip=exp.augment, seed=exp.seed, **shard)
+    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std, **shard)
     cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
                     milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
     history = fit(model, train_batches, cfg, evaluate=classification_eval(test_batches), log=ctx.log,

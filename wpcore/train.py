@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import distributed
+
 
 @dataclass
 class FitConfig:
@@ -95,6 +97,10 @@ def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.
             loss += F.cross_entropy(logits, y, reduction="sum").item()
             wrong += (logits.argmax(1) != y).sum().item()
             total += len(y)
+        if distributed.is_distributed():  # each rank saw its shard of the test set: sum them
+            dev = next(model.parameters()).device
+            wrong, total, loss = distributed.all_reduce_sum(
+                torch.tensor([wrong, total, loss], dtype=torch.float64, device=dev)).tolist()
         return {f"{prefix}_error": 100.0 * wrong / max(total, 1), f"{prefix}_loss": loss / max(total, 1)}
 
     return evaluate
@@ -122,7 +128,8 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if cfg.compile else model
+    step_model = distributed.wrap(model, device)  # DDP + synchronised BN under torchrun; else model
+    step_model = torch.compile(step_model) if cfg.compile else step_model
     opt = torch.optim.SGD(param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
                           nesterov=cfg.nesterov)
     history: list[dict] = []
@@ -155,7 +162,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
             if i < skip:
                 continue
             if interrupted.flag:  # Ctrl-C: checkpoint between two steps, then stop
-                if ckpt:
+                if ckpt and distributed.is_main():  # one writer under torchrun
                     save_checkpoint(ckpt, model, opt, epoch_start, epoch, step, history,
                                     {"batches_done": n_batches, "loss_sum": loss_sum.item()})
                 interrupted.restore()
@@ -175,7 +182,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
             n_batches += 1
             step += 1
             if step % cfg.log_every == 0 or step == total_steps:
-                running = (loss_sum / n_batches).item()  # one sync per log row, not per step
+                running = distributed.mean_over_ranks(loss_sum / n_batches).item()  # one sync per log row
                 if not math.isfinite(running):
                     raise NonFiniteLoss(
                         f"loss is {running} at epoch {epoch + 1}, step {step}; lower the learning rate "
@@ -186,7 +193,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
                          "elapsed_s": time.perf_counter() - t_start})
             if step >= total_steps:
                 break
-        train_loss = (loss_sum / max(n_batches, 1)).item()
+        train_loss = distributed.mean_over_ranks(loss_sum / max(n_batches, 1)).item()
         if not math.isfinite(train_loss):
             raise NonFiniteLoss(f"loss is {train_loss} in epoch {epoch + 1}; lower the learning rate "
                                 f"(now {opt.param_groups[0]['lr']:g}); the last good checkpoint is kept")
@@ -199,11 +206,13 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
         history.append(row)
         if log:
             log(row)
-        if ckpt:
+        if ckpt and distributed.is_main():  # one writer under torchrun
             save_checkpoint(ckpt, model, opt, train_batches.state() if hasattr(train_batches, "state") else None,
                             epoch + 1, step, history)
     interrupted.restore()
     model.to(memory_format=torch.contiguous_format)
+    if distributed.is_distributed():
+        distributed.unsync_batchnorm(model)  # plain BatchNorm again for the record and later use
     return history
 
 

@@ -187,14 +187,28 @@ class DeviceLoader:
 
     def __init__(self, data: ImageSet, batch_size: int, train: bool, device: str | torch.device = "cpu",
                  mean=None, std=None, crop: int = 4, flip: bool = True, seed: int = 0,
-                 drop_last: bool | None = None):
+                 drop_last: bool | None = None, rank: int = 0, world_size: int = 1):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.device = torch.device(device)
-        self.images = data.images.to(self.device)  # uint8 stays uint8 on the device (4x less memory)
-        self.labels = data.labels.to(self.device)
         if mean is None:
             mean, std = data.mean_std()
+        # --- data-parallel sharding (wpcore.distributed) -----------------------------------------
+        # rank r of N keeps its shard of the set and makes batch_size / N of every global batch;
+        # training shards are trimmed to equal size so every rank takes the same number of steps.
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        if world_size > 1:
+            from ..distributed import shard_indices
+
+            if train and batch_size % world_size:
+                raise ValueError(f"batch_size {batch_size} must be divisible by the {world_size} processes")
+            keep = shard_indices(len(data), rank, world_size, seed, equal=train)
+            data = ImageSet(data.name, data.split, data.images[keep], data.labels[keep], data.classes,
+                            data.identity, data.meta)
+            batch_size = batch_size // world_size if train else batch_size
+        # ------------------------------------------------------------------------------------------
+        self.images = data.images.to(self.device)  # uint8 stays uint8 on the device (4x less memory)
+        self.labels = data.labels.to(self.device)
         c = self.images.shape[1]
         self.mean = torch.tensor(mean, device=self.device, dtype=torch.float32).view(1, c, 1, 1)
         self.std = torch.tensor(std, device=self.device, dtype=torch.float32).view(1, c, 1, 1)
@@ -216,8 +230,10 @@ class DeviceLoader:
 
     def __iter__(self):
         n = len(self.labels)
+        if self.world_size > 1:  # a shard's draws depend on (seed, rank, epoch) only: resumable on every rank
+            self.generator.manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + self.rank)
         order = torch.randperm(n, generator=self.generator) if self.train else torch.arange(n)
-        order = order.to(self.device)
+        order = _to(order, self.device)
         self.epoch += 1
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
@@ -236,14 +252,21 @@ def augment(x: torch.Tensor, crop: int, flip: bool, generator: torch.Generator) 
     b, _, h, w = x.shape
     if crop > 0:
         padded = torch.nn.functional.pad(x, (crop,) * 4, mode="reflect")  # (B, C, H+2p, W+2p)
-        dy = torch.randint(0, 2 * crop + 1, (b,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * crop + 1, (b,), generator=generator).to(x.device)
-        rows = (torch.arange(h, device=x.device)[None] + dy[:, None])[:, None, :, None]  # (B,1,H,1)
-        cols = (torch.arange(w, device=x.device)[None] + dx[:, None])[:, None, None, :]  # (B,1,1,W)
-        bi = torch.arange(b, device=x.device)[:, None, None, None]
-        ci = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        x = padded[bi, ci, rows, cols]  # (B, C, H, W)
+        dy = _to(torch.randint(0, 2 * crop + 1, (b,), generator=generator), x.device)
+        dx = _to(torch.randint(0, 2 * crop + 1, (b,), generator=generator), x.device)
+        # every crop position as a view, then one (C, H, W) block per image: the same pixels as
+        # indexing rows dy..dy+H and columns dx..dx+W, 4x faster on CPU (benchmarks/)
+        windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2p+1, 2p+1, H, W), no copy
+        x = windows[torch.arange(b, device=x.device), :, dy, dx]  # (B, C, H, W)
     if flip:
-        m = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+        m = _to(torch.rand(b, generator=generator) < 0.5, x.device)[:, None, None, None]
         x = torch.where(m, x.flip(3), x)
     return x
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """CPU tensor -> ``device``; to CUDA through pinned memory without blocking, so the host never
+    waits for the GPU to drain its queue before the next batch (a pageable copy synchronises)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)

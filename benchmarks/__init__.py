@@ -1,0 +1,1 @@
+"""Benchmarks of the training engine against the plain reference (``python -m benchmarks``)."""

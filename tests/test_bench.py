@@ -1,0 +1,96 @@
+"""The benchmark harness runs end to end on a tiny configuration (no timing is asserted)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import harness, plain
+from wpcore.nets import create
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _copy_into_plain(model, ref: plain.PlainWRN) -> None:
+    """Our WRN's tensors -> the plain flat dict (names of the official port)."""
+    sd = model.state_dict()
+    names = {"stem.weight": "conv0", "fc.weight": "fc.weight", "fc.bias": "fc.bias"}
+    for k in sd:
+        if k.startswith("groups."):
+            _, g, i, kind, *rest = k.split(".")
+            base = f"group{g}.block{i}"
+            if kind in ("bns", "convs"):
+                j, leaf = rest[0], rest[-1]
+                names[k] = f"{base}.bn{j}.{leaf}" if kind == "bns" else f"{base}.conv{j}"
+            elif kind == "shortcut":
+                names[k] = f"{base}.convdim"
+        elif k.startswith("bn."):
+            names[k] = k
+    for k, v in sd.items():
+        if k in names and not k.endswith("num_batches_tracked"):
+            ref.flat[names[k]].data.copy_(v)
+
+
+@pytest.mark.parametrize("name", ["wrn-10-1", "wrn-16-2"])
+def test_plain_wrn_is_the_same_network(name):
+    d, k = (int(v) for v in name.split("-")[1:])
+    torch.manual_seed(0)
+    ours = create(name, num_classes=10).eval()
+    ref = plain.PlainWRN(d, k, 10, 3)
+    assert sum(p.numel() for p in ref.parameters()) == sum(p.numel() for p in ours.parameters())
+    _copy_into_plain(ours, ref)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(ref.train(False)(x), ours(x), atol=1e-4, rtol=1e-4)
+
+
+def test_plain_loader_yields_normalised_augmented_batches():
+    imgs = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    loader = plain.plain_loader(imgs, torch.arange(10), 4, [128.0] * 3, [64.0] * 3)
+    x, y = next(iter(loader))
+    assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (4,)
+    assert -2.1 <= float(x.min()) and float(x.max()) <= 2.1  # (v - 128) / 64 for v in 0..255
+
+
+def test_matmul_ceiling_and_flop_counter():
+    from benchmarks import measure
+
+    assert measure.matmul_ceiling(torch.device("cpu"), n=64, repeats=1) > 0
+    a = torch.randn(8, 16, requires_grad=True)
+    b = torch.randn(16, 4)
+    assert measure.count_flops(lambda: (a @ b).sum().backward()) == 2 * 8 * 16 * 4 * 2  # fwd + input grad
+
+
+def test_harness_tiny_runs_and_writes_the_table(tmp_path):
+    out = tmp_path / "r.json"
+    assert harness.main(["--device", "cpu", "--tiny", "--models", "wrn-10-1,diracnet-10-1,2ch,fast-rcnn",
+                         "--threads", "1", "--strict", "--json", str(out), "--md", str(tmp_path / "r.md")]) == 0
+    result = json.loads(out.read_text())
+    rows = {r["model"]: r for r in result["rows"]}
+    wrn = rows["wrn-10-1"]
+    for key in ("ours_train", "plain_train", "ours_step", "plain_step", "gflops", "ceiling_share"):
+        assert wrn[key] > 0, key
+    assert wrn["plain_params_match"]
+    assert wrn["flop_per_img"] > 0 and wrn["train_ratio"] == pytest.approx(wrn["ours_train"] / wrn["plain_train"])
+    for name in ("diracnet-10-1", "2ch", "fast-rcnn"):  # measured when registered, else skipped with a note
+        r = rows[name]
+        assert ("skipped" in r) != harness.is_registered(name)
+        if "skipped" not in r:
+            assert r["ours_step"] > 0 and r["plain_step"] > 0
+    assert "3x16x16" in result["pipeline"] and result["pipeline"]["3x16x16"]["ours"] > 0
+    md = (tmp_path / "r.md").read_text()
+    assert "| wrn-10-1 |" in md and "Matmul ceiling" in md
+
+
+def test_gpu_script_cpu_path(tmp_path):
+    env = {**os.environ, "BENCH_OUT": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny",
+                        "--models", "wrn-10-1", "--rounds", "1", "--threads", "1", "--strict"],
+                       check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "| wrn-10-1 |" in p.stdout
+    rows = json.loads((tmp_path / "gpu.json").read_text())["rows"]
+    assert rows[0]["model"] == "wrn-10-1" and rows[0]["ours_step"] > 0
