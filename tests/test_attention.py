@@ -244,16 +244,15 @@ def test_claims_are_computed_from_records():
 
 
 @pytest.mark.slow
-def test_chapter_executes_at_smoke_with_figures_and_verdicts(tmp_path):
+def test_chapter_executes_at_smoke_with_figures_and_verdicts(built_book):
+    """Reads the chapter as the shared smoke build executed it (tests/conftest.py)."""
     import json
-
-    from wpcore import book
 
     from .conftest import fmnist_available
 
     if not fmnist_available():
         pytest.skip("Fashion-MNIST not installed (make data)")
-    nb = json.loads(book.execute_chapter("attention", "smoke", tmp_path).read_text())
+    nb = json.loads((built_book.parent / "notebooks" / "smoke" / "attention.ipynb").read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # maps, errors, the three F maps

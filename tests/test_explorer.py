@@ -88,20 +88,9 @@ def test_cells_label_measured_and_estimated_speed():
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    from wpcore import book
-
-    out = tmp_path_factory.mktemp("wrn_book")
-    vendored = book.ROOT / "_build" / "vendor"
-    if (vendored / ".complete").exists():  # reuse the vendored JavaScript, no npm needed
-        shutil.copytree(vendored, out / "_build" / "vendor")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("WPCORE_RUNS", str(out / "runs"))
-    try:
-        html = book.build("smoke", chapters=["wide_resnets"], build_dir=out / "_build")
-    finally:
-        mp.undo()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+def page(built_book):
+    """The smoke-profile book the whole test session shares (tests/conftest.py), served locally."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/chapters/wide_resnets.html"
