@@ -19,7 +19,7 @@ def fmnist_available() -> bool:
     try:
         store.dataset_dir("fashion-mnist", download_missing=False)
         return True
-    except Exception:
+    except (store.DataError, OSError):
         return False
 
 

@@ -49,11 +49,12 @@ def test_every_page_renders_offline_without_errors(built_book, server, browser):
     for rel in pages(built_book):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, external = [], []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
-        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server)
-                and not r.url.startswith("data:") else None)
+        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.on("response", lambda r, errors=errors: errors.append(f"HTTP {r.status} for {r.url}")
+                if r.status >= 400 else None)
+        page.on("request", lambda r, external=external: external.append(r.url)
+                if not r.url.startswith(server) and not r.url.startswith("data:") else None)
         page.goto(f"{server}/{rel}", wait_until="networkidle")
         page.wait_for_timeout(300)
         broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"

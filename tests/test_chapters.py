@@ -10,8 +10,8 @@ import pytest
 
 from wpcore import book, experiment
 
-from .conftest import needs_fmnist
 from . import fixtures
+from .conftest import needs_fmnist
 
 pytestmark = [pytest.mark.slow, needs_fmnist]
 

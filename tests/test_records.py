@@ -11,7 +11,7 @@ from wpcore.safe import UnsafeFileError, load_safetensors
 
 
 def tiny(**kw):
-    base = dict(dataset="digits", epochs=1, train_subset=128, test_subset=100)
+    base = {"dataset": "digits", "epochs": 1, "train_subset": 128, "test_subset": 100}
     return Experiment("wrn-10-1", **{**base, **kw})
 
 

@@ -12,13 +12,13 @@ import datetime as dt
 import platform
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 
 from . import records
 from .records import Record

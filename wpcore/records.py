@@ -62,7 +62,7 @@ class Record:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Record":
+    def from_json(cls, d: dict) -> Record:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
@@ -126,10 +126,10 @@ def code_version() -> dict:
     info = {"wpcore": __version__, "git": None, "dirty": None}
     try:
         info["git"] = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                     text=True, timeout=5).stdout.strip() or None
+                                     text=True, timeout=5, check=False).stdout.strip() or None
         if info["git"]:
             st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "wpcore"], cwd=root,
-                                capture_output=True, text=True, timeout=5).stdout
+                                capture_output=True, text=True, timeout=5, check=False).stdout
             info["dirty"] = bool(st.strip())
     except (OSError, subprocess.SubprocessError):
         pass

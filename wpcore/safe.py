@@ -33,5 +33,5 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict[str, torch.T
             "code). Convert it where you trust it: safetensors.torch.save_file(state_dict, 'x.safetensors')")
     try:
         return load_file(str(path), device=device)
-    except (SafetensorError, Exception) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise UnsafeFileError(f"{path} is not a valid safetensors file ({e}); delete it or re-create it") from None

@@ -49,7 +49,7 @@ class ImageSet:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])
 
-    def subset(self, count: int | None = None, mask: torch.Tensor | None = None, seed: int = 0) -> "ImageSet":
+    def subset(self, count: int | None = None, mask: torch.Tensor | None = None, seed: int = 0) -> ImageSet:
         """A class-balanced random subset of ``count`` images, or the images where ``mask`` is True."""
         idx = torch.arange(len(self))
         tag = ""

@@ -13,7 +13,7 @@ the optimizer must not decay (DiracNet's a and b, for instance); the default is 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 
 class GroupNet(nn.Module):

@@ -7,9 +7,9 @@ names the tests run over (every registered family contributes the configurations
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
-import torch.nn as nn
+from torch import nn
 
 _PATTERNS: list[tuple[re.Pattern, Callable[..., nn.Module], str]] = []
 _EXAMPLES: dict[str, dict] = {}  # canonical name -> default kwargs the tests use (e.g. in_channels)

@@ -4,6 +4,6 @@
 """
 from .figures import curves, theme
 from .progress import NotebookProgress, TerminalProgress
-from .tables import provenance, show_table, fmt
+from .tables import fmt, provenance, show_table
 
 __all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "theme"]

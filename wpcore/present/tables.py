@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections import Counter
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 def fmt(value, digits: int = 2, unit: str = "") -> str:
     """A number for a table or a sentence: fixed digits, unit, and '—' for missing."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, int):
         return f"{value:,}{unit}"
