@@ -15,7 +15,7 @@
 # # Attention transfer
 #
 # *Thesis chapter 4; S. Zagoruyko and N. Komodakis, "Paying More Attention to Attention: Improving
-# the Performance of Convolutional Neural Networks via Attention Transfer", ICLR 2017.*
+# the Performance of Convolutional Neural Networks via Attention Transfer", ICLR 2017* {cite}`zagoruyko2017attention`.
 #
 # A thin network (the *student*) can learn more if a stronger network (the *teacher*) shows it
 # where to look. The thesis defines the *attention* of a layer as a spatial map: how strongly the

@@ -15,7 +15,7 @@
 # # DiracNets: deep networks without skip connections
 #
 # *Thesis chapter 5; S. Zagoruyko and N. Komodakis, "DiracNets: Training Very Deep Neural Networks
-# Without Skip-Connections", arXiv 1706.00388 (v2, 2018).*
+# Without Skip-Connections", arXiv 1706.00388 (v2, 2018)* {cite}`zagoruyko2017dirac`.
 #
 # Residual networks train deep because every block adds its output to an identity path. Plain
 # chains of convolutions of the same depth train badly. The thesis moves the identity *into the

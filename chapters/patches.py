@@ -15,7 +15,7 @@
 # # Learning to compare image patches
 #
 # *Thesis chapter 1; S. Zagoruyko and N. Komodakis, "Learning to Compare Image Patches via
-# Convolutional Neural Networks", CVPR 2015.*
+# Convolutional Neural Networks", CVPR 2015* {cite}`zagoruyko2015compare`.
 #
 # Do two small image patches show the same 3D point? Hand-crafted descriptors such as SIFT
 # answer by describing each patch and measuring a distance. The thesis learns the comparison

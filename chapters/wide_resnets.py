@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Wide Residual Networks
 #
-# *Thesis chapter 3; S. Zagoruyko and N. Komodakis, "Wide Residual Networks", BMVC 2016.*
+# *Thesis chapter 3; S. Zagoruyko and N. Komodakis, "Wide Residual Networks", BMVC 2016* {cite}`zagoruyko2016wide`.
 #
 # Residual networks of 2016 grew ever deeper and thinner: a thousand layers, each with few
 # channels. The thesis asks whether depth is really what they need. Its answer: widen the

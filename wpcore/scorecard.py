@@ -10,7 +10,7 @@ import pkgutil
 from . import records, studies
 from .studies.verdict import NOT_MEASURED, Claim
 
-CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "diracnets", "attention"]
+CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "attention", "diracnets"]  # thesis order
 
 
 def study_modules() -> list:
