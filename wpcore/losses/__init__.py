@@ -1,0 +1,1 @@
+"""Losses of the thesis's chapters: small pure functions, one file per chapter's kind of loss."""
