@@ -8,7 +8,7 @@ normalised deltas of the ground-truth class, for foreground RoIs only, averaged 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -36,8 +36,8 @@ Deviations from the official code, and why:
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
@@ -128,8 +128,8 @@ class MultiPathNet(nn.Module):
         self.rpn = RegionProposalNetwork(
             anchors, RPNHead(widths[-1], anchors.num_anchors_per_location()[0]),
             fg_iou_thresh=0.7, bg_iou_thresh=0.3, batch_size_per_image=256, positive_fraction=0.5,
-            pre_nms_top_n=dict(training=pre_nms, testing=pre_nms),  # NMS is O(n^2): the CPU's bottleneck
-            post_nms_top_n=dict(training=proposals_train, testing=proposals_test), nms_thresh=0.7)
+            pre_nms_top_n={"training": pre_nms, "testing": pre_nms},  # NMS is O(n^2): the CPU's bottleneck
+            post_nms_top_n={"training": proposals_train, "testing": proposals_test}, nms_thresh=0.7)
 
         # --- one path per foveal region: [normalise + 1x1 reduce], fc6, fc7 --------------------
         c_out = widths[-1]
@@ -261,7 +261,7 @@ class MultiPathNet(nn.Module):
         return sum(self(images, targets).values())
 
 
-EXAMPLE = dict(num_classes=3, widths=(8, 16, 16), head_dim=32, rois_per_image=16, proposals_train=32)
+EXAMPLE = {"num_classes": 3, "widths": (8, 16, 16), "head_dim": 32, "rois_per_image": 16, "proposals_train": 32}
 
 
 @register(r"multipath", examples={"multipath": EXAMPLE},

@@ -32,7 +32,7 @@ def load_splits(dataset: str, opts: dict):
     from ..data import scenes
 
     if dataset == "fashion-scenes":
-        kw = dict(seed=opts["scene_seed"], size=opts["scene_size"])
+        kw = {"seed": opts["scene_seed"], "size": opts["scene_size"]}
         return ([scenes.fashion_scenes("train", opts["train_images"], **kw)],
                 scenes.fashion_scenes("val", opts["test_images"], **kw))
     if dataset == "coco":
