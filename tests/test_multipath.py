@@ -268,3 +268,47 @@ def test_hflip_mirrors_boxes():
     flipped, ft = scenes.hflip(images, t, [(4, 10)] * 2)
     assert ft[0]["boxes"].tolist() == [[6.0, 0.0, 9.0, 2.0]]
     assert torch.equal(flipped[..., 0], images[..., -1])
+
+
+# --- the chapter's study and task ---------------------------------------------------------------
+
+def test_quick_and_full_profiles_are_the_cumulative_ablation():
+    from wpcore.studies import multipath as study
+
+    for profile in ("quick", "full"):
+        exps = study.experiments(profile)
+        assert [e.label for e in exps] == [v[0] for v in study.VARIANTS]
+        models = [nets.create(e.model, num_classes=11, **e.model_kw) for e in exps[:1]]
+        assert models[0].regions == (1.0,) and len(models[0].classifiers) == 1
+        switches = [(e.model_kw.get("foveal", e.model == "multipath"), e.model_kw.get("skip", e.model == "multipath"),
+                     e.model_kw.get("integral", e.model == "multipath")) for e in exps]
+        assert switches == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
+    full = study.experiments("full")[0]
+    assert full.dataset == "coco" and full.batch_size == 4 and full.lr == 1e-3 and full.weight_decay == 0.0
+
+
+def test_detect_task_options_are_checked():
+    from wpcore.tasks.multipath import check_options
+
+    with pytest.raises(ValueError, match="unknown detect options"):
+        check_options({"train_imgs": 3})
+    assert check_options({"train_images": 5})["train_images"] == 5
+
+
+@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["fmnist_available"]).fmnist_available(),
+                    reason="Fashion-MNIST not installed")
+def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
+    from wpcore import experiment
+    from wpcore.studies import multipath as study
+
+    monkeypatch.setenv("WPCORE_DATA", str(tmp_path / "data"))
+    exps = study.experiments("smoke")[::3]  # the baseline and the full MultiPath
+    records = [experiment.run(e) for e in exps]
+    for r in records:
+        assert 0 <= r.final["AP"] <= 100 and "AP@0.95" in r.final and r.final["params"] > 0
+        assert len(r.extra["examples"]) == 2 and r.data["n_train"] == 16
+    assert records[1].final["params"] > records[0].final["params"]
+    claims = study.claims(records, "smoke")
+    assert len(claims) == 4 and claims[-1].verdict != study.NOT_MEASURED
+    assert claims[0].verdict == study.NOT_MEASURED  # +foveal alone was not run here
+    assert experiment.run(exps[0]).key == records[0].key  # reused, not retrained

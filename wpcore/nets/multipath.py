@@ -8,8 +8,8 @@ Fast R-CNN with three switches, each of which can be turned off alone:
 - ``skip``: RoI features are pooled from three trunk stages (the thesis's conv3/conv4/conv5):
   region 1x uses all three, 1.5x and 2x the last two, 4x the last only. Each pooled map is
   L2-normalised per RoI over all its C*7*7 values, the maps are concatenated, multiplied by
-  ``skip_scale`` (1000 in models/model_utils.lua conv345Combine) and a 1x1 conv reduces them to
-  the last stage's width. Without ``skip`` every region pools the last stage only.
+  ``skip_scale`` and a 1x1 conv reduces them to the last stage's width (models/model_utils.lua
+  conv345Combine; the repo multiplies by 1000, see the deviations). Without ``skip`` every region pools the last stage only.
 - ``integral``: 6 classifiers, head i trained with positives at IoU >= u_i, u = 0.50, 0.55, ...,
   0.75 (donkey.lua); at test their softmax outputs are averaged (model_utils.integral).
   Without it there is one classifier at IoU 0.5.
@@ -30,6 +30,10 @@ Deviations from the official code, and why:
   data loader per head; background is IoU in [``bg_low``, u_i) with ``bg_low`` = 0 (the repo uses
   0.1 with external proposals; with an RPN, Faster R-CNN's 0 lets the heads reject clutter).
 - No 5th box-regression branch (the repo's ``model_het``): boxes use the concatenated features.
+- ``skip_scale`` defaults to sqrt(C_last * 7 * 7), the norm of a unit-scale RoI map of the last
+  stage, not 1000: the repo's 1000 matches ImageNet VGG-16's conv5 magnitudes, which its pretrained
+  fc6 expects; with our from-scratch trunk, 1000 makes the 1x1 conv's effective learning rate
+  hundreds of times larger and training diverged (NaN at step 40, lr 0.05). Pass 1000.0 to use it.
 - A small VGG-like trunk trained from scratch (no ImageNet VGG-16); ``pool="roi_pool"`` by default
   as the thesis (``"roi_align"`` available).
 """
@@ -100,7 +104,7 @@ class MultiPathNet(nn.Module):
 
     def __init__(self, num_classes: int = 11, foveal: bool = True, skip: bool = True, integral: bool = True,
                  widths: tuple[int, int, int] = (32, 64, 128), head_dim: int = 256, roi_size: int = 7,
-                 pool: str = "roi_pool", skip_scale: float = 1000.0, dropout: float = 0.0,
+                 pool: str = "roi_pool", skip_scale: float | None = None, dropout: float = 0.0,
                  rois_per_image: int = 64, fg_fraction: float = 0.25, bg_low: float = 0.0, jitter_per_gt: int = 4,
                  anchor_sizes: tuple[int, ...] = (16, 32, 64, 128), pre_nms: int = 600, proposals_train: int = 150,
                  proposals_test: int = 100, score_thresh: float = 0.01, nms_thresh: float = 0.5,
@@ -115,7 +119,10 @@ class MultiPathNet(nn.Module):
         self.thresholds = INTEGRAL_THRESHOLDS if integral else (0.5,)
         last = len(widths) - 1
         self.region_stages = [SKIP_STAGES[s] if skip else (last,) for s in self.regions]
-        self.roi_size, self.pool, self.skip_scale = roi_size, pool, skip_scale
+        # the thesis's x1000 brings unit-norm RoI maps back to the magnitude of ImageNet VGG-16's conv5;
+        # for a trunk trained from scratch (BN-ReLU outputs of unit scale) the analogue is sqrt(C S^2)
+        self.skip_scale = skip_scale if skip_scale is not None else float(widths[-1] * roi_size ** 2) ** 0.5
+        self.roi_size, self.pool = roi_size, pool
         self.rois_per_image, self.fg_fraction, self.bg_low = rois_per_image, fg_fraction, bg_low
         self.jitter_per_gt, self.score_thresh, self.nms_thresh = jitter_per_gt, score_thresh, nms_thresh
         self.detections_per_image = detections_per_image

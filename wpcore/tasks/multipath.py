@@ -27,19 +27,31 @@ def check_options(options: dict) -> dict:
     return {**DEFAULTS, **options}
 
 
-def load_splits(dataset: str, opts: dict):
-    """-> (list of training CocoScenes, test CocoScenes)."""
+def train_splits(dataset: str, opts: dict) -> list:
+    """The training CocoScenes (fashion-scenes train, or COCO trainval35k = train2014 + val35k)."""
     from ..data import scenes
 
     if dataset == "fashion-scenes":
-        kw = {"seed": opts["scene_seed"], "size": opts["scene_size"]}
-        return ([scenes.fashion_scenes("train", opts["train_images"], **kw)],
-                scenes.fashion_scenes("val", opts["test_images"], **kw))
-    if dataset == "coco":
-        if not opts["coco_root"]:
-            raise ValueError("dataset 'coco' needs options['coco_root'] (folder with annotations/, train2014/, val2014/)")
-        return scenes.coco2014(opts["coco_root"], "trainval35k"), scenes.coco2014(opts["coco_root"], "val5k")[0]
-    raise ValueError(f"detect task: unknown dataset {dataset!r}; use 'fashion-scenes' or 'coco'")
+        return [scenes.fashion_scenes("train", opts["train_images"], seed=opts["scene_seed"], size=opts["scene_size"])]
+    return scenes.coco2014(_coco_root(dataset, opts), "trainval35k")
+
+
+def test_split(dataset: str, options: dict):
+    """The test CocoScenes (fashion-scenes val, or COCO val5k); the chapter draws from it too."""
+    from ..data import scenes
+
+    opts = check_options(options)
+    if dataset == "fashion-scenes":
+        return scenes.fashion_scenes("val", opts["test_images"], seed=opts["scene_seed"], size=opts["scene_size"])
+    return scenes.coco2014(_coco_root(dataset, opts), "val5k")[0]
+
+
+def _coco_root(dataset: str, opts: dict) -> str:
+    if dataset != "coco":
+        raise ValueError(f"detect task: unknown dataset {dataset!r}; use 'fashion-scenes' or 'coco'")
+    if not opts["coco_root"]:
+        raise ValueError("dataset 'coco' needs options['coco_root'] (folder with annotations/, train2014/, val2014/)")
+    return opts["coco_root"]
 
 
 class SceneBatches:
@@ -122,7 +134,7 @@ def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..train import FitConfig, fit
 
     opts = check_options(exp.options)
-    train_parts, test = load_splits(exp.dataset, opts)
+    train_parts, test = train_splits(exp.dataset, opts), test_split(exp.dataset, opts)
     model = create(exp.model, num_classes=test.num_classes, **exp.model_kw)
     train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"])
     cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
