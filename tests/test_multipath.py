@@ -13,6 +13,8 @@ from wpcore.losses.detection import IGNORE, box_regression_loss, integral_labels
 from wpcore.metrics.detection import coco_evaluate, coco_from_dict, to_coco_results
 from wpcore.nets.multipath import FOVEAL_SCALES, INTEGRAL_THRESHOLDS, foveal_boxes
 
+from .conftest import needs_fmnist
+
 WIDTHS, HEAD = (8, 12, 16), 24
 
 
@@ -295,8 +297,8 @@ def test_detect_task_options_are_checked():
     assert check_options({"train_images": 5})["train_images"] == 5
 
 
-@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["fmnist_available"]).fmnist_available(),
-                    reason="Fashion-MNIST not installed")
+@pytest.mark.slow  # composes scenes from Fashion-MNIST and trains twice: ~20 s alone, a minute when loaded
+@needs_fmnist
 def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
     from wpcore import experiment
     from wpcore.studies import multipath as study

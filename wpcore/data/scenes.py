@@ -115,17 +115,11 @@ def hflip(images: torch.Tensor, targets: list[dict], sizes: list[tuple[int, int]
     return images.flip(-1), out
 
 
-def batches(data: CocoScenes, batch_size: int, shuffle: bool, seed: int = 0, flip: bool = False,
-            cache: list | None = None):
-    """Yield (images, targets, sizes) batches; ``cache`` (a list of loaded items) avoids re-reading."""
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(data), generator=g) if shuffle else torch.arange(len(data))
+def batches(data: CocoScenes, batch_size: int, cache: list | None = None):
+    """Yield (images, targets, sizes) batches in order (evaluation); ``cache`` holds loaded items."""
     for start in range(0, len(data), batch_size):
-        idx = order[start: start + batch_size].tolist()
-        images, targets, sizes = collate([cache[i] if cache is not None else data[i] for i in idx])
-        if flip and len(set(sizes)) == 1 and torch.rand((), generator=g) < 0.5:
-            images, targets = hflip(images, targets, sizes)
-        yield images, targets, sizes
+        idx = range(start, min(start + batch_size, len(data)))
+        yield collate([cache[i] if cache is not None else data[i] for i in idx])
 
 
 # --- composed scenes ---------------------------------------------------------------------------

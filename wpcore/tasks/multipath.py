@@ -55,14 +55,15 @@ def _coco_root(dataset: str, opts: dict) -> str:
 
 
 class SceneBatches:
-    """Training batches (images, targets, sizes) on ``device``, reshuffled each epoch; small
-    sets are held in memory, COCO is read per batch. ``state``/``set_state`` let fit resume."""
+    """Training batches (images, targets, sizes) on ``device``, reshuffled each epoch; with
+    ``cache`` (small scenes) the set is held in memory, else (COCO) read per batch.
+    ``state``/``set_state`` let fit resume."""
 
-    def __init__(self, parts, batch_size: int, device, seed: int, flip: bool, cache_limit: int = 20000):
+    def __init__(self, parts, batch_size: int, device, seed: int, flip: bool, cache: bool):
         from ..data import scenes
 
         self.items = [(p, i) for p in parts for i in range(len(p))]
-        self.cache = [p[i] for p, i in self.items] if len(self.items) <= cache_limit else None
+        self.cache = [p[i] for p, i in self.items] if cache else None
         self.batch_size, self.device, self.seed, self.flip, self.epoch = batch_size, device, seed, flip, 0
         self._collate, self._hflip = scenes.collate, scenes.hflip
 
@@ -94,15 +95,15 @@ def detection_objective(model, batch) -> torch.Tensor:
     return sum(model(images, targets, sizes).values())
 
 
-def detection_eval(test, device, batch_size: int = 16):
+def detection_eval(test, device, cache: bool, batch_size: int = 16):
     """evaluate(model) -> pycocotools AP/AR (%) and AP at each IoU threshold on ``test``."""
     from ..data.scenes import batches
     from ..metrics.detection import coco_evaluate, detect
 
-    cache = [test[i] for i in range(len(test))] if len(test) <= 5000 else None
+    items = [test[i] for i in range(len(test))] if cache else None
 
     def evaluate(model) -> dict:
-        results, ids = detect(model, batches(test, batch_size, False, cache=cache), test.cat_of_label, device)
+        results, ids = detect(model, batches(test, batch_size, items), test.cat_of_label, device)
         return coco_evaluate(test.coco, results, ids)
 
     return evaluate
@@ -136,12 +137,13 @@ def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     opts = check_options(exp.options)
     train_parts, test = train_splits(exp.dataset, opts), test_split(exp.dataset, opts)
     model = create(exp.model, num_classes=test.num_classes, **exp.model_kw)
-    train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"])
+    small = exp.dataset == "fashion-scenes"  # held in memory; COCO is read from disk per batch
+    train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"], cache=small)
     cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
                     milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile,
                     channels_last=False, amp=False)
     history = fit(model, train_batches, cfg, objective=detection_objective,
-                  evaluate=detection_eval(test, ctx.device), log=ctx.log, checkpoint=ctx.checkpoint,
+                  evaluate=detection_eval(test, ctx.device, cache=small), log=ctx.log, checkpoint=ctx.checkpoint,
                   device=ctx.device)
     final = dict(history[-1]) if history else {}
     final["params"] = sum(p.numel() for p in model.parameters())
