@@ -8,16 +8,18 @@ evaluation after each epoch is pycocotools' AP on the test split, with AP at eve
 
 Options (all part of the record key): ``train_images``, ``test_images``, ``scene_size``,
 ``scene_seed`` (fashion-scenes), ``flip`` (horizontal flip, the thesis's augmentation),
-``examples`` (how many test images keep their detections in the record for the figure).
+``coco_root`` (coco; default ``$WPCORE_COCO``, kept out of the key so records move between machines).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 
 from ..experiment import Context, Experiment, TaskResult, register_task
 
 DEFAULTS = {"train_images": 1000, "test_images": 200, "scene_size": 128, "scene_seed": 0, "flip": True,
-            "examples": 6, "coco_root": None}
+            "coco_root": None}
 
 
 def check_options(options: dict) -> dict:
@@ -49,9 +51,11 @@ def test_split(dataset: str, options: dict):
 def _coco_root(dataset: str, opts: dict) -> str:
     if dataset != "coco":
         raise ValueError(f"detect task: unknown dataset {dataset!r}; use 'fashion-scenes' or 'coco'")
-    if not opts["coco_root"]:
-        raise ValueError("dataset 'coco' needs options['coco_root'] (folder with annotations/, train2014/, val2014/)")
-    return opts["coco_root"]
+    root = opts["coco_root"] or os.environ.get("WPCORE_COCO")
+    if not root:
+        raise ValueError("dataset 'coco' needs $WPCORE_COCO or options['coco_root']: the folder with "
+                         "annotations/instances_{train,val}2014.json, train2014/ and val2014/")
+    return root
 
 
 class SceneBatches:
@@ -109,26 +113,6 @@ def detection_eval(test, device, cache: bool, batch_size: int = 16):
     return evaluate
 
 
-def example_detections(model, test, count: int, device, min_score: float = 0.3) -> list[dict]:
-    """Detections on the first ``count`` test images, JSON-ready, for the chapter's figure."""
-    from ..data.scenes import collate
-
-    if count == 0:
-        return []
-    model.eval()
-    items = [test[i] for i in range(min(count, len(test)))]
-    images, targets, sizes = collate(items)
-    with torch.no_grad():
-        outputs = model(images.to(device), image_sizes=sizes)
-    out = []
-    for o, t in zip(outputs, targets):
-        keep = o["scores"] >= min_score
-        out.append({"image_id": t["image_id"], "boxes": o["boxes"][keep].cpu().tolist(),
-                    "scores": o["scores"][keep].cpu().tolist(),
-                    "labels": [test.classes[label - 1] for label in o["labels"][keep].cpu().tolist()]})
-    return out
-
-
 @register_task("detect")
 def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..nets import create
@@ -149,6 +133,4 @@ def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     final["params"] = sum(p.numel() for p in model.parameters())
     data = {"train": [p.identity() for p in train_parts], "test": test.identity(),
             "n_train": sum(len(p) for p in train_parts), "n_test": len(test), "classes": test.classes}
-    return TaskResult(history, final, model, data,
-                      extra={"examples": example_detections(model, test, opts["examples"], ctx.device),
-                             "test_annotations": str(test.ann_file), "test_images": str(test.image_dir)})
+    return TaskResult(history, final, model, data)
