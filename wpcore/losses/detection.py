@@ -2,7 +2,9 @@
 
 Integral loss: the paper approximates the integral of the classification loss over IoU
 thresholds u in [0.5, 0.75] by n heads, head i trained with positives at IoU >= u_i and background
-at IoU in [bg_low, u_i) (donkey.lua: u_i = 0.5 + (i - 1) / 20). Box regression: smooth L1 on the
+at IoU in [bg_low, u_i) (donkey.lua: u_i = 0.5 + (i - 1) / 20). The repo trains one head per
+minibatch, chosen by the loader it came from; the mean over heads weights them the same in
+expectation. Box regression: smooth L1 on the
 normalised deltas of the ground-truth class, for foreground RoIs only, averaged over all RoIs
 (Fast R-CNN, sigma = 1).
 """

@@ -26,8 +26,10 @@ Deviations from the official code, and why:
 - During training the ground-truth boxes and ``jitter_per_gt`` jittered copies of each are added to
   the proposals, so the integral heads see positives at every IoU from the first step (the thesis's
   DeepMask proposals are fixed and already dense around objects).
-- All integral heads share one sampled RoI minibatch (each with its own labels) instead of one
-  data loader per head; background is IoU in [``bg_low``, u_i) with ``bg_low`` = 0 (the repo uses
+- All integral heads share one sampled RoI minibatch (each with its own labels) and the loss is
+  the mean of the heads' losses. The repo instead gives each minibatch to one head, that of the
+  loader (threshold) it came from (train.lua sets the SelectTable index per sample), so each head
+  gets 1/n of the updates: the same weighting in expectation. Background is IoU in [``bg_low``, u_i) with ``bg_low`` = 0 (the repo uses
   0.1 with external proposals; with an RPN, Faster R-CNN's 0 lets the heads reject clutter).
 - No 5th box-regression branch (the repo's ``model_het``): boxes use the concatenated features.
 - ``skip_scale`` defaults to sqrt(C_last * 7 * 7), the norm of a unit-scale RoI map of the last
