@@ -202,8 +202,9 @@ fig.tight_layout()
 #
 # Below, each variant's three best detections on the first test scenes, recomputed from the
 # weights stored with its record. With the integral loss the score is the mean of six softmax
-# outputs, five of which were trained to call a box with IoU under 0.75 background, so its
-# scores are lower than the others' on the same boxes; AP depends only on their ranking.
+# outputs, and every head whose threshold is above a box's IoU was trained to call that box
+# background (three of the six for a box at IoU 0.6), so its scores are lower than the others'
+# on the same boxes; AP depends only on how they rank.
 
 # %% tags=["hide-input"]
 from wpcore import records as rec_store
