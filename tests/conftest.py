@@ -24,3 +24,21 @@ def fmnist_available() -> bool:
 
 
 needs_fmnist = pytest.mark.skipif(not fmnist_available(), reason="Fashion-MNIST not installed (make data)")
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The whole book at the smoke profile with fresh records, built once per test session."""
+    from wpcore import book
+
+    out = tmp_path_factory.mktemp("book")
+    old = os.environ.get("WPCORE_RUNS")
+    os.environ["WPCORE_RUNS"] = str(out / "runs")
+    try:
+        html = book.build("smoke", build_dir=out / "_build")
+    finally:
+        if old is None:
+            os.environ.pop("WPCORE_RUNS", None)
+        else:
+            os.environ["WPCORE_RUNS"] = old
+    return html

@@ -4,7 +4,6 @@ The whole book is built once per test session (smoke profile, fresh records), in
 folder; then each page is checked. The full profile's path is exercised on fixture data.
 """
 import dataclasses
-import os
 import re
 
 import pytest
@@ -15,21 +14,6 @@ from .conftest import needs_fmnist
 from . import fixtures
 
 pytestmark = [pytest.mark.slow, needs_fmnist]
-
-
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    old = os.environ.get("WPCORE_RUNS")
-    os.environ["WPCORE_RUNS"] = str(out / "runs")
-    try:
-        html = book.build("smoke", build_dir=out / "_build")
-    finally:
-        if old is None:
-            os.environ.pop("WPCORE_RUNS", None)
-        else:
-            os.environ["WPCORE_RUNS"] = old
-    return html
 
 
 def test_every_toc_chapter_has_a_page(built_book):
@@ -82,3 +66,17 @@ def test_full_profile_path_runs_two_steps_on_fixture_cifar(tmp_path, monkeypatch
         rec = experiment.run(dataclasses.replace(e, batch_size=8, max_steps=2))
         assert rec.final["steps"] == 2 and rec.data["n_train"] == 30
         assert rec.config["dataset"] == "cifar-10"
+
+
+def test_unchanged_chapter_is_not_executed_again(tmp_path):
+    root = tmp_path / "proj"
+    (root / "chapters").mkdir(parents=True)
+    (root / "wpcore").mkdir()
+    (root / "wpcore" / "x.py").write_text("A = 1\n")
+    src = root / "chapters" / "ok.py"
+    src.write_text('# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nprint("executed", profile)\n')
+    out = book.execute_chapter("ok", "smoke", tmp_path / "nb", root)
+    first = out.stat().st_mtime_ns
+    assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == first
+    src.write_text(src.read_text() + "\n# %%\nprint('changed')\n")
+    assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first

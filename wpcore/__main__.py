@@ -64,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--force", action="store_true", help="train even if a matching record exists")
+    t.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="continue a killed run from its last epoch checkpoint (the default)")
+    t.add_argument("--restart", dest="resume", action="store_false", help="discard a checkpoint and start over")
     t.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
 
     b = sub.add_parser("book", help="execute the chapters and build the HTML book")
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                              lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                              train_subset=args.train_subset, test_subset=args.test_subset,
                              augment=not args.no_augment, model_kw=model_kw, max_steps=args.max_steps)
-            rec = run(exp, device=args.device, log=TerminalProgress(), force=args.force, compile=args.compile)
+            rec = run(exp, device=args.device, log=TerminalProgress(), force=args.force, compile=args.compile,
+                      resume=args.resume)
             print(json.dumps({"record": str(rec.path), "final": rec.final, "wall_time_s": round(rec.wall_time_s, 1)}))
         elif args.command == "book":
             from .book import build

@@ -32,23 +32,62 @@ def toc_chapters(root: Path = ROOT) -> list[str]:
     return re.findall(r"file:\s*chapters/([\w-]+)", text)
 
 
-def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None) -> Path:
+def inputs_digest(src: Path, profile: str, parameters: dict | None, root: Path = ROOT) -> str:
+    """What an executed chapter depends on besides its records: its source, the profile and
+    parameters, and the package's code."""
+    import hashlib
+
+    h = hashlib.sha256(f"{profile}|{sorted((parameters or {}).items())}".encode())
+    for f in [src, *sorted((root / "wpcore").rglob("*.py"))]:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _records_present(keys: list[str]) -> bool:
+    from .records import runs_dir
+
+    return all((runs_dir() / f"{k}.json").exists() for k in keys)
+
+
+def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None,
+                    reuse: bool = True) -> Path:
+    """Execute one chapter with papermill; an executed notebook whose inputs are unchanged is reused."""
     import jupytext
+    import nbformat
     import papermill as pm
 
     src = root / "chapters" / f"{name}.py"
     if not src.exists():
         raise ChapterFailed(f"chapter {name}: {src} does not exist (listed in _toc.yml)")
+    from .profiles import check_profile
+
+    try:
+        check_profile(profile)
+    except ValueError as e:
+        raise ChapterFailed(f"chapter {name}: {e}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))  # the kernel and this process agree
+    out = out_dir / f"{name}.ipynb"
+    digest = inputs_digest(src, profile, parameters, root)
+    if reuse and out.exists():
+        try:
+            meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
+            if meta.get("inputs") == digest and _records_present(meta.get("records", [])):
+                print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
+                return out
+        except Exception:
+            pass
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source_nb = out_dir / f"{name}.source.ipynb"
     jupytext.write(nb, source_nb)
-    out = out_dir / f"{name}.ipynb"
     env_backup = dict(os.environ)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ["WPCORE_CHAPTER"] = name  # the provenance banner prints the command that reruns this page
+    trace = out_dir / f"{name}.records"
+    trace.unlink(missing_ok=True)
+    os.environ["WPCORE_TRACE"] = str(trace)  # records.find notes every record the chapter reads
     try:
         pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
                             kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
@@ -60,6 +99,70 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
         os.environ.clear()
         os.environ.update(env_backup)
         source_nb.unlink(missing_ok=True)
+    keys = sorted(set(trace.read_text().split())) if trace.exists() else []
+    trace.unlink(missing_ok=True)
+    _finish_notebook(out, digest, keys)
+    return out
+
+
+def _dedupe_inline_scripts(html_dir: Path) -> None:
+    """jupyter-book 1.x includes sphinx-thebe's inline configuration script twice on every page,
+    which throws "THEBE_JS_URL has already been declared" in the browser: keep the first copy."""
+    for page in html_dir.rglob("*.html"):
+        seen, out, changed = set(), [], False
+        for line in page.read_text().splitlines(keepends=True):
+            s = line.strip()
+            if s.startswith("<script>const THEBE_JS_URL") and s in seen:
+                changed = True
+                continue
+            seen.add(s)
+            out.append(line)
+        if changed:
+            page.write_text("".join(out))
+
+
+def _finish_notebook(path: Path, digest: str, record_keys: list[str]) -> None:
+    """Stamp the inputs digest; remove papermill's parameter cells from the HTML (the page states
+    its profile in prose; the cells stay in the downloadable notebook)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["wpcore"] = {"inputs": digest, "records": record_keys}
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+
+
+VENDOR_PACKAGES = ["@jupyter-widgets/html-manager@1", "requirejs@2", "mathjax@3"]
+
+
+def vendor(build_dir: Path) -> Path:
+    """The JavaScript the pages need (widget manager, require.js, MathJax), served from the book
+    itself so that it reads offline. Fetched once with npm into ``_build/vendor``."""
+    out = build_dir / "vendor"
+    if (out / ".complete").exists():
+        return out
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ChapterFailed("npm is needed once to vendor the book's JavaScript (widgets, MathJax) so the "
+                            "HTML works offline; install Node.js (apt-get install npm) and run again")
+    work = build_dir / "npm"
+    work.mkdir(parents=True, exist_ok=True)
+    print("vendoring widget and MathJax JavaScript with npm (once) ...", flush=True)
+    r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(work),
+                        *VENDOR_PACKAGES], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ChapterFailed(f"npm install of {' '.join(VENDOR_PACKAGES)} failed: {r.stderr[-2000:]}")
+    mods = work / "node_modules"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(mods / "@jupyter-widgets" / "html-manager" / "dist", out / "html-manager",
+                    ignore=shutil.ignore_patterns("*.map", "embed.js", "libembed-amd.js", "*.txt"))
+    shutil.copy(mods / "requirejs" / "require.js", out / "require.js")
+    shutil.copytree(mods / "mathjax" / "es5", out / "mathjax",
+                    ignore=shutil.ignore_patterns("sre", "*-full*", "*speech*", "node-main.js"))
+    (out / ".complete").touch()
     return out
 
 
@@ -85,6 +188,9 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy(root / f, stage / f)
     shutil.copytree(root / "book", stage / "book")
+    # not under _static: jupyter-book would add every .js found there to every page
+    shutil.copytree(vendor(build_dir), stage / "_vendor_static" / "offline")
+    shutil.copy(root / "book" / "wpbook.css", stage / "_vendor_static" / "wpbook.css")
     (stage / "chapters").mkdir()
     for name in names:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
@@ -97,6 +203,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     warnings = [ln for ln in r.stdout.splitlines() + r.stderr.splitlines() if "WARNING" in ln]
     for w in warnings[:20]:
         print("  " + w)
+    _dedupe_inline_scripts(stage / "_build" / "html")
     html = build_dir / "html"
     old = build_dir / "html.old"
     shutil.rmtree(old, ignore_errors=True)

@@ -134,8 +134,13 @@ def seed_everything(seed: int) -> None:
 
 
 def run(exp: Experiment, *, device: str | torch.device | None = None, log: Callable[[dict], None] | None = None,
-        force: bool = False, compile: bool = False, checkpoint_root: str | Path | None = None) -> Record:
-    """Return the record of ``exp``: the stored one when its key matches, else train and store."""
+        force: bool = False, compile: bool = False, checkpoint_root: str | Path | None = None,
+        resume: bool = True) -> Record:
+    """Return the record of ``exp``: the stored one when its key matches, else train and store.
+
+    Training checkpoints every epoch into ``<runs>/checkpoints/<key>/``; a run killed midway
+    resumes from its last checkpoint when run again (``resume=False`` starts over).
+    """
     key = exp.key()
     if not force:
         rec = records.find(key)
@@ -145,6 +150,9 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
             return rec
     device = torch.device(device) if device else default_device()
     ckpt = Path(checkpoint_root or records.runs_dir() / "checkpoints") / key
+    if not resume:
+        import shutil
+        shutil.rmtree(ckpt, ignore_errors=True)
     seed_everything(exp.seed)
     if log:
         log({"start": key, "label": exp.name()})

@@ -81,6 +81,9 @@ def find(key: str) -> Record | None:
     path = runs_dir() / f"{key}.json"
     if not path.exists():
         return None
+    if os.environ.get("WPCORE_TRACE"):  # the book builder notes which records a chapter read
+        with open(os.environ["WPCORE_TRACE"], "a") as f:
+            f.write(key + "\n")
     try:
         return Record.from_json(json.loads(path.read_text()))
     except (json.JSONDecodeError, TypeError) as e:
@@ -95,6 +98,9 @@ def write(record: Record, weights: dict | None = None) -> Record:
 
         _atomic_write(record.weights_path, save({k: v.detach().contiguous().cpu() for k, v in weights.items()}))
     _atomic_write(record.path, json.dumps(record.to_json(), indent=1, default=float).encode())
+    if os.environ.get("WPCORE_TRACE"):
+        with open(os.environ["WPCORE_TRACE"], "a") as f:
+            f.write(record.key + "\n")
     return record
 
 

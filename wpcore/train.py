@@ -18,6 +18,8 @@ import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,10 +126,10 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     opt = torch.optim.SGD(param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
                           nesterov=cfg.nesterov)
     history: list[dict] = []
-    start_epoch, step = 0, 0
+    start_epoch, step, partial = 0, 0, None
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt and (ckpt / "state.json").exists():
-        start_epoch, step, history = load_checkpoint(ckpt, model, opt, train_batches)
+        start_epoch, step, history, partial = load_checkpoint(ckpt, model, opt, train_batches)
         if log:
             log({"resumed_from_epoch": start_epoch})
     steps_per_epoch = len(train_batches)
@@ -137,13 +139,27 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     t_start = time.perf_counter() - (history[-1]["time_s"] if history else 0.0)
 
     # --- epochs ---------------------------------------------------------------------------
+    interrupted = _InterruptFlag()
     for epoch in range(start_epoch, cfg.epochs):
         if step >= total_steps:
             break
         model.train()
+        epoch_start = train_batches.state() if hasattr(train_batches, "state") else None
         loss_sum = torch.zeros((), device=device)
-        n_batches = 0
-        for batch in train_batches:
+        n_batches, skip = 0, 0
+        if partial is not None:  # resuming inside this epoch: replay the loader up to where it stopped
+            skip, n_batches = partial["batches_done"], partial["batches_done"]
+            loss_sum += partial["loss_sum"]
+            partial = None
+        for i, batch in enumerate(train_batches):
+            if i < skip:
+                continue
+            if interrupted.flag:  # Ctrl-C: checkpoint between two steps, then stop
+                if ckpt:
+                    save_checkpoint(ckpt, model, opt, epoch_start, epoch, step, history,
+                                    {"batches_done": n_batches, "loss_sum": loss_sum.item()})
+                interrupted.restore()
+                raise KeyboardInterrupt(f"interrupted in epoch {epoch + 1} at step {step}; checkpoint kept")
             lr = lr_at(step, cfg.epochs * steps_per_epoch, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
@@ -184,9 +200,29 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
         if log:
             log(row)
         if ckpt:
-            save_checkpoint(ckpt, model, opt, train_batches, epoch + 1, step, history)
+            save_checkpoint(ckpt, model, opt, train_batches.state() if hasattr(train_batches, "state") else None,
+                            epoch + 1, step, history)
+    interrupted.restore()
     model.to(memory_format=torch.contiguous_format)
     return history
+
+
+class _InterruptFlag:
+    """While training, Ctrl-C (SIGINT) only raises a flag that the loop checks between steps, so
+    the checkpoint it writes is never of a half-updated model."""
+
+    def __init__(self):
+        self.flag, self.previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        self.flag = True
+
+    def restore(self):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 # --- checkpoints: safetensors for tensors, JSON for the rest, both atomic -------------------
@@ -200,8 +236,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, batches,
-                    epoch: int, step: int, history: list[dict]) -> None:
+def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, loader_state: dict | None,
+                    epoch: int, step: int, history: list[dict], partial: dict | None = None) -> None:
+    """``epoch`` epochs are complete; ``partial`` describes a started epoch (interrupt), whose
+    loader state is the one at that epoch's start."""
     from safetensors.torch import save
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -213,14 +251,14 @@ def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, 
                 tensors[f"opt.{pid}.{name}"] = v.detach().contiguous().cpu()
     state = {"epoch": epoch, "step": step, "history": history,
              "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt_state["param_groups"]],
-             "loader": batches.state() if hasattr(batches, "state") else None,
+             "loader": loader_state, "partial": partial,
              "rng": torch.get_rng_state().tolist()}
     _atomic_write_bytes(folder / "weights.safetensors", save(tensors))
     _atomic_write_bytes(folder / "state.json", json.dumps(state).encode())
 
 
 def load_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, batches):
-    """Restore model, optimizer, loader and RNG state; return (epoch, step, history)."""
+    """Restore model, optimizer, loader and RNG state; return (epoch, step, history, partial)."""
     from .safe import load_safetensors
 
     tensors = load_safetensors(folder / "weights.safetensors")
@@ -243,4 +281,4 @@ def load_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, 
     if state.get("loader") is not None and hasattr(batches, "set_state"):
         batches.set_state(state["loader"])
     torch.set_rng_state(torch.tensor(state["rng"], dtype=torch.uint8))
-    return state["epoch"], state["step"], state["history"]
+    return state["epoch"], state["step"], state["history"], state.get("partial")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 PALETTE = "colorblind"
 
@@ -34,6 +35,7 @@ def curves(records, metrics=("train_loss", "test_error"), label=None, title: str
     for ax, m in zip(axes[0], metrics):
         sns.lineplot(df, x="epoch", y=m, hue="run", marker="o", errorbar=("pi", 100), ax=ax)
         ax.set(xlabel="epoch", ylabel=names.get(m, m))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.get_legend():
             ax.get_legend().set_title(None)
     if title:

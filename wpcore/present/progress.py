@@ -64,6 +64,8 @@ class TerminalProgress:
 
         if "reused" in row:
             print(f"{row['label']}: reusing record {row['reused']}")
+        elif "resumed_from_epoch" in row:
+            print(f"resuming from epoch {row['resumed_from_epoch']} (checkpoint)")
         elif "start" in row:
             print(f"{row['label']}: training (record {row['start']})")
         elif "step" in row:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 
 import pandas as pd
@@ -49,4 +50,8 @@ def provenance(records, profile: str, wall_s: float | None = None):
         + (f"; this page executed in {wall_s:.0f} s" if wall_s is not None else "")
         + f" on {dt.date.today().isoformat()}.",
     ]
+    chapter = os.environ.get("WPCORE_CHAPTER")
+    if chapter:
+        lines.append(f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
+                     f"--chapter {chapter}` (records with matching keys are reused; delete `runs/` to retrain).")
     display(Markdown("\n\n".join(lines)))

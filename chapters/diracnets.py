@@ -1,0 +1,248 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # DiracNets: deep networks without skip connections
+#
+# *Thesis chapter 5; S. Zagoruyko and N. Komodakis, "DiracNets: Training Very Deep Neural Networks
+# Without Skip-Connections", arXiv 1706.00388 (v2, 2018).*
+#
+# Residual networks train deep because every block adds its output to an identity path. Plain
+# chains of convolutions of the same depth train badly. The thesis moves the identity *into the
+# weights*: each convolution's weight is parameterized as
+#
+# $$\hat W = \operatorname{diag}(a)\, I + \operatorname{diag}(b)\, W_{\text{norm}},$$
+#
+# where $I$ is the Dirac delta (convolving with it returns the input), $W_{\text{norm}}$ is $W$
+# normalised per output filter, and $a$ and $b$ are learned per channel (initialised to 1 and 0.1).
+# At initialisation every layer is close to the identity, as in a ResNet, yet the network
+# remains a plain chain ReLU → conv → BN. After training, $\hat W$ and BN fold into one ordinary
+# convolution, which leaves a VGG-like network of convolutions and ReLUs.
+#
+# This chapter builds the parameterization and the networks, trains a plain network, a DiracNet
+# and a ResNet of the same depth and width as depth grows, follows $a$ and $b$ during training,
+# folds the trained DiracNets and times them, and compares with the thesis.
+
+# %% tags=["parameters"]
+profile = "quick"  # smoke | quick | full
+
+# %% tags=["hide-input"]
+import time
+
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+from wpcore import experiment, nets, present, records
+from wpcore.nets.dirac import DiracConv2d, ncrelu
+from wpcore.present import diracnets as dfig
+from wpcore.profiles import DESCRIPTION, check_profile
+from wpcore.studies import diracnets as study
+from wpcore.tasks.diracnets import fold_speed
+
+check_profile(profile)
+present.theme()
+t_page = time.perf_counter()
+display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
+
+# %% [markdown]
+# ## What the thesis reports
+#
+# Test error (%) and parameter counts. Each number carries its source tag from the reference
+# sheet: **[R]** read in the official repository, **[C]** computed from its model definitions,
+# **[T]** a third-party quote of the paper, **[U]** recalled from the paper and not yet checked
+# against its PDF. The thesis's depth study (plain vs Dirac up to hundreds of layers) exists only
+# as figures, so it has no numbers here.
+
+# %% tags=["hide-input"]
+present.show_table(pd.DataFrame([
+    {"network": name, "parameters": present.fmt(v.get("params")),
+     "CIFAR-10 error (%)": present.fmt(v.get("cifar-10")), "CIFAR-100 error (%)": present.fmt(v.get("cifar-100")),
+     "ImageNet top-1 error (%)": present.fmt(v.get("imagenet-top1")), "source": v["source"]}
+    for name, v in study.THESIS.items()]), caption="Thesis numbers")
+
+# %% [markdown]
+# ## The parameterization
+#
+# With $a = 1$ and $b = 0$ a Dirac convolution is exactly the identity. In the first version of
+# the paper (v1), $a$ and $b$ were scalars and the activation was NCReLU, $[\max(x,0), \min(x,0)]$,
+# which doubles the channels; the delta is then tiled so that NCReLU followed by the convolution
+# is still the identity. Both checks run here, on random inputs:
+
+# %% tags=["hide-input"]
+x = torch.randn(2, 8, 9, 9)
+checks = []
+for version, inp in (("v2", x), ("v1", ncrelu(x))):
+    conv = DiracConv2d(inp.shape[1], 8, 3, version=version)
+    with torch.no_grad():
+        conv.a.fill_(1.0)
+        conv.b.zero_()
+        checks.append({"version": version, "a, b": f"{tuple(conv.a.shape)} per {'channel' if version == 'v2' else 'layer'}",
+                       "input to the conv": "x" if version == "v2" else "NCReLU(x)",
+                       "max |conv(input) - x| with a=1, b=0": f"{(conv(inp) - x).abs().max().item():.1e}"})
+present.show_table(pd.DataFrame(checks), caption="A Dirac convolution with a = 1, b = 0 is the identity")
+
+# %% [markdown]
+# ## The networks
+#
+# CIFAR DiracNet-*d*-*w* (*n* = (*d* − 4)/6): a 3x3 stem with 16*w* channels, BN and ReLU, then
+# three groups of 2*n* Dirac blocks at 16*w*, 32*w* and 64*w* channels with 2x2 max-pooling between
+# groups (no strided convolutions, no skip connections), then ReLU, average pooling and a linear
+# layer. The plain baseline PlainNet-*d*-*w* has the same layers with ordinary convolutions. The
+# ResNet of the same depth and width is WRN-*d*-*w* from the wide-residual-networks chapter: the
+# same number of 3x3 convolutions and channels, in residual blocks. ImageNet DiracNet-18/34 follow
+# ResNet-18/34 with two Dirac blocks per residual block. Parameter counts, computed by building
+# each network, next to the thesis's:
+
+# %% tags=["hide-input"]
+rows = []
+for name, classes in (("diracnet-28-10", 10), ("diracnet-28-10", 100), ("diracnet-34-2", 10),
+                      ("diracnet-18", 1000), ("diracnet-34", 1000)):
+    with torch.device("meta"):
+        n = sum(p.numel() for p in nets.create(name, num_classes=classes).parameters())
+    thesis = study.THESIS[name]["params_cifar100" if classes == 100 else "params"]
+    rows.append({"network": name, "classes": classes, "ours": present.fmt(n), "thesis": present.fmt(thesis),
+                 "equal": "yes" if n == thesis else "NO"})
+present.show_table(pd.DataFrame(rows), caption="Parameters (BN, a and b included; the thesis's counts are [C])")
+
+# %% tags=["hide-input"]
+depth_example = study.DEPTHS[profile][-1]
+shape = (1, 14, 14) if profile != "full" else (3, 32, 32)
+table = []
+for role in study.ARCHS:
+    net = nets.create(study.model_name(role, depth_example, study.WIDTH[profile]), in_channels=shape[0])
+    outs = net.forward_groups(torch.zeros(1, *shape))
+    table.append({"network": study.model_name(role, depth_example, study.WIDTH[profile]),
+                  "group outputs (C, H, W)": ", ".join(str(tuple(o.shape[1:])) for o in outs),
+                  "3x3 convolutions": sum(1 for m in net.modules()
+                                          if getattr(m, "weight", None) is not None and m.weight.dim() == 4
+                                          and m.weight.shape[-1] == 3),
+                  "parameters": present.fmt(sum(p.numel() for p in net.parameters()))})
+present.show_table(pd.DataFrame(table), caption=f"The three networks of depth {depth_example} on a {shape} input")
+
+# %% [markdown]
+# ## The experiment
+#
+# At each depth, a plain network, a DiracNet and a ResNet of the same depth and width, trained with
+# the DiracNet recipe (SGD with momentum 0.9, no Nesterov, learning rate 0.1 divided by 5 at 30%,
+# 60% and 80% of training, weight decay 5e-4, no weight decay on $a$, $b$, BN and biases for the
+# Dirac and plain nets). The `quick` profile trains on a 2,000-image subset of Fashion-MNIST,
+# average-pooled to 14x14 to fit two CPU cores, for 4 epochs with batch 64 and 3 seeds; `full`
+# is the thesis's 200-epoch CIFAR-10 recipe. A run whose record already exists is not trained again.
+# After training, each DiracNet is folded and both versions are timed on a test batch.
+
+# %%
+exps = study.experiments(profile)
+recs = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+
+# %% tags=["hide-input"]
+depth_recs = [r for r in recs if "28-10" not in r.config["model"]]
+fig = dfig.depth_figure(depth_recs, study.DEPTHS[profile],
+                        f"Error and training loss vs depth ({profile} profile, {depth_recs[0].config['dataset']}, "
+                        f"width {study.WIDTH[profile]})")
+
+# %% [markdown]
+# Each line is the mean over seeds (band: the range of seeds; dots: single runs). The training
+# loss on the right is what the depth problem is about: a network that cannot be optimised has a
+# high loss on its own training data, whatever it would do on the test set.
+
+# %% tags=["hide-input"]
+deep = study.DEPTHS[profile][-1]
+deepest = [r for r in depth_recs if study.depth_of(r) == deep]
+fig = present.curves(deepest, metrics=("train_loss", "test_error"),
+                     label=lambda r: f"{study.role_of(r)} {deep}",
+                     title=f"Learning curves at depth {deep} ({profile} profile)")
+
+# %% [markdown]
+# ## How a and b evolve
+#
+# BN follows every Dirac convolution, so the scale of $\hat W$ does not matter, only the ratio
+# $b/a$ per channel: how far a layer has moved away from the identity (0.1 at initialisation).
+# Left: the mean of $b/a$ per group after each epoch for the deepest DiracNets. Right: the mean
+# $a$ and $b$ of every layer at the end of training, input to output.
+
+# %% tags=["hide-input"]
+dirac_deep = [r for r in deepest if study.role_of(r) == "dirac"]
+deep_name = f"DiracNet-{deep}-{study.WIDTH[profile]}"
+fig = dfig.ab_figure(dirac_deep, deep_name)
+display(Markdown(dfig.ab_summary(dirac_deep, deep_name)))
+
+# %% [markdown]
+# ## Folding for inference
+#
+# In eval mode each block ReLU → conv($\hat W$) → BN is ReLU followed by one ordinary convolution
+# with weight $\hat W \cdot \gamma/\sqrt{\sigma^2+\epsilon}$ and a bias. `wpcore.nets.fold` builds
+# that conv-ReLU chain from a trained DiracNet. Right after training, every DiracNet was folded:
+# the largest relative difference of its logits on a test batch, and the median time of a forward
+# pass of that batch, unfolded and folded, on the training device:
+
+# %% tags=["hide-input"]
+present.show_table(dfig.fold_table(recs),
+                   caption="Folded vs unfolded, from the records (median over seeds; times in ms per batch)")
+
+# %% [markdown]
+# The same comparison measured now, on this machine, for the deepest trained DiracNet (its
+# weights loaded from the record) and for an ImageNet-shaped DiracNet-18 (random weights; the
+# time does not depend on their values), at batch 1 (latency) and at a larger batch (throughput):
+
+# %% tags=["hide-input"]
+r0 = dirac_deep[0]
+weights = records.load_weights(r0)
+trained = nets.create(r0.config["model"], num_classes=weights["fc.bias"].shape[0], in_channels=r0.data["shape"][0])
+trained.load_state_dict(weights)
+imagenet_size = 64 if profile == "smoke" else 112
+cases = [(f"{r0.config['model']} (trained)", trained, tuple(r0.data["shape"]), (1, 256)),
+         (f"diracnet-18 at {imagenet_size}x{imagenet_size}", nets.create("diracnet-18"),
+          (3, imagenet_size, imagenet_size), (1, 16))]
+speed = [{"network": name, "batch": row["batch"], "unfolded (ms)": present.fmt(row["unfolded_ms"], 1),
+          "folded (ms)": present.fmt(row["folded_ms"], 1), "speed-up": present.fmt(row["speedup"], 2, "x"),
+          "max relative difference": f"{row['max_rel_diff']:.1e}"}
+         for name, net, shape, batches in cases
+         for row in fold_speed(net, shape, batches, repeats=3 if profile == "smoke" else 9)]
+present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get_num_threads()} CPU threads, "
+                   "median of repeats, eval mode, no gradients)")
+
+# %% [markdown]
+# ## Thesis vs ours
+
+# %% tags=["hide-input"]
+summary = dfig.error_by_depth_table(depth_recs)
+present.show_table(summary, caption=f"Ours: test error by depth ({profile} profile, "
+                   f"{depth_recs[0].config['dataset']}, width {study.WIDTH[profile]}, mean ± s.d. over seeds)")
+rows = [{"network": r.extra.get("label") or r.config["model"], "our error (%)": present.fmt(r.final["test_error"]),
+         "thesis error (%)": present.fmt(study.THESIS.get(r.config["model"], {}).get(r.config["dataset"])),
+         "source": study.THESIS.get(r.config["model"], {}).get("source", "—")}
+        for r in recs if "28-10" in r.config["model"]]
+if rows:
+    present.show_table(pd.DataFrame(rows), caption="The thesis's CIFAR networks (full profile)")
+else:
+    display(Markdown("The thesis's own CIFAR networks (DiracNet-28-10, WRN-28-10) are trained only "
+                     "under the `full` profile; their thesis numbers are in the first table."))
+
+# %% [markdown]
+# ## Verdict
+
+# %% tags=["hide-input"]
+for c in study.claims(recs, profile):
+    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
+                     f"- *Verdict:* **{c.verdict}** ({c.detail})"))
+if profile != "full":
+    display(Markdown(
+        f"What this profile can and cannot show: small networks (width {study.WIDTH[profile]}) trained for "
+        f"{depth_recs[0].final['steps']} steps on a {depth_recs[0].data.get('n_train', '?')}-image subset of "
+        f"{depth_recs[0].config['dataset']} at 14x14, far from convergence. It speaks about how easily "
+        "each kind of network starts to train as it gets deeper, not about the thesis's CIFAR and "
+        "ImageNet accuracies. Run the `full` profile on a GPU to test those."))
+
+# %% tags=["hide-input"]
+present.provenance(recs, profile, time.perf_counter() - t_page)

@@ -1,0 +1,71 @@
+"""Open every page of the built book in headless Chromium, as a reader would, with no kernel and
+no internet: no JavaScript errors, every image loaded, widgets rendered, math typeset. A screenshot
+of each page is saved to ``_build/screenshots/`` (the CI artifact)."""
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import needs_fmnist
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, needs_fmnist,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")]
+SHOTS = Path(__file__).resolve().parent.parent / "_build" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def server(built_book):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def pages(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.html")
+                  if p.parent.name in ("chapters", "book") or p.name == "index.html")
+
+
+def test_every_page_renders_offline_without_errors(built_book, server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    checked = []
+    for rel in pages(built_book):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors, external = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server)
+                and not r.url.startswith("data:") else None)
+        page.goto(f"{server}/{rel}", wait_until="networkidle")
+        page.wait_for_timeout(300)
+        broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                               ".map(i => i.src)")
+        assert not broken, f"{rel}: images that did not load: {broken}"
+        assert not errors, f"{rel}: JavaScript errors: {errors}"
+        assert not external, f"{rel}: requests outside the book (the page must work offline): {external}"
+        if page.locator("script[type='application/vnd.jupyter.widget-view+json']").count():
+            assert page.locator(".jupyter-widgets").count() > 0, f"{rel}: widgets did not render"
+        if page.locator("div.math, span.math").count():
+            page.wait_for_selector("mjx-container", timeout=10000)
+        page.screenshot(path=str(SHOTS / (rel.replace("/", "__").replace(".html", ".png"))), full_page=True)
+        checked.append(rel)
+        page.close()
+    assert "chapters/wide_resnets.html" in checked and "book/intro.html" in checked

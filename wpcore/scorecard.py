@@ -1,0 +1,37 @@
+"""The reproduction scorecard: every claim of every chapter, thesis vs ours, from the records.
+
+Nothing here trains: a study whose records are missing for the profile is listed as not run.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from . import records, studies
+from .studies.verdict import NOT_MEASURED, Claim
+
+CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "diracnets", "attention"]
+
+
+def study_modules() -> list:
+    names = [m.name for m in pkgutil.iter_modules(studies.__path__) if m.name != "verdict"]
+    names.sort(key=lambda n: (CHAPTER_ORDER.index(n) if n in CHAPTER_ORDER else 99, n))
+    return [importlib.import_module(f"{studies.__name__}.{n}") for n in names]
+
+
+def collect(profile: str) -> tuple[list[Claim], list[dict]]:
+    """(claims, runs): the claims of every study whose records all exist, and one row per study
+    saying how many of its runs were found."""
+    claims, runs = [], []
+    for mod in study_modules():
+        exps = mod.experiments(profile)
+        found = [records.find(e.key()) for e in exps]
+        have = [r for r in found if r is not None]
+        runs.append({"chapter": mod.CHAPTER, "runs found": f"{len(have)} of {len(exps)}"})
+        if exps and len(have) == len(exps):
+            claims.extend(mod.claims(have, profile))
+        else:
+            claims.append(Claim(mod.CHAPTER, "(all claims of this chapter)", "see the chapter",
+                                f"{len(have)} of {len(exps)} runs of the {profile} profile found",
+                                NOT_MEASURED, "execute the chapter to make its records"))
+    return claims, runs

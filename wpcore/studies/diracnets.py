@@ -1,0 +1,182 @@
+"""DiracNets (thesis ch. 5): can a plain chain of convolutions be trained deep without skip connections?
+
+Three networks with the same depth and width, as depth grows:
+- PlainNet-d-w: ReLU-conv-BN blocks, no parameterization, no skip connection;
+- DiracNet-d-w: the same blocks with W' = diag(a)·I + diag(b)·W_norm;
+- WRN-d-w: a (pre-activation) ResNet with the same number of 3x3 convolutions and channels.
+All three are trained with the DiracNet recipe (SGD momentum 0.9 without Nesterov, lr 0.1 x0.2 at
+30/60/80% of training, wd 5e-4 on conv and linear weights only for Plain/Dirac, as the official
+``train.py``; WRN decays every parameter, as its own recipe).
+
+Quick profile: Fashion-MNIST average-pooled to 14x14 (4x less compute on 2 cores), a
+2,000-image training subset for 4 epochs, batch 64, depths 10/22/46, 3 seeds. Full profile: the
+thesis's CIFAR-10 recipe (200 epochs, batch 128), depths 10/22/34/52 at width 2, and
+DiracNet-28-10 on CIFAR-10 and CIFAR-100 with WRN-28-10 on CIFAR-100 for the thesis's numbers.
+"""
+from __future__ import annotations
+
+import math
+from statistics import mean, stdev
+
+from ..experiment import Experiment
+from ..profiles import check_profile
+from .verdict import FAILS, HOLDS, INDICATIVE, NOT_MEASURED, UNCLEAR, Claim, lower_is_better, mean_spread
+
+CHAPTER = "diracnets"
+ARCHS = {"plain": "plainnet", "dirac": "diracnet", "resnet": "wrn"}  # role -> registry family
+
+# Thesis numbers (error %, parameters), with the reference sheet's source tags:
+# R = official repository, C = computed from it, T = third-party quote of the paper, U = unverified.
+THESIS = {
+    "diracnet-28-10": {"params": 36_450_090, "params_cifar100": 36_507_780, "cifar-10": 4.75, "cifar-100": 21.54,
+                       "source": "params [C]; CIFAR-10 [U]; CIFAR-100 [T: RepVGG quoting the paper]"},
+    "wrn-28-10": {"params": 36_479_194, "cifar-10": 4.00, "cifar-100": 19.25,
+                  "source": "WRN Table 5 [R]; CIFAR-100 comparison [T: RepVGG]"},
+    "diracnet-34-2": {"params": 1_854_378, "source": "params [C]; the README's example run [R]"},
+    "diracnet-18": {"params": 11_523_368, "imagenet-top1": 30.37, "source": "ImageNet [T: survey, RepVGG]"},
+    "resnet-18": {"params": 11_689_512, "imagenet-top1": 29.62, "source": "ImageNet [T: survey, RepVGG]"},
+    "diracnet-34": {"params": 21_638_952, "imagenet-top1": 27.79, "source": "ImageNet [T: survey, RepVGG]"},
+    "resnet-34": {"params": 21_797_672, "imagenet-top1": 27.17, "source": "ImageNet [T: survey, RepVGG]"},
+    "diracnet-v1-34": {"cifar-10": 4.5, "source": "v1 abstract: 95.5% accuracy, 34-layer plain net [T]"},
+}
+MATCH_MARGIN = 1.0  # points of error: "closely matches" = DiracNet at most this much worse than the ResNet
+FOLD_TOLERANCE = 1e-4  # max |folded - unfolded| / max |unfolded| of the logits, float32
+
+DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "full": (10, 22, 34, 52)}
+WIDTH = {"smoke": 1, "quick": 1, "full": 2}
+SEEDS = {"smoke": [0], "quick": [0, 1, 2], "full": [0]}
+RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "gamma": 0.2,
+          "milestones": (0.3, 0.6, 0.8)}
+SETUP = {
+    "smoke": {"dataset": "fashion-mnist", "epochs": 1, "batch_size": 64, "train_subset": 128,
+              "test_subset": 100, "options": {"downsample": 2}},
+    "quick": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
+              "test_subset": 1000, "options": {"downsample": 2}},
+    "full": {"dataset": "cifar-10", "epochs": 200, "batch_size": 128},
+}
+
+
+def model_name(role: str, depth: int, width: int) -> str:
+    return f"{ARCHS[role]}-{depth}-{width}"
+
+
+def experiments(profile: str) -> list[Experiment]:
+    """Plain, Dirac and ResNet at every depth of the profile, every seed (+ the thesis's 28-10 runs in full)."""
+    check_profile(profile)
+    common = {**RECIPE, **SETUP[profile]}
+    exps = [Experiment(model_name(role, d, WIDTH[profile]), seed=s, label=f"{role} {d}", **common)
+            for d in DEPTHS[profile] for role in ARCHS for s in SEEDS[profile]]
+    if profile == "full":
+        for model, dataset in (("diracnet-28-10", "cifar-10"), ("diracnet-28-10", "cifar-100"),
+                               ("wrn-28-10", "cifar-100")):
+            exps.append(Experiment(model, seed=0, label=f"{model} {dataset}", **{**common, "dataset": dataset}))
+    return exps
+
+
+def role_of(record) -> str | None:
+    family = record.config["model"].split("-")[0]
+    return {v: k for k, v in ARCHS.items()}.get(family)
+
+
+def depth_of(record) -> int:
+    return int(record.config["model"].split("-")[1])
+
+
+def errors(records, role: str, depth: int, metric: str = "test_error", dataset: str | None = None) -> list[float]:
+    """Final ``metric`` of every seed of ``role`` at ``depth`` (the depth study's width only)."""
+    return [r.final[metric] for r in records if role_of(r) == role and depth_of(r) == depth
+            and (dataset is None or r.config["dataset"] == dataset) and "28-10" not in r.config["model"]]
+
+
+def within_margin(a: list[float], b: list[float], margin: float, z: float = 2.0) -> tuple[str, str]:
+    """Verdict on "a is at most ``margin`` points worse than b" (errors), from per-seed values."""
+    if not a or not b:
+        return NOT_MEASURED, "no runs"
+    gap = mean(a) - mean(b)
+    if len(a) < 2 or len(b) < 2:
+        return INDICATIVE, f"gap {gap:+.2f} points (single runs, margin {margin})"
+    se = math.sqrt(stdev(a) ** 2 / len(a) + stdev(b) ** 2 / len(b))
+    verdict = HOLDS if gap <= margin else FAILS if gap - z * se > margin else UNCLEAR
+    return verdict, f"gap {gap:+.2f} ± {se:.2f} points (±1 s.e.); margin {margin} points"
+
+
+def fold_results(records) -> list[dict]:
+    """The fold check of every Dirac record: {"model", "seed", "fold_max_rel_diff", "unfolded_ms", "folded_ms"}."""
+    return [{"model": r.config["model"], "seed": r.config["seed"], **r.extra["fold"]}
+            for r in records if role_of(r) == "dirac" and r.extra.get("fold")]
+
+
+def speedup_verdict(folds: list[dict], z: float = 2.0) -> tuple[str, str]:
+    """Paired verdict on "folded is faster": mean log(unfolded / folded) against its standard error."""
+    logs = [math.log(f["unfolded_ms"] / f["folded_ms"]) for f in folds]
+    if not logs:
+        return NOT_MEASURED, "no Dirac runs"
+    if len(logs) < 2:
+        return INDICATIVE, f"speed-up x{math.exp(logs[0]):.2f} (one measurement)"
+    m, se = mean(logs), stdev(logs) / math.sqrt(len(logs))
+    verdict = HOLDS if m > z * se else FAILS if m < -z * se else UNCLEAR
+    return verdict, (f"geometric-mean speed-up x{math.exp(m):.2f} (x{math.exp(m - se):.2f} to "
+                     f"x{math.exp(m + se):.2f}, ±1 s.e.) over {len(logs)} trained networks")
+
+
+def claims(records, profile: str) -> list[Claim]:
+    depths = DEPTHS[profile]
+    shallow, deep = depths[0], depths[-1]
+    n = len(SEEDS[profile])
+    ds = records[0].config["dataset"] if records else "—"
+    scale = f"{ds}, {profile} profile, {n} seed{'s' * (n != 1)}, width {WIDTH[profile]}"
+
+    def err(role, d):
+        return errors(records, role, d, dataset=ds)
+
+    out = []
+    v, detail = lower_is_better(err("plain", shallow), err("plain", deep))
+    out.append(Claim(CHAPTER, "Without skip connections, a plain network gets worse as it gets deeper.",
+                     "the motivation of the chapter (plain nets degrade with depth; DiracNets paper, depth "
+                     "figure [U])",
+                     f"plain net test error ({scale}): depth {shallow} {mean_spread(err('plain', shallow))}% "
+                     f"vs depth {deep} {mean_spread(err('plain', deep))}%", v, detail))
+    v, detail = lower_is_better(err("dirac", deep), err("plain", deep))
+    out.append(Claim(CHAPTER, "The Dirac parameterization makes a deep plain chain trainable: at the same "
+                     "depth and width, a DiracNet beats the plain network.",
+                     "DiracNets train to 28-34 layers (and deeper) without skip connections and reach "
+                     f"{100 - THESIS['diracnet-v1-34']['cifar-10']:.1f}% on CIFAR-10 (v1 abstract [T])",
+                     f"test error at depth {deep} ({scale}): DiracNet {mean_spread(err('dirac', deep))}% vs "
+                     f"plain {mean_spread(err('plain', deep))}%", v, detail))
+    v, detail = within_margin(err("dirac", deep), err("resnet", deep), MATCH_MARGIN)
+    gaps = "; ".join(f"depth {d}: {mean(err('dirac', d)) - mean(err('resnet', d)):+.2f}"
+                     for d in depths if err("dirac", d) and err("resnet", d))
+    out.append(Claim(CHAPTER, f"A DiracNet closely matches a ResNet of the same depth and width (here: at "
+                     f"most {MATCH_MARGIN:g} point of error worse).",
+                     f"ImageNet top-1 error: DiracNet-18 {THESIS['diracnet-18']['imagenet-top1']} vs ResNet-18 "
+                     f"{THESIS['resnet-18']['imagenet-top1']}, DiracNet-34 {THESIS['diracnet-34']['imagenet-top1']} vs "
+                     f"ResNet-34 {THESIS['resnet-34']['imagenet-top1']} [T]; CIFAR-100 DiracNet-28-10 "
+                     f"{THESIS['diracnet-28-10']['cifar-100']} vs WRN-28-10 {THESIS['wrn-28-10']['cifar-100']} [T]",
+                     f"test error at depth {deep} ({scale}): DiracNet {mean_spread(err('dirac', deep))}% vs "
+                     f"ResNet {mean_spread(err('resnet', deep))}%; Dirac minus ResNet by depth: {gaps or '—'}",
+                     v, detail))
+    folds = fold_results(records)
+    worst = max((f["fold_max_rel_diff"] for f in folds), default=None)
+    same = NOT_MEASURED if worst is None else HOLDS if worst <= FOLD_TOLERANCE else FAILS
+    out.append(Claim(CHAPTER, "At inference, Dirac parameterization and BN fold into one ordinary "
+                     "convolution per layer, giving the same outputs.",
+                     "the folded pretrained DiracNet-18/34 of the official repository [R]",
+                     f"largest relative difference of the logits over {len(folds)} trained DiracNets: "
+                     f"{worst:.1e}" if worst is not None else "no trained DiracNet",
+                     same, f"tolerance {FOLD_TOLERANCE:g} x max |logit| (float32)"))
+    v, detail = speedup_verdict(folds)
+    dev = records[0].device.get("name") or records[0].device.get("type") if records else "—"
+    out.append(Claim(CHAPTER, "The folded network (a plain conv-ReLU chain) is faster at inference.",
+                     "folding removes the parameterization and BN at test time [R]",
+                     f"median forward time of a {folds[0]['fold_batch'] if folds else '—'}-image test batch, "
+                     f"unfolded vs folded, on {dev}, right after training", v, detail))
+    for dataset in ("cifar-10", "cifar-100"):
+        ours = [r.final["test_error"] for r in records
+                if r.config["model"] == "diracnet-28-10" and r.config["dataset"] == dataset]
+        thesis = THESIS["diracnet-28-10"][dataset]
+        verdict = NOT_MEASURED if not ours else HOLDS if abs(mean(ours) - thesis) <= 0.5 else FAILS
+        out.append(Claim(CHAPTER, f"DiracNet-28-10 reaches {thesis}% error on {dataset.upper()} (within 0.5 points).",
+                         f"{thesis}% ({THESIS['diracnet-28-10']['source']})",
+                         f"{mean_spread(ours)}% (full profile)" if ours else "not trained in this profile",
+                         verdict, "full profile only" if not ours else f"{len(ours)} run(s)"))
+    return out

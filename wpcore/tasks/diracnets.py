@@ -1,0 +1,150 @@
+"""The DiracNets chapter's task (thesis ch. 5): classification that also follows a, b and folding.
+
+Trains like the built-in ``classify`` task, and in addition
+
+- logs the Dirac parameters every epoch (mean a, b and b/a per group; ``wpcore.nets.dirac.ab_stats``),
+- keeps the final a and b of every layer in the record,
+- after training, folds the network into a conv-ReLU chain (``wpcore.nets.fold``), records how
+  far the folded outputs are from the unfolded ones on test images, and times both at inference.
+
+Options (``Experiment.options``): ``downsample`` (int, default 1): average-pool the images by this
+factor before training (e.g. 28x28 Fashion-MNIST -> 14x14, 4x less compute on small CPUs).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..experiment import Context, Experiment, TaskResult, register_task
+
+OPTIONS = {"downsample": 1}
+
+
+def _load(dataset: str, split: str):
+    """A whole split, read once per process (a chapter trains dozens of small runs on it)."""
+    from ..data import store
+
+    return _load_cached(dataset, split, os.environ.get("WPCORE_DATA"), repr(store.FILES.get(dataset)))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(dataset: str, split: str, data_env, specs: str):  # the key: where the files are looked for
+    from ..data import load
+
+    return load(dataset, split)
+
+
+def downsample(data, factor: int):
+    """An ImageSet with its images average-pooled by ``factor`` (uint8 kept), identity tagged."""
+    if factor == 1:
+        return data
+    x = F.avg_pool2d(data.images.float(), factor).round().to(torch.uint8)  # (N, C, H/f, W/f)
+    return dataclasses.replace(data, images=x, identity=f"{data.identity}|avgpool:{factor}")
+
+
+@torch.no_grad()
+def inference_ms(models: dict[str, nn.Module], x: torch.Tensor, repeats: int = 7) -> dict[str, float]:
+    """Median milliseconds of one eval-mode forward pass of ``x`` through each model.
+
+    The models take turns in every repeat, so a load that changes over time hits them alike;
+    one warm-up pass each is not timed.
+    """
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for m in models.values():
+        m.eval()(x)
+    for _ in range(repeats):
+        for k, m in models.items():
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            m(x)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            times[k].append(1000 * (time.perf_counter() - t))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+@torch.no_grad()
+def fold_check(net: nn.Module, x: torch.Tensor, repeats: int = 7) -> dict:
+    """Fold ``net``; max |folded - unfolded| / max |unfolded| of the logits on x, and both speeds."""
+    from ..nets.fold import fold
+
+    net.eval()
+    folded = fold(net)
+    y, y_f = net(x), folded(x)
+    ms = inference_ms({"unfolded": net, "folded": folded}, x, repeats)
+    return {"fold_max_rel_diff": ((y - y_f).abs().max() / y.abs().max()).item(),
+            "fold_batch": len(x), "unfolded_ms": ms["unfolded"], "folded_ms": ms["folded"]}
+
+
+def fold_speed(net: nn.Module, shape: tuple[int, ...], batches=(1, 64), repeats: int = 9) -> list[dict]:
+    """Fold ``net`` and time both at each batch size on random inputs of ``shape`` (C, H, W).
+
+    Rows: {"batch", "unfolded_ms", "folded_ms", "speedup", "max_rel_diff"} (medians of ``repeats``).
+    """
+    from ..nets.fold import fold
+
+    net.eval()
+    folded, rows = fold(net), []
+    for b in batches:
+        x = torch.randn(b, *shape)
+        with torch.no_grad():
+            y = net(x)
+            diff = ((y - folded(x)).abs().max() / y.abs().max()).item()
+        ms = inference_ms({"unfolded": net, "folded": folded}, x, repeats)
+        rows.append({"batch": b, "unfolded_ms": ms["unfolded"], "folded_ms": ms["folded"],
+                     "speedup": ms["unfolded"] / ms["folded"], "max_rel_diff": diff})
+    return rows
+
+
+@register_task("dirac")
+def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
+    from ..data import DeviceLoader
+    from ..nets import create
+    from ..nets.dirac import DiracNet, ab_per_layer, ab_stats
+    from ..train import FitConfig, classification_eval, fit
+
+    unknown = set(exp.options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for task 'dirac'; known: {sorted(OPTIONS)}")
+    opts = {**OPTIONS, **exp.options}
+    train, test = _load(exp.dataset, "train"), _load(exp.dataset, "test")
+    if exp.train_subset:
+        train = train.subset(exp.train_subset)
+    if exp.test_subset:
+        test = test.subset(exp.test_subset)
+    train, test = downsample(train, opts["downsample"]), downsample(test, opts["downsample"])
+    mean, std = train.mean_std()
+    model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
+    crop = (4 if train.shape[1] >= 28 else 2 if train.shape[1] >= 14 else 1) if exp.augment else 0
+    train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
+                                 flip=exp.augment, seed=exp.seed)
+    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)
+    test_eval = classification_eval(test_batches)
+    train_eval = classification_eval(DeviceLoader(train.subset(min(len(train), 500)), 500, False, ctx.device,
+                                                  mean, std), prefix="train")
+
+    def evaluate(m: nn.Module) -> dict:
+        return {**test_eval(m), **train_eval(m), **ab_stats(m)}
+
+    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
+                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
+    history = fit(model, train_batches, cfg, evaluate=evaluate, log=ctx.log, checkpoint=ctx.checkpoint,
+                  device=ctx.device)
+    final = dict(history[-1]) if history else {}
+    final["params"] = sum(p.numel() for p in model.parameters())
+    extra: dict = {"options": opts}
+    if isinstance(model, DiracNet):
+        extra["ab_per_layer"] = ab_per_layer(model) if model.conv_type == "dirac" else None
+        x, _ = next(iter(test_batches))
+        extra["fold"] = fold_check(model, x)
+    return TaskResult(history, final, model,
+                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test),
+                       "shape": list(train.shape), "mean": mean, "std": std}, extra)
