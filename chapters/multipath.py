@@ -41,10 +41,12 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
+from wpcore import records as rec_store
 from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
@@ -152,11 +154,17 @@ present.show_table(pd.DataFrame(shape_rows), caption="MultiPath shapes (one imag
 # %% [markdown]
 # ## The experiment
 #
-# Four runs, one per row of the ablation, with the same data, schedule and seed: SGD with
-# momentum 0.9, a step decay of the learning rate by 10 at 75% of training, horizontal flips.
-# Each run trains the proposal network and the detector together and is evaluated by
-# pycocotools on the test scenes after every epoch. A run whose record already exists is not
-# trained again.
+# Four runs, one per row of the ablation, with the same data, schedule and seed. Each run
+# trains the proposal network and the detector together (SGD with momentum 0.9, horizontal
+# flips) and is evaluated by pycocotools on the test split after every epoch. A run whose record
+# already exists is not trained again.
+
+# %% tags=["hide-input"]
+e0 = exps[0]
+display(Markdown(
+    f"Recipe under `{profile}`: {e0.epochs} epochs of {e0.options.get('train_images') or 'all'} training images "
+    f"({e0.dataset}), batch {e0.batch_size}, learning rate {e0.lr:g} x{e0.gamma:g} at "
+    f"{', '.join(f'{m:.0%}' for m in e0.milestones)} of training, weight decay {e0.weight_decay:g}, seed {e0.seed}."))
 
 # %%
 records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
@@ -182,12 +190,10 @@ table = pd.DataFrame([{"variant": lab, **{k: present.fmt(runs[lab].final.get(k),
                        "train time (s)": present.fmt(runs[lab].wall_time_s, 0)} for lab in labels])
 present.show_table(table, caption=f"Ablation ({profile} profile, {records[0].config['dataset']}, seed 0)")
 
-# %%  tags=["hide-input"]
+# %% tags=["hide-input"]
 curve = pd.DataFrame([{"variant": lab, "IoU threshold": float(k[3:]), "AP": v}
                       for lab in labels for k, v in runs[lab].final.items() if k.startswith("AP@")])
 fig, ax = plt.subplots(figsize=(7, 4))
-import seaborn as sns
-
 sns.lineplot(curve, x="IoU threshold", y="AP", hue="variant", marker="o", ax=ax)
 ax.axvspan(0.5, 0.75, color="grey", alpha=0.1, lw=0)
 ax.text(0.505, ax.get_ylim()[1] * 0.95, "integral loss thresholds", fontsize=8, va="top")
@@ -207,8 +213,6 @@ fig.tight_layout()
 # on the same boxes; AP depends only on how they rank.
 
 # %% tags=["hide-input"]
-from wpcore import records as rec_store
-
 shown = [test[i] for i in range(min(6, len(test)))]
 
 
