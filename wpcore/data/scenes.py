@@ -7,9 +7,9 @@ annotation file with its image folder, so real COCO works unchanged where it is 
 
 The embedded stand-in, ``fashion-scenes``: 128x128 crops of scikit-image photographs with 1-4
 Fashion-MNIST objects pasted on them, each tinted a random colour, its opacity taken from its
-grey level, at side lengths from 16 to 100 pixels (about 2/3 COCO-small and 1/3 medium boxes by
-area; none is COCO-large, which needs more than 96^2 visible pixels). Later objects occlude earlier ones; a placement that would leave an earlier object less
-than half visible is redrawn. Boxes and areas are those of the *visible* mask (as COCO's), and
+grey level, at side lengths from 16 to 100 pixels (about 2/3 COCO-small and 1/3 medium objects
+by area; none is COCO-large, which needs more than 96^2 visible pixels). Later objects occlude
+earlier ones; a placement that would leave an earlier object less than half visible is redrawn. Boxes and areas are those of the *visible* mask (as COCO's), and
 the masks are stored as RLE. Train scenes use Fashion-MNIST's training images, val scenes its
 test images; both use different random crops of the same photographs.
 """
