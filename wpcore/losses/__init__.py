@@ -1,1 +1,1 @@
-"""Losses of the thesis's chapters: small pure functions, one file per chapter's kind of loss."""
+"""Losses of the thesis, one small file per idea, each a pure function with shapes in its docstring."""

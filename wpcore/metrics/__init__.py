@@ -1,1 +1,1 @@
-"""Metrics of the thesis's chapters: small pure functions, one file per kind of task."""
+"""Evaluation metrics of the thesis's chapters, one file per task (e.g. ``matching``: FPR95, ROC)."""

@@ -1,0 +1,264 @@
+"""Thesis ch. 1 (DeepCompare): networks, hinge loss, FPR95, PhotoTour format, embedded pairs."""
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wpcore import nets
+from wpcore.data import DataError
+from wpcore.data import patches as P
+from wpcore.losses.hinge import hinge
+from wpcore.metrics.matching import fpr95, fpr95_interpolated, roc_curve, roc_steps
+from wpcore.nets import deepcompare as dc
+
+NAMES = sorted(dc.BUILDERS)
+SIAMESE = [n for n in NAMES if "siam" in n]
+
+
+# --- networks -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_net_scores_pairs_and_trains(name):
+    torch.manual_seed(0)
+    m = nets.create(name, width=0.25)
+    assert m.example_input_shape == (2, 64, 64)
+    out = m(torch.randn(3, 2, 64, 64))
+    assert out.shape == (3,) and torch.isfinite(out).all()
+    out.pow(2).mean().backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+# thesis.md §1.1 [C]: parameter counts computed from the official model files
+@pytest.mark.parametrize("name,millions", [("2ch", 0.98), ("2ch-deep", 1.67), ("2ch-2stream", 2.35), ("siam", 1.17)])
+def test_paper_width_parameter_counts(name, millions):
+    m = nets.create(name)
+    assert round(sum(p.numel() for p in m.parameters()) / 1e6, 2) == millions
+
+
+@pytest.mark.parametrize("name", dc.SPP_MODELS)
+@pytest.mark.parametrize("hw", [(64, 64), (80, 80), (96, 128)])
+def test_spp_nets_take_any_size(name, hw):
+    m = nets.create(name, width=0.25)
+    out = m(torch.randn(2, 2, *hw))
+    assert out.shape == (2,)
+    out.sum().backward()
+
+
+@pytest.mark.parametrize("name", SIAMESE)
+def test_descriptors(name):
+    m = nets.create(name, width=0.25).eval()
+    d = m.descriptor(torch.randn(4, 1, 64, 64))
+    assert d.shape == (4, m.dim)
+    if name.endswith("-l2"):
+        x = torch.randn(4, 2, 64, 64)
+        assert torch.allclose(d.norm(dim=1), torch.ones(4), atol=1e-5)
+        if not name.startswith("pseudo"):  # one shared branch: score = -|d1 - d2|, symmetric
+            expect = -(m.descriptor(x[:, :1]) - m.descriptor(x[:, 1:])).norm(dim=1)
+            assert torch.allclose(m(x), expect, atol=1e-5)
+            assert torch.allclose(m(x), m(x.flip(1)), atol=1e-5)
+
+
+def test_central_surround_geometry():
+    x = torch.arange(64.0).repeat(64, 1)[None, None]  # value = column index
+    c, s = dc.central_surround(x)
+    assert c.shape == s.shape == (1, 1, 32, 32)
+    assert c[0, 0, 0, 0] == 16 and c[0, 0, 0, -1] == 47          # columns 16..47: the centre crop
+    assert s[0, 0, 0, 0] == 0.5 and s[0, 0, 0, -1] == 62.5       # 2x2 means of the whole patch
+
+
+def test_unknown_builder_argument_is_clear():
+    with pytest.raises(ValueError, match="width"):
+        nets.create("2ch", depth=3)
+
+
+# --- loss ---------------------------------------------------------------------------------------
+
+def test_hinge_known_values():
+    s = torch.tensor([2.0, 0.5, -0.5, -2.0])
+    y = torch.tensor([1, 1, -1, 1])
+    # max(0, 1 - y s): 0, 0.5, 0.5, 3
+    assert hinge(s, y).item() == pytest.approx(1.0)
+
+
+# --- FPR95 --------------------------------------------------------------------------------------
+
+def _ordered(labels):
+    """Scores decreasing in the given label order."""
+    return np.arange(len(labels), 0, -1).astype(float), np.array(labels)
+
+
+def test_fpr95_exact_point():
+    # 18 P, 2 N, 2 P, 8 N: TPR reaches 19/20 = 0.95 after 2 negatives of 10
+    s, y = _ordered([1] * 18 + [-1] * 2 + [1] * 2 + [-1] * 8)
+    assert fpr95(s, y) == pytest.approx(0.2)
+    assert fpr95_interpolated(s, y) == pytest.approx(0.2)
+
+
+def test_fpr95_protocols_differ_between_roc_points():
+    # 9 P, 2 N, 1 P, 8 N (10 P, 10 N): TPR jumps from 0.9 to 1.0 across the 2 negatives.
+    s, y = _ordered([1] * 9 + [-1] * 2 + [1] + [-1] * 8)
+    assert fpr95(s, y) == pytest.approx(0.0)              # Lua: nearest pair, first at TPR 0.9
+    assert fpr95_interpolated(s, y) == pytest.approx(0.2)  # sklearn ROC: on the vertical segment
+
+
+def test_fpr95_perfect_random_and_labels_0_1():
+    s, y = _ordered([1] * 50 + [-1] * 50)
+    assert fpr95(s, y) == 0.0 and fpr95(s, (y > 0).astype(int)) == 0.0
+    rng = np.random.default_rng(0)
+    y = rng.choice([-1, 1], 20000)
+    assert fpr95(rng.random(20000), y) == pytest.approx(0.95, abs=0.015)  # chance: FPR = TPR
+    with pytest.raises(ValueError, match="both"):
+        fpr95(np.zeros(3), np.ones(3))
+
+
+def test_roc_curves_are_monotone():
+    rng = np.random.default_rng(1)
+    y = rng.choice([-1, 1], 500)
+    s = y + rng.normal(0, 1, 500)
+    tpr, fpr = roc_steps(s, y)
+    assert tpr[-1] == fpr[-1] == 1 and (np.diff(tpr) >= 0).all() and (np.diff(fpr) >= 0).all()
+    f, t, _ = roc_curve(s, y)
+    assert (np.diff(f) >= 0).all() and (np.diff(t) >= 0).all()
+
+
+# --- PhotoTour format ---------------------------------------------------------------------------
+
+def _write_scene(folder, n=300):
+    """A scene in the exact Brown layout; patch i has pixel (0,0) = i % 256, (0,1) = i // 256."""
+    sheets = -(-n // 256)
+    for k in range(sheets):
+        sheet = np.zeros((1024, 1024), np.uint8)
+        for j in range(256):
+            i = k * 256 + j
+            if i < n:
+                r, c = divmod(j, 16)
+                sheet[r * 64:(r + 1) * 64, c * 64:(c + 1) * 64] = 77
+                sheet[r * 64, c * 64], sheet[r * 64, c * 64 + 1] = i % 256, i // 256
+        Image.fromarray(sheet, "L").save(folder / f"patches{k:04d}.bmp")
+    point = np.arange(n) // 3  # three views of each 3D point
+    (folder / "info.txt").write_text("".join(f"{p} 0\n" for p in point))
+    pairs = [(0, 1), (3, 5), (0, 3), (298, 299), (257, 100), (299, 297)]
+    lines = [f"{a} {point[a]} 0 {b} {point[b]} 0\n" for a, b in pairs]
+    (folder / P.TEST_PAIRS).write_text("".join(lines))
+    return pairs, point
+
+
+@pytest.fixture
+def scene_zip(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    pairs, point = _write_scene(src)
+    zpath = tmp_path / "fixture.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for f in sorted(src.iterdir()):
+            z.write(f, f.name)
+    return tmp_path, {"fixture": ("file:///nowhere/fixture.zip", P.md5sum(zpath))}, pairs, point
+
+
+def test_phototour_loader_reads_the_real_layout(scene_zip):
+    root, table, pairs, point = scene_zip
+    ps = P.load_phototour("fixture", root, archives=table, counts={"fixture": 300})
+    assert ps.pairs.shape == (len(pairs), 2, 64, 64) and ps.pairs.dtype == torch.uint8
+    for k, (a, b) in enumerate(pairs):
+        for ch, i in ((0, a), (1, b)):
+            assert ps.pairs[k, ch, 0, 0] == i % 256 and ps.pairs[k, ch, 0, 1] == i // 256
+            assert ps.pairs[k, ch, 5, 5] == 77
+        assert ps.labels[k] == (1 if point[a] == point[b] else -1)
+    assert ps.labels.tolist() == [1, 1, -1, 1, -1, 1]
+
+
+def test_phototour_checksums_and_counts(scene_zip):
+    root, table, _, _ = scene_zip
+    bad = {"fixture": (table["fixture"][0], "0" * 32)}
+    with pytest.raises(DataError, match="corrupt"):
+        P.load_phototour("fixture", root, archives=bad)
+    with pytest.raises(DataError, match="incomplete"):
+        P.load_phototour("fixture", root, archives=table, counts={"fixture": 301})
+    with pytest.raises(DataError, match="missing"):
+        P.load_phototour("liberty", root / "empty")
+    with pytest.raises(ValueError, match="unknown"):
+        P.load_phototour("paris", root, archives=table)
+
+
+# --- embedded pairs: positives really correspond ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stereo():
+    return P.stereo_pairs("test", 600, seed=1)
+
+
+def _mad(ps):
+    x = ps.pairs.float()
+    return (x[:, 0] - x[:, 1]).abs().mean(dim=(1, 2))
+
+
+def test_stereo_positives_align_at_the_ground_truth_disparity(stereo):
+    pos = stereo.pairs[stereo.labels > 0].float()
+    assert len(pos) == 300 and (stereo.labels < 0).sum() == 300
+    # slide the left patch's central 24x24 block along the right patch's scanline
+    left = pos[:, 0, 20:44, 20:44]
+    ssd = torch.stack([(left - pos[:, 1, 20:44, 20 + s:44 + s]).pow(2).mean(dim=(1, 2)) for s in range(-12, 13)], 1)
+    best = ssd.argmin(1) - 12
+    textured = pos[:, 0].std(dim=(1, 2)) > 8  # flat patches have no defined best shift
+    assert (best[textured].abs() <= 2).float().mean() > 0.85
+    assert torch.bincount(best[textured] + 12).argmax() == 12  # zero shift is the most common
+    mad = _mad(stereo)
+    assert mad[stereo.labels > 0].mean() < 0.5 * mad[stereo.labels < 0].mean()
+
+
+def test_stereo_disparity_direction():
+    left, right, disp = P.stereo_images()
+    r, c = np.mgrid[100:400:20, 150:600:20]
+    r, c = r.ravel(), c.ravel()
+    ok = np.isfinite(disp[r, c])
+    r, c, d = r[ok], c[ok], np.round(disp[r[ok], c[ok]]).astype(int)
+    a = P.crop(left, r, c, 16).astype(float)
+    minus = np.abs(a - P.crop(right, r, c - d, 16)).mean()
+    plus = np.abs(a - P.crop(right, r, np.minimum(c + d, 732), 16)).mean()
+    assert minus < 0.5 * plus  # left (r, c) <-> right (r, c - disp)
+
+
+def test_warped_geometry_and_positives():
+    im = np.random.default_rng(0).random((120, 140)).astype(np.float32)
+    c = np.array([[60.0, 70.0]])
+    rot90 = np.array([[[0.0, -1.0], [1.0, 0.0]]])  # u = (row, col) -> (-col, row)
+    same = P.sample_warped(im, c, np.eye(2)[None], 16)[0]
+    assert np.allclose(same, P.crop(im, np.array([60]), np.array([70]), 16)[0], atol=1e-5)
+    turned = P.sample_warped(im, c, rot90, 15)[0]  # odd size: rotation about the centre pixel
+    centred = P.crop(im, np.array([60]), np.array([70]), 15)[0]
+    assert np.allclose(turned, np.rot90(centred, -1), atol=1e-5)
+    ps = P.warped_pairs("test", 200, seed=0)
+    mad = _mad(ps)
+    assert mad[ps.labels > 0].mean() < 0.8 * mad[ps.labels < 0].mean()
+
+
+# --- preprocessing, augmentation, batches ------------------------------------------------------------
+
+def test_normalize_is_per_patch_mean_over_256():
+    x = torch.randint(0, 256, (3, 2, 8, 8), dtype=torch.uint8)
+    n = P.normalize(x)
+    assert torch.allclose(n.mean(dim=(2, 3)), torch.zeros(3, 2), atol=1e-6)
+    assert torch.allclose(n * 256, x.float() - x.float().mean(dim=(2, 3), keepdim=True), atol=1e-4)
+
+
+def test_augmentation_transforms_both_patches_alike():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 1, 8, 8)
+    x = torch.cat([a, 2 * a], 1)              # patch 2 = 2 x patch 1
+    y = P.augment_pairs(x, g)
+    swapped = torch.tensor([torch.allclose(y[i, 0], 2 * y[i, 1]) for i in range(64)])
+    kept = torch.tensor([torch.allclose(y[i, 1], 2 * y[i, 0]) for i in range(64)])
+    assert (swapped | kept).all() and swapped.any() and kept.any()
+    # the transform is one of the 6 of train.lua, applied to patch 1
+    for i in range(64):
+        p = y[i, 0] if kept[i] else y[i, 1]  # the undoubled patch
+        assert any(torch.equal(p, P._transform(a[i, 0], k)) for k in range(6))
+
+
+def test_balanced_loader(stereo):
+    loader = P.PairLoader(stereo, 32, True, augment=True, balanced=True)
+    assert len(loader) == 300 // 16
+    for x, y in loader:
+        assert x.shape == (32, 2, 64, 64) and y.sum() == 0 and x.dtype == torch.float32

@@ -1,0 +1,111 @@
+"""Thesis ch. 1 study and tasks: profiles, SIFT baseline, stereo map geometry, records, claims."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from wpcore import experiment
+from wpcore.data import patches as P
+from wpcore.studies import patches as study
+from wpcore.studies.verdict import HOLDS, INDICATIVE
+from wpcore.tasks import patches as T
+
+
+def test_profiles_define_the_comparisons():
+    quick = study.experiments("quick")
+    names = [study.name_of(SimpleNamespace(config=e.config())) for e in quick]
+    assert {"2ch", "2ch-2stream", "siam", "siam-l2", "SIFT"} <= set(names)
+    assert [e.model for e in quick if e.options.get("stereo_map")] == ["2ch"]
+    assert all(e.dataset == "stereo" for e in quick)
+    full = study.experiments("full")
+    assert {e.dataset for e in full} == {"brown:yosemite", "brown:notredame", "brown:liberty"}
+    assert len({e.options["test_scene"] + e.dataset for e in full}) == 6
+    assert len({(e.label, e.task) for e in full}) == len(full)
+    with pytest.raises(ValueError, match="profile"):
+        study.experiments("huge")
+
+
+def test_unknown_option_is_refused():
+    e = experiment.Experiment("2ch", task="patches", dataset="stereo", options={"n_trian": 10})
+    with pytest.raises(ValueError, match="n_trian"):
+        T.load_split(e)
+
+
+def test_sift_descriptors_see_content_not_position():
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.integers(0, 256, (3, 64, 64), dtype=np.uint8))
+    same = T.sift_descriptors(torch.cat([a, a]))
+    assert same.shape == (6, 128) and np.abs(same[:3] - same[3:]).max() <= 1  # uint8 rounding  # tiling does not leak across tiles
+    turned = T.sift_descriptors(torch.rot90(a, 1, dims=(1, 2)))
+    assert not np.allclose(same[:3], turned)  # fixed orientation: rotation changes the descriptor
+
+
+class SSD(nn.Module):
+    """Score = -mean squared difference of the two normalised patches (a classic block matcher)."""
+
+    def forward(self, x):
+        return -(x[:, 0] - x[:, 1]).pow(2).mean(dim=(1, 2))
+
+
+def test_stereo_map_matches_left_c_to_right_c_minus_d():
+    ssd = T.stereo_map(SSD(), "cpu", stride=48, disp_step=1)
+    flat = T.stereo_map(nn.Sequential(nn.Flatten(), nn.Linear(2 * 64 * 64, 1)).requires_grad_(False), "cpu",
+                        stride=48, disp_step=1)
+    gt = np.array([[np.nan if v is None else v for v in row] for row in ssd["ground_truth"]])
+    assert np.isfinite(gt).mean() > 0.5 and all(r >= P.STEREO_SPLIT_ROW + 32 for r in ssd["rows"])
+    assert ssd["mae_px"] < 8 and ssd["bad3_pct"] < 60  # 64x64 SSD windows, no smoothing, real data
+    assert ssd["mae_px"] < 0.5 * flat["mae_px"]
+
+
+def test_smoke_runs_leave_records_and_claims(monkeypatch):
+    exps = [e for e in study.experiments("smoke") if e.model == "2ch" or e.task == "patch-sift"]
+    exps[0].options["stereo_stride"] = 96
+    recs = [experiment.run(e) for e in exps]
+    for r in recs:
+        assert 0 <= r.final["fpr95"] <= 100 and 0 <= r.final["fpr95_interp"] <= 100
+        assert 0 <= r.final["fpr95_transfer"] <= 100  # scored on warped photographs too
+        assert len(r.extra["roc"]["fpr"]) == len(r.extra["roc"]["tpr"]) > 2
+    assert "stereo" in recs[0].extra and recs[0].history[-1]["steps"] == 2
+    assert experiment.run(exps[0]).key == recs[0].key  # reused, not retrained
+    cs = study.claims(recs, "smoke")
+    assert len(cs) == 4 and all(c.verdict for c in cs)
+
+
+def fake(model, value, seed, task="patches"):
+    return SimpleNamespace(config={"model": model, "task": task, "dataset": "stereo", "seed": seed},
+                           final={"fpr95": value})
+
+
+def test_claims_are_computed_from_records():
+    recs = [fake("2ch", 5 + s * 0.1, s) for s in range(3)] + [fake("siam", 15 + s * 0.1, s) for s in range(3)]
+    recs += [fake("2ch-2stream", 4, 0), fake("siam-l2", 20, 0), fake("siam-l2", 30, 0, "patch-sift")]
+    cs = {c.claim.split()[0]: c for c in study.claims(recs, "quick")}
+    assert cs["Comparing"].verdict == HOLDS and "5.10" in cs["Comparing"].ours
+    assert cs["The"].verdict == INDICATIVE  # one 2ch-2stream run
+    assert "SIFT 30.00%" in cs["Learned"].ours and "2ch-2stream 4.00%" in cs["Learned"].ours
+
+
+def test_full_profile_path_on_brown_fixtures(tmp_path, monkeypatch):
+    """The full profile's task on two fixture scenes in the exact PhotoTour layout."""
+    from .test_patches import _write_scene
+
+    monkeypatch.setenv("WPCORE_DATA", str(tmp_path / "data"))
+    for scene in ("yosemite", "notredame"):
+        folder = tmp_path / "data" / "phototour" / scene
+        folder.mkdir(parents=True)
+        _write_scene(folder)
+        (folder / P.TRAIN_PAIRS).write_text((folder / P.TEST_PAIRS).read_text() * 20)
+        monkeypatch.setitem(P.PHOTOTOUR_COUNTS, scene, 300)
+    T._pairs.cache_clear()
+    split = [e for e in study.experiments("full")
+             if e.dataset == "brown:yosemite" and e.options["test_scene"] == "notredame"]
+    assert {study.name_of(SimpleNamespace(config=x.config())) for x in split} >= {"2ch", "siam", "SIFT"}
+    e = experiment.Experiment("2ch", task="patches", dataset="brown:yosemite", epochs=1, batch_size=4,
+                              max_steps=2, model_kw={"width": 0.25}, options={"test_scene": "notredame"})
+    assert split[0].options == e.options
+    rec = experiment.run(e)
+    assert rec.data["n_test"] == 6 and rec.data["test"] == f"phototour:notredame:{P.TEST_PAIRS}"
+    assert 0 <= rec.final["fpr95"] <= 100
+    T._pairs.cache_clear()

@@ -1,0 +1,391 @@
+"""Patch-pair data for thesis ch. 1 (DeepCompare): Brown/PhotoTour, stereo and warped pairs.
+
+A :class:`PairSet` holds ``pairs: (N, 2, 64, 64) uint8`` (channel 0 = patch 1, channel 1 = patch
+2) and ``labels: (N,) int8`` in {+1 match, -1 non-match}; :func:`normalize` turns a batch into
+the network input of the official code: each patch minus its own mean, divided by 256.
+
+**PhotoTour / Brown** (Liberty, Notre Dame, Yosemite; the thesis's data), read in its on-disk
+format: ``patches0000.bmp, patches0001.bmp, ...`` are 1024x1024 grayscale sheets of 16x16
+patches of 64x64, row-major (patch ``i`` is sheet ``i // 256``, row ``(i % 256) // 16``, column
+``i % 16``); ``info.txt`` line ``i`` starts with the 3D point id of patch ``i``;
+``m50_<n>_<n>_0.txt`` lists pairs as ``patchID1 pointID1 unused1 patchID2 pointID2 unused2``, a
+match when the point ids are equal. The archive is checked against an md5 table (injectable, so
+tests run on fixtures) before it is unpacked.
+
+**Embedded data** (the quick profile; no download):
+
+- *stereo*: ``skimage.data.stereo_motorcycle()`` (Middlebury 2014, rectified, 500x741) with its
+  ground-truth disparity. Checked on the data: left pixel ``(r, c)`` corresponds to right pixel
+  ``(r, c - disp[r, c])`` (disparity is indexed in the *left* image; patch differences are 4x
+  lower this way than with ``+disp``); unknown disparities are ``inf`` (the docstring says NaN).
+  Training pairs come from rows above ``STEREO_SPLIT_ROW`` and test pairs from rows below it;
+  no patch crosses the split, so the two sets share no pixel.
+- *warped*: scikit-image photographs; patch 2 of a positive is the same point seen through a
+  random affine map (rotation, scale, shear) and a photometric change (gain, bias, gamma,
+  noise). Training and test use different photographs.
+
+Negatives are balanced with positives: half are random patches anywhere in the same part, half
+(stereo only) lie on the same scanline 16-96 px away from the true match, the hard cases that
+stereo matching meets.
+
+Augmentation (training, as training/train.lua): one of {identity, rot90, rot180, rot270, hflip,
+vflip} applied to both patches of a pair, and a random swap of the two patches.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .store import DataError
+
+PATCH = 64
+SHEET = 1024
+PER_ROW = SHEET // PATCH  # 16 patches per sheet row, 256 per sheet
+
+# archive name -> (url, md5 of the zip as published; same table as torchvision's PhotoTour)
+PHOTOTOUR_ARCHIVES: dict[str, tuple[str, str]] = {
+    "liberty": ("http://icvl.ee.ic.ac.uk/vbalnt/liberty.zip", "fdd9152f138ea5ef2091746689176414"),
+    "notredame": ("http://icvl.ee.ic.ac.uk/vbalnt/notredame.zip", "509eda8535847b8c0a90bbb210c83484"),
+    "yosemite": ("http://icvl.ee.ic.ac.uk/vbalnt/yosemite.zip", "533b2e8eb7ede31be40abc317b2fd4f0"),
+}
+PHOTOTOUR_COUNTS = {"liberty": 450092, "notredame": 468159, "yosemite": 633587}  # patches per scene
+TEST_PAIRS = "m50_100000_100000_0.txt"    # the standard 100k test pairs
+TRAIN_PAIRS = "m50_500000_500000_0.txt"   # training list of training/train.lua
+# the six train -> test splits of the thesis's table (thesis.md §1.4)
+BROWN_SPLITS = [("yosemite", "notredame"), ("yosemite", "liberty"), ("notredame", "yosemite"),
+                ("notredame", "liberty"), ("liberty", "yosemite"), ("liberty", "notredame")]
+
+
+@dataclass
+class PairSet:
+    pairs: torch.Tensor   # (N, 2, 64, 64) uint8
+    labels: torch.Tensor  # (N,) int8, +1 match / -1 non-match
+    identity: str         # where the pairs come from (for records)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, n: int, seed: int = 0) -> PairSet:
+        """A balanced random subset of ``n`` pairs (n/2 matches, n/2 non-matches)."""
+        g = torch.Generator().manual_seed(seed)
+        pos, neg = (self.labels > 0).nonzero()[:, 0], (self.labels < 0).nonzero()[:, 0]
+        k = min(n // 2, len(pos), len(neg))
+        idx = torch.cat([pos[torch.randperm(len(pos), generator=g)[:k]],
+                         neg[torch.randperm(len(neg), generator=g)[:k]]])
+        return PairSet(self.pairs[idx], self.labels[idx], f"{self.identity}[{2 * k} of {len(self)}]")
+
+
+def normalize(pairs: torch.Tensor) -> torch.Tensor:
+    """(N, 2, H, W) uint8 in [0, 255] -> float32, each patch minus its mean, / 256 (official)."""
+    x = pairs.float()
+    return (x - x.mean(dim=(2, 3), keepdim=True)) / 256.0
+
+
+# --- augmentation -----------------------------------------------------------------------------
+
+def _transform(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k < 4:
+        return torch.rot90(x, k, dims=(-2, -1))
+    return x.flip(-1) if k == 4 else x.flip(-2)
+
+
+def augment_pairs(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(N, 2, H, W) -> (N, 2, H, W): per pair one of {id, rot90, rot180, rot270, hflip, vflip}
+    applied to both patches, then the two patches swapped with probability 1/2. H == W."""
+    n = len(x)
+    kind = torch.randint(0, 6, (n,), generator=generator).to(x.device)
+    swap = torch.randint(0, 2, (n,), generator=generator).bool().to(x.device)
+    out = x.clone()
+    for k in range(1, 6):
+        m = kind == k
+        if m.any():
+            out[m] = _transform(x[m], k)
+    return torch.where(swap[:, None, None, None], out.flip(1), out)
+
+
+class PairLoader:
+    """Batches of (normalised pairs (B, 2, 64, 64), labels (B,) float +-1) on ``device``.
+
+    With ``balanced=True`` each batch holds B/2 matches and B/2 non-matches (training/train.lua
+    draws 128 + 128); an epoch is as many batches as the smaller class allows.
+    """
+
+    def __init__(self, data: PairSet, batch_size: int, shuffle: bool, device="cpu",
+                 augment: bool = False, balanced: bool = False, seed: int = 0):
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.device, self.augment, self.balanced = torch.device(device), augment, balanced
+        self.generator = torch.Generator().manual_seed(seed)
+        self.pos = (data.labels > 0).nonzero()[:, 0]
+        self.neg = (data.labels < 0).nonzero()[:, 0]
+
+    def __len__(self) -> int:
+        if self.balanced:
+            return min(len(self.pos), len(self.neg)) // (self.batch_size // 2)
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def _order(self) -> list[torch.Tensor]:
+        g = self.generator
+        if self.balanced:
+            h = self.batch_size // 2
+            p = self.pos[torch.randperm(len(self.pos), generator=g)]
+            q = self.neg[torch.randperm(len(self.neg), generator=g)]
+            return [torch.cat([p[i * h:(i + 1) * h], q[i * h:(i + 1) * h]]) for i in range(len(self))]
+        idx = torch.randperm(len(self.data), generator=g) if self.shuffle else torch.arange(len(self.data))
+        return list(idx.split(self.batch_size))
+
+    def __iter__(self):
+        for idx in self._order():
+            x = normalize(self.data.pairs[idx].to(self.device))
+            if self.augment:
+                x = augment_pairs(x, self.generator)
+            yield x, self.data.labels[idx].to(self.device).float()
+
+    def state(self) -> dict:
+        return {"rng": self.generator.get_state().tolist()}
+
+    def set_state(self, s: dict) -> None:
+        self.generator.set_state(torch.tensor(s["rng"], dtype=torch.uint8))
+
+
+# --- PhotoTour / Brown ------------------------------------------------------------------------
+
+def md5sum(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def phototour_dir(name: str, root: str | Path, archives: dict[str, tuple[str, str]] | None = None) -> Path:
+    """``<root>/<name>/`` with the scene's files, unpacked from ``<root>/<name>.zip`` after its md5
+    matched ``archives[name]`` (default: the published table)."""
+    archives = PHOTOTOUR_ARCHIVES if archives is None else archives
+    if name not in archives:
+        raise ValueError(f"unknown PhotoTour scene {name!r}; known: {', '.join(archives)}")
+    root, folder = Path(root), Path(root) / name
+    if (folder / "info.txt").exists():
+        return folder
+    url, md5 = archives[name]
+    zpath = root / f"{name}.zip"
+    if not zpath.exists():
+        raise DataError(f"{zpath} is missing: download {url} (md5 {md5}) into {root}")
+    got = md5sum(zpath)
+    if got != md5:
+        raise DataError(f"{zpath} is corrupt or truncated (md5 {got}, expected {md5}); delete it and "
+                        f"download {url} again")
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zpath) as z:
+        for m in z.infolist():  # flatten: the files sit at the top of the scene folder
+            fname = Path(m.filename).name
+            if not m.is_dir() and fname:
+                (folder / fname).write_bytes(z.read(m))
+    return folder
+
+
+def read_sheets(folder: Path, count: int) -> torch.Tensor:
+    """The first ``count`` patches of ``patches*.bmp`` sheets -> (count, 64, 64) uint8."""
+    from PIL import Image
+
+    sheets = sorted(folder.glob("patches*.bmp"))
+    need = -(-count // PER_ROW ** 2)
+    if len(sheets) < need:
+        raise DataError(f"{folder} has {len(sheets)} patch sheets, {need} are needed for {count} patches")
+    out = []
+    for s in sheets[:need]:
+        a = np.asarray(Image.open(s).convert("L"))
+        if a.shape != (SHEET, SHEET):
+            raise DataError(f"{s} is {a.shape}, expected a {SHEET}x{SHEET} sheet")
+        out.append(a.reshape(PER_ROW, PATCH, PER_ROW, PATCH).transpose(0, 2, 1, 3).reshape(-1, PATCH, PATCH))
+    return torch.from_numpy(np.concatenate(out)[:count].copy())
+
+
+def read_info(path: Path) -> np.ndarray:
+    """info.txt -> (P,) int64 3D point id of each patch."""
+    return np.loadtxt(path, dtype=np.int64, usecols=0, ndmin=1)
+
+
+def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """m50_* list -> (M, 2) patch ids, (M,) int8 labels (+1 same 3D point, else -1)."""
+    a = np.loadtxt(path, dtype=np.int64, ndmin=2)
+    return a[:, [0, 3]], np.where(a[:, 1] == a[:, 4], 1, -1).astype(np.int8)
+
+
+def load_phototour(name: str, root: str | Path, pairs: str = TEST_PAIRS,
+                   archives: dict[str, tuple[str, str]] | None = None,
+                   counts: dict[str, int] | None = None) -> PairSet:
+    """A Brown scene's pair list as a PairSet (``pairs``: TEST_PAIRS or TRAIN_PAIRS)."""
+    folder = phototour_dir(name, root, archives)
+    info = read_info(folder / "info.txt")
+    expected = (PHOTOTOUR_COUNTS if counts is None else counts).get(name)
+    if expected is not None and len(info) != expected:
+        raise DataError(f"{folder}/info.txt lists {len(info)} patches, the scene has {expected}; "
+                        "the folder is incomplete: delete it to unpack the archive again")
+    patches = read_sheets(folder, len(info))
+    ids, labels = read_pairs(folder / pairs)
+    if ids.max() >= len(patches):
+        raise DataError(f"{folder / pairs} names patch {ids.max()}, the scene has {len(patches)}")
+    if not np.array_equal(labels > 0, info[ids[:, 0]] == info[ids[:, 1]]):
+        raise DataError(f"{folder / pairs} disagrees with info.txt on which pairs match")
+    ids_t = torch.from_numpy(ids)
+    return PairSet(torch.stack([patches[ids_t[:, 0]], patches[ids_t[:, 1]]], 1),
+                   torch.from_numpy(labels), f"phototour:{name}:{pairs}")
+
+
+# --- embedded: stereo correspondences ---------------------------------------------------------
+
+STEREO_SPLIT_ROW = 300  # train patches lie in rows [0, 300), test patches in rows [300, 500)
+
+
+def stereo_images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Motorcycle pair as uint8 grayscale (500, 741) each, and disparity (500, 741), NaN unknown."""
+    from skimage import color, data
+
+    left, right, disp = data.stereo_motorcycle()
+    gray = [(color.rgb2gray(im) * 255).round().astype(np.uint8) for im in (left, right)]
+    disp = np.where(np.isfinite(disp), disp, np.nan).astype(np.float32)
+    return gray[0], gray[1], disp
+
+
+def crop(im: np.ndarray, r: np.ndarray, c: np.ndarray, size: int = PATCH) -> np.ndarray:
+    """Patches centred at (r, c) (top-left = centre - size//2): (K,) ints -> (K, size, size)."""
+    h = size // 2
+    rr = r[:, None, None] - h + np.arange(size)[None, :, None]
+    cc = c[:, None, None] - h + np.arange(size)[None, None, :]
+    return im[rr, cc]
+
+
+def stereo_pairs(part: str, n_pairs: int, seed: int = 0, size: int = PATCH) -> PairSet:
+    """Balanced pairs from one part ("train": rows above STEREO_SPLIT_ROW, "test": below).
+
+    Positive: left patch at (r, c), right patch at (r, c - round(disp[r, c])).
+    """
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    left, right, disp = stereo_images()
+    hh, ww = left.shape
+    h = size // 2
+    lo, hi = (h, STEREO_SPLIT_ROW - h) if part == "train" else (STEREO_SPLIT_ROW + h, hh - h)
+    rng = np.random.default_rng(seed + (0 if part == "train" else 10_000))
+    # candidate centres with known disparity whose both patches fit in the image
+    rows, cols = np.mgrid[lo:hi + 1, h:ww - h + 1]
+    d = disp[rows, cols]
+    ok = np.isfinite(d)
+    ok[ok] &= (cols[ok] - np.round(d[ok]) >= h)
+    rows, cols, d = rows[ok], cols[ok], np.round(d[ok]).astype(np.int64)
+    n_pos, n_neg = n_pairs // 2, n_pairs - n_pairs // 2
+    k = rng.choice(len(rows), n_pos + n_neg, replace=len(rows) < n_pos + n_neg)
+    r, c, dd = rows[k], cols[k], d[k]
+    pos = np.stack([crop(left, r[:n_pos], c[:n_pos], size), crop(right, r[:n_pos], c[:n_pos] - dd[:n_pos], size)], 1)
+    # negatives: half random anywhere in the part, half on the same scanline 16..96 px off
+    rn, cn = r[n_pos:], c[n_pos:]
+    true_c = cn - dd[n_pos:]
+    hard = rng.random(n_neg) < 0.5
+    off = rng.integers(16, 97, n_neg) * rng.choice([-1, 1], n_neg)
+    c2 = np.clip(true_c + off, h, ww - h)
+    c2 = np.where(np.abs(c2 - true_c) < 16, true_c - off, c2)  # clipped onto the match: go the other way
+    r2 = rng.integers(lo, hi + 1, n_neg)
+    c2_rand = rng.integers(h, ww - h + 1, n_neg)
+    near = (np.abs(r2 - rn) < 16) & (np.abs(c2_rand - true_c) < 16)  # too close to the true match
+    c2_rand = np.where(near, np.where(true_c > ww // 2, true_c - 48, true_c + 48), c2_rand)
+    neg_r2 = np.where(hard, rn, r2)
+    neg_c2 = np.where(hard, c2, c2_rand)
+    neg = np.stack([crop(left, rn, cn, size), crop(right, neg_r2, neg_c2, size)], 1)
+    labels = np.r_[np.ones(n_pos, np.int8), -np.ones(n_neg, np.int8)]
+    return PairSet(torch.from_numpy(np.concatenate([pos, neg])), torch.from_numpy(labels),
+                   f"stereo_motorcycle:{part}:{n_pairs}:seed{seed}")
+
+
+# --- embedded: warped photographs ---------------------------------------------------------------
+
+WARP_IMAGES = {"train": ("astronaut", "coffee", "chelsea", "rocket"), "test": ("camera", "brick", "grass", "coins")}
+
+
+def _gray(name: str) -> np.ndarray:
+    from skimage import color, data
+
+    im = getattr(data, name)()
+    im = color.rgb2gray(im) if im.ndim == 3 else im / (255.0 if im.dtype == np.uint8 else 1.0)
+    return im.astype(np.float32)
+
+
+def random_affine(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 2, 2) maps of (row, col) offsets: rotation +-30 deg, log-uniform scale 0.8-1.25, shear +-0.15."""
+    a = rng.uniform(-np.pi / 6, np.pi / 6, n)
+    s = np.exp(rng.uniform(np.log(0.8), np.log(1.25), n))
+    sh = rng.uniform(-0.15, 0.15, n)
+    rot = np.stack([np.stack([np.cos(a), -np.sin(a)], -1), np.stack([np.sin(a), np.cos(a)], -1)], -2)
+    shear = np.broadcast_to(np.eye(2), (n, 2, 2)).copy()
+    shear[:, 0, 1] = sh
+    return s[:, None, None] * rot @ shear
+
+
+def sample_warped(im: np.ndarray, centres: np.ndarray, maps: np.ndarray, size: int = PATCH) -> np.ndarray:
+    """Patches of ``im`` at ``centres`` (K, 2) seen through ``maps`` (K, 2, 2): pixel u of the
+    patch (offset from its centre) samples im(centre + map @ u), bilinearly -> (K, size, size)."""
+    import torch.nn.functional as F
+
+    u = np.stack(np.mgrid[:size, :size], -1).reshape(-1, 2) - size // 2  # (S*S, 2); u = 0 at index size//2
+    u_t = torch.from_numpy(u).float()
+    pts = torch.from_numpy(centres).float()[:, None, :] + u_t @ torch.from_numpy(maps).float().transpose(1, 2)
+    hw = torch.tensor(im.shape, dtype=torch.float32) - 1                     # pts: (K, S*S, 2) (row, col)
+    grid = (pts / hw * 2 - 1).flip(-1)                                        # (x, y) in [-1, 1]
+    src = torch.from_numpy(im)[None, None].expand(len(centres), 1, *im.shape)
+    out = F.grid_sample(src, grid.view(len(centres), size, size, 2), mode="bilinear",
+                        padding_mode="reflection", align_corners=True)
+    return out[:, 0].numpy()
+
+
+def photometric(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(K, S, S) in [0, 1] -> gain 0.7-1.3, bias +-0.1, gamma 0.7-1.4, Gaussian noise sigma 0.02."""
+    k = len(p)
+    g = rng.uniform(0.7, 1.3, (k, 1, 1))
+    b = rng.uniform(-0.1, 0.1, (k, 1, 1))
+    gam = np.exp(rng.uniform(np.log(0.7), np.log(1.4), (k, 1, 1)))
+    q = np.clip(p, 0, 1) ** gam * g + b + rng.normal(0, 0.02, p.shape)
+    return np.clip(q, 0, 1)
+
+
+def warped_pairs(part: str, n_pairs: int, seed: int = 0, size: int = PATCH) -> PairSet:
+    """Balanced pairs from the ``part``'s photographs: a positive is (I(c + u), photometric(I(c + A u)))."""
+    if part not in WARP_IMAGES:
+        raise ValueError(f"part must be one of {', '.join(WARP_IMAGES)}, got {part!r}")
+    rng = np.random.default_rng(seed + (0 if part == "train" else 10_000))
+    images = [_gray(n) for n in WARP_IMAGES[part]]
+    n_pos, n_neg = n_pairs // 2, n_pairs - n_pairs // 2
+    m = size  # keep the warped footprint (up to ~1.25*1.15*sqrt(2)*size/2) inside the photograph
+    eye = np.broadcast_to(np.eye(2), (1, 2, 2))
+
+    def centres(im, k):
+        return np.stack([rng.uniform(m, im.shape[0] - m, k), rng.uniform(m, im.shape[1] - m, k)], 1)
+
+    which = rng.integers(0, len(images), n_pairs)
+    p1, p2 = np.empty((n_pairs, size, size), np.float32), np.empty((n_pairs, size, size), np.float32)
+    for i, im in enumerate(images):
+        sel = np.nonzero(which == i)[0]
+        c = centres(im, len(sel))
+        p1[sel] = sample_warped(im, c, np.repeat(eye, len(sel), 0), size)
+        other = c.copy()
+        is_neg = sel >= n_pos
+        other[is_neg] = centres(im, int(is_neg.sum()))  # a different point of the same photograph
+        p2[sel] = sample_warped(im, other, random_affine(rng, len(sel)), size)
+    p2 = photometric(p2, rng)
+    pairs = np.stack([p1, p2], 1)
+    labels = np.r_[np.ones(n_pos, np.int8), -np.ones(n_neg, np.int8)]
+    return PairSet(torch.from_numpy((pairs * 255).round().astype(np.uint8)), torch.from_numpy(labels),
+                   f"warped:{part}:{'+'.join(WARP_IMAGES[part])}:{n_pairs}:seed{seed}")
+
+
+def load_pairs(dataset: str, part: str, n_pairs: int, seed: int = 0) -> PairSet:
+    """Embedded pair sets by name: "stereo" or "warped"."""
+    if dataset == "stereo":
+        return stereo_pairs(part, n_pairs, seed)
+    if dataset == "warped":
+        return warped_pairs(part, n_pairs, seed)
+    raise ValueError(f"unknown embedded pair set {dataset!r}; use 'stereo' or 'warped'")

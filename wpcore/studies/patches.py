@@ -1,0 +1,118 @@
+"""Learning to compare image patches (thesis ch. 1, DeepCompare, CVPR 2015).
+
+Quick profile: half-width 2ch, 2ch-2stream, siam and siam-l2 trained for a few hundred steps on
+real stereo correspondences of the Middlebury motorcycle pair (rows above 300 for training, below
+for testing), beside a SIFT baseline on the same test pairs; the 2ch net also draws a disparity map
+of the test rows. Full profile: the thesis's six Brown train -> test splits at full width.
+"""
+from __future__ import annotations
+
+from statistics import mean
+
+from ..experiment import Experiment
+from ..profiles import check_profile
+from .verdict import NOT_MEASURED, Claim, lower_is_better, mean_spread
+
+CHAPTER = "patches"
+
+# FPR95 (%) on Brown, train -> test; README table "from the paper" [R], thesis.md §1.4.
+SPLITS = ["yos→nd", "yos→lib", "nd→yos", "nd→lib", "lib→yos", "lib→nd"]
+THESIS = {
+    "2ch": [2.74, 8.59, 6.04, 6.04, 7.00, 2.76],
+    "2ch-2stream": [2.11, 7.20, 4.09, 4.85, 5.00, 1.90],
+    "2ch-deep": [2.43, 7.40, 4.38, 4.56, 6.18, 2.77],
+    "siam": [5.62, 13.48, 13.23, 8.77, 14.76, 4.04],
+    "siam-2stream": [5.23, 11.34, 10.44, 6.45, 9.39, 2.82],
+}
+THESIS_SOURCE = "Brown FPR95 (%), paper table reprinted in the official README [R]"
+# The released models re-scored by pytorch/eval.py (interpolated ROC) [R]: the only siam-l2 numbers.
+THESIS_PYTORCH = {
+    "siam": [5.76, 13.58, 12.63, 8.62, 15.29, 4.43],
+    "siam-l2": [8.40, 18.90, 15.18, 12.55, 20.11, 6.05],
+}
+THESIS_PYTORCH_SOURCE = "released models re-scored with pytorch/eval.py (interpolated ROC) [R]"
+
+MODELS = {"smoke": ["2ch", "2ch-2stream", "siam", "siam-l2"],
+          "quick": ["2ch", "2ch-2stream", "siam", "siam-l2"],
+          "full": ["2ch", "2ch-2stream", "2ch-deep", "siam", "siam-2stream", "siam-l2"]}
+SEEDS = {"smoke": [0], "quick": [0], "full": [0]}
+STEREO_MODEL = "2ch"  # the network that draws the disparity map
+BROWN = {"yosemite": "yos", "notredame": "nd", "liberty": "lib"}
+
+
+def _common(profile: str) -> dict:
+    if profile == "smoke":
+        return {"dataset": "stereo", "epochs": 1, "batch_size": 32, "max_steps": 2, "model_kw": {"width": 0.25},
+                "options": {"n_train": 128, "n_test": 100, "transfer": "warped"}}
+    if profile == "quick":  # 10,240 pairs, 2 epochs of 128-pair balanced batches = 160 steps
+        return {"dataset": "stereo", "epochs": 2, "batch_size": 128, "lr": 0.01, "milestones": (0.5, 0.75),
+                "model_kw": {"width": 0.5}, "options": {"n_train": 10240, "n_test": 4000, "transfer": "warped"}}
+    return {"epochs": 20, "batch_size": 256, "lr": 0.01, "milestones": (0.5, 0.75), "model_kw": {}}
+
+
+def experiments(profile: str) -> list[Experiment]:
+    check_profile(profile)
+    c = _common(profile)
+    if profile == "full":
+        from ..data.patches import BROWN_SPLITS
+
+        exps = []
+        for train, test in BROWN_SPLITS:
+            split = f"{BROWN[train]}→{BROWN[test]}"
+            exps += [Experiment(m, task="patches", seed=s, label=f"{m} {split}", dataset=f"brown:{train}",
+                                **{**c, "options": {"test_scene": test}})
+                     for m in MODELS[profile] for s in SEEDS[profile]]
+            exps.append(Experiment("siam-l2", task="patch-sift", epochs=0, dataset=f"brown:{train}",
+                                   label=f"SIFT {split}", options={"test_scene": test, "descriptor": "sift"}))
+        return exps
+    exps = []
+    for m in MODELS[profile]:
+        for s in SEEDS[profile]:
+            opts = dict(c["options"])
+            if m == STEREO_MODEL and s == SEEDS[profile][0]:
+                opts.update(stereo_map=True, stereo_stride=64 if profile == "smoke" else 16)
+            exps.append(Experiment(m, task="patches", seed=s, label=m, **{**c, "options": opts}))
+    exps.append(Experiment("siam-l2", task="patch-sift", epochs=0, dataset=c["dataset"], label="SIFT",
+                           options={**c["options"], "descriptor": "sift"}))
+    return exps
+
+
+def name_of(record) -> str:
+    return "SIFT" if record.config["task"] == "patch-sift" else record.config["model"]
+
+
+def fpr(records, model: str) -> list[float]:
+    """FPR95 (%, official protocol) of every record of ``model`` ("SIFT" for the baseline)."""
+    return [r.final["fpr95"] for r in records if name_of(r) == model]
+
+
+def claims(records, profile: str) -> list[Claim]:
+    ds = records[0].config["dataset"] if records else "—"
+    where = f"{ds} test pairs, {profile} profile"
+
+    def compare(a: str, b: str, claim: str, thesis: str) -> Claim:
+        fa, fb = fpr(records, a), fpr(records, b)
+        verdict, detail = lower_is_better(fa, fb) if fa and fb else (NOT_MEASURED, "no runs")
+        ours = f"FPR95 ({where}): {a} {mean_spread(fa)}% vs {b} {mean_spread(fb)}%"
+        return Claim(CHAPTER, claim, thesis, ours, verdict, detail)
+
+    def tmean(model, table=THESIS):
+        return f"{mean(table[model]):.2f}%"
+
+    nets = [m for m in MODELS[profile] if fpr(records, m)]
+    best = min(nets, key=lambda m: mean(fpr(records, m))) if nets else "2ch"
+    return [
+        compare("2ch", "siam", "Comparing the two patches jointly from the first layer (2-channel) beats "
+                "describing each patch first (siamese).",
+                f"mean over 6 Brown splits: 2ch {tmean('2ch')} vs siam {tmean('siam')} ({THESIS_SOURCE})"),
+        compare("2ch-2stream", "2ch", "The central-surround two-stream input improves the 2-channel network.",
+                f"mean: 2ch-2stream {tmean('2ch-2stream')} vs 2ch {tmean('2ch')}, best on 5 of 6 splits "
+                f"({THESIS_SOURCE})"),
+        compare("siam", "siam-l2", "A learned decision network compares siamese descriptors better than "
+                "their L2 distance.",
+                f"mean: siam {tmean('siam', THESIS_PYTORCH)} vs siam-l2 {tmean('siam-l2', THESIS_PYTORCH)} "
+                f"({THESIS_PYTORCH_SOURCE})"),
+        compare(best, "SIFT", "Learned patch comparison beats the hand-crafted SIFT descriptor.",
+                "SIFT is far worse on Brown (26.55% mean FPR95 as quoted by the HardNet paper, "
+                "performance.md [T]; the paper's own SIFT row is [U])"),
+    ]
