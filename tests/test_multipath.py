@@ -1,0 +1,316 @@
+"""MultiPath (thesis ch. 2): the three switches, the integral loss, box regression, COCO evaluation
+and the composed scenes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from wpcore import nets
+from wpcore.data import scenes
+from wpcore.losses.detection import IGNORE, box_regression_loss, integral_labels, integral_loss
+from wpcore.metrics.detection import coco_evaluate, coco_from_dict, to_coco_results
+from wpcore.nets.multipath import FOVEAL_SCALES, INTEGRAL_THRESHOLDS, foveal_boxes
+
+from .conftest import needs_fmnist
+
+WIDTHS, HEAD = (8, 12, 16), 24
+
+
+def build(**kw):
+    torch.manual_seed(0)
+    return nets.create("multipath", num_classes=4, widths=WIDTHS, head_dim=HEAD, roi_size=5, **kw)
+
+
+def trunk_features(n=2, size=64):
+    return [torch.randn(n, w, size // s, size // s) for w, s in zip(WIDTHS, (2, 4, 8))]
+
+
+ROIS = torch.tensor([[0, 4.0, 4.0, 30.0, 40.0], [1, 10.0, 20.0, 50.0, 44.0], [0, 30.0, 8.0, 60.0, 60.0]])
+
+
+# --- the switches ------------------------------------------------------------------------------
+
+def test_foveal_boxes_keep_the_centre_and_scale_the_sides():
+    box = torch.tensor([[10.0, 10.0, 20.0, 30.0]])
+    assert torch.equal(foveal_boxes(box, 2.0), torch.tensor([[5.0, 0.0, 25.0, 40.0]]))
+    assert torch.equal(foveal_boxes(box, 1.0), box)
+    # Foveal.lua: the 4x region starts 1.5 widths left of the box
+    assert torch.allclose(foveal_boxes(box, 4.0)[0, :2], torch.tensor([10 - 1.5 * 10, 10 - 1.5 * 20]))
+
+
+@pytest.mark.parametrize("foveal,skip,integral", [(f, s, i) for f in (0, 1) for s in (0, 1) for i in (0, 1)])
+def test_each_switch_changes_the_network_as_described(foveal, skip, integral):
+    m = build(foveal=bool(foveal), skip=bool(skip), integral=bool(integral))
+    n_regions = 4 if foveal else 1
+    assert m.regions == (FOVEAL_SCALES if foveal else (1.0,))
+    assert len(m.region_heads) == n_regions  # every region has its own fc6-fc7
+    assert len(m.classifiers) == (6 if integral else 1)
+    assert m.thresholds == (INTEGRAL_THRESHOLDS if integral else (0.5,))
+    if skip:  # conv3+4+5 for 1x, conv4+5 for 1.5x and 2x, conv5 for 4x, each reduced by a 1x1 conv
+        assert m.region_stages == [(0, 1, 2), (1, 2), (1, 2), (2,)][:n_regions]
+        assert [r.in_channels for r in m.reduce] == [sum(WIDTHS), 28, 28, 16][:n_regions]
+        assert all(r.out_channels == WIDTHS[-1] and r.kernel_size == (1, 1) for r in m.reduce)
+    else:
+        assert m.reduce is None and m.region_stages == [(2,)] * n_regions
+    logits, deltas = m.heads(trunk_features(), ROIS)
+    assert m.region_features(trunk_features(), ROIS).shape == (3, n_regions * HEAD)  # regions concatenated
+    assert len(logits) == len(m.classifiers) and all(x.shape == (3, 4) for x in logits)
+    assert deltas.shape == (3, 4 * 4)  # class-specific boxes
+
+
+def test_foveal_regions_see_context():
+    """Changing the image outside the box changes the foveal features, not the 1x-only ones."""
+    m = build(skip=False, integral=False).eval()
+    base = build(foveal=False, skip=False, integral=False).eval()
+    f = trunk_features(1)
+    g = [x.clone() for x in f]
+    g[2][..., :, 6:] += 5.0  # beyond x = 48 px on the stride-8 map; the box ends at x = 30
+    rois = ROIS[:1]
+    with torch.no_grad():
+        assert torch.allclose(base.region_features(f, rois), base.region_features(g, rois))
+        assert not torch.allclose(m.region_features(f, rois), m.region_features(g, rois))
+
+
+def test_skip_features_are_l2_normalised_per_roi():
+    """With skip connections the RoI features do not depend on each stage's scale."""
+    with_skip, without = build(skip=True).eval(), build(skip=False).eval()
+    f = trunk_features()
+    scaled = [x * c for x, c in zip(f, (3.0, 0.1, 20.0))]
+    with torch.no_grad():
+        assert torch.allclose(with_skip.region_features(f, ROIS), with_skip.region_features(scaled, ROIS), atol=1e-4)
+        assert not torch.allclose(without.region_features(f, ROIS), without.region_features(scaled, ROIS))
+
+
+def test_test_time_scores_average_the_integral_heads():
+    m = build()
+    logits = [torch.randn(5, 4) for _ in m.thresholds]
+    expected = sum(torch.softmax(x, 1) for x in logits) / len(logits)
+    assert torch.allclose(m.scores(logits), expected)
+    assert torch.allclose(m.scores(logits).sum(1), torch.ones(5))
+
+
+# --- integral loss and box regression ---------------------------------------------------------
+
+def test_integral_labels_move_positives_to_background_as_the_threshold_rises():
+    iou = torch.tensor([0.3, 0.52, 0.62, 0.8, 0.05])
+    labels = integral_labels(iou, torch.full((5,), 3), INTEGRAL_THRESHOLDS, bg_low=0.1)
+    assert labels.shape == (6, 5)
+    assert labels[0].tolist() == [0, 3, 3, 3, IGNORE]   # u = 0.50
+    assert labels[1].tolist() == [0, 0, 3, 3, IGNORE]   # u = 0.55
+    assert labels[3].tolist() == [0, 0, 0, 3, IGNORE]   # u = 0.65
+    assert labels[5].tolist() == [0, 0, 0, 3, IGNORE]   # u = 0.75
+
+
+def test_integral_heads_get_different_positives_in_training():
+    torch.manual_seed(0)
+    m = build(jitter_per_gt=40, rois_per_image=200)
+    targets = [{"boxes": torch.tensor([[10.0, 12.0, 40.0, 50.0]]), "labels": torch.tensor([2])}]
+    rois, iou, matched, _ = m.training_rois([torch.tensor([[0.0, 0.0, 20.0, 20.0]])], targets)
+    positives = (integral_labels(iou, matched, m.thresholds) > 0).sum(1).tolist()
+    assert positives == sorted(positives, reverse=True) and positives[0] > positives[-1] > 0
+    loss = integral_loss([torch.zeros(len(rois), 4, requires_grad=True)] * 6, integral_labels(iou, matched, m.thresholds))
+    assert torch.isclose(loss, torch.log(torch.tensor(4.0)))  # uniform logits: log K for every head
+
+
+def test_box_regression_loss_uses_only_the_true_class_of_foreground_rois():
+    targets = torch.tensor([[0.5, -0.2, 0.1, 0.3], [1.0, 1.0, 1.0, 1.0]])
+    labels = torch.tensor([2, 0])
+    deltas = torch.zeros(2, 4 * 3)
+    deltas[0, 8:12] = targets[0]
+    assert box_regression_loss(deltas, labels, targets) == 0
+    deltas[0, :8] = 7.0   # other classes' outputs
+    deltas[1] = 9.0       # a background RoI
+    assert box_regression_loss(deltas, labels, targets) == 0
+    deltas[0, 8] += 0.5   # |d| < 1: 0.5 d^2, divided by the 2 RoIs
+    assert torch.isclose(box_regression_loss(deltas, labels, targets), torch.tensor(0.5 * 0.25 / 2))
+
+
+def test_box_targets_are_normalised_and_invertible():
+    m = build()
+    props, gt = torch.tensor([[10.0, 10.0, 30.0, 40.0]]), torch.tensor([[12.0, 8.0, 33.0, 44.0]])
+    t = m.box_coder.encode_single(gt, props)
+    raw = torch.tensor([2 / 20 + 1 / 40, (-2 + 4) / 30 / 2, torch.log(torch.tensor(21 / 20)), torch.log(torch.tensor(36 / 30))])
+    assert torch.allclose(t[0], raw * torch.tensor([10.0, 10.0, 5.0, 5.0]), atol=1e-5)  # / (0.1, 0.1, 0.2, 0.2)
+    deltas = t.repeat(1, 4)  # the same deltas for each of the 4 classes
+    assert torch.allclose(m.box_coder.decode_single(deltas, props).view(4, 4), gt.repeat(4, 1), atol=1e-4)
+
+
+def test_training_returns_losses_and_eval_returns_detections():
+    m = build()
+    images = torch.rand(2, 3, 64, 64)
+    targets = [{"boxes": torch.tensor([[8.0, 8.0, 40.0, 40.0]]), "labels": torch.tensor([1])},
+               {"boxes": torch.tensor([[20.0, 4.0, 60.0, 30.0], [2.0, 30.0, 20.0, 62.0]]), "labels": torch.tensor([3, 2])}]
+    losses = m.train()(images, targets)
+    assert set(losses) == {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    with pytest.raises(ValueError, match="needs targets"):
+        m(images)
+    out = m.eval()(images)
+    assert len(out) == 2
+    for o in out:
+        assert o["boxes"].shape[1] == 4 and len(o["boxes"]) == len(o["scores"]) == len(o["labels"])
+        assert ((o["labels"] >= 1) & (o["labels"] <= 3)).all()
+        assert (o["boxes"] >= 0).all() and (o["boxes"] <= 64).all()
+
+
+# --- COCO evaluation ---------------------------------------------------------------------------
+
+def tiny_coco() -> dict:
+    """2 images, 3 boxes of 40x40 (COCO "medium"), non-contiguous category ids 3 and 7."""
+    boxes = [(1, 3, [10, 10, 40, 40]), (1, 7, [60, 50, 40, 40]), (2, 3, [20, 30, 40, 40])]
+    return {"images": [{"id": 1, "width": 128, "height": 128, "file_name": "a.png"},
+                       {"id": 2, "width": 128, "height": 128, "file_name": "b.png"}],
+            "annotations": [{"id": i + 1, "image_id": im, "category_id": c, "bbox": b, "area": 1600, "iscrowd": 0}
+                            for i, (im, c, b) in enumerate(boxes)],
+            "categories": [{"id": 3, "name": "three"}, {"id": 7, "name": "seven"}]}
+
+
+def detections(shift: float):
+    """Detector-style outputs for tiny_coco, every box moved right by ``shift`` pixels."""
+    d = tiny_coco()
+    outs = []
+    for image_id in (1, 2):
+        anns = [a for a in d["annotations"] if a["image_id"] == image_id]
+        xyxy = torch.tensor([[a["bbox"][0] + shift, a["bbox"][1], a["bbox"][0] + 40 + shift, a["bbox"][1] + 40]
+                             for a in anns], dtype=torch.float32)
+        outs.append({"boxes": xyxy, "scores": torch.full((len(anns),), 0.9),
+                     "labels": torch.tensor([1 if a["category_id"] == 3 else 2 for a in anns])})
+    return to_coco_results(outs, [1, 2], {1: 3, 2: 7})
+
+
+def pycocotools_stats(gt: dict, results: list) -> np.ndarray:
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+    coco = coco_from_dict(gt)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(coco, coco.loadRes(results), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+def test_perfect_detections_score_100():
+    results = detections(0.0)
+    assert results[0]["bbox"] == [10.0, 10.0, 40.0, 40.0] and results[0]["category_id"] == 3
+    m = coco_evaluate(coco_from_dict(tiny_coco()), results)
+    assert m["AP"] == m["AP50"] == m["AP75"] == m["APm"] == m["AR100"] == 100.0
+    assert all(m[f"AP@{t:.2f}"] == 100.0 for t in np.arange(0.5, 0.96, 0.05))
+    assert np.isnan(m["APs"]) and np.isnan(m["APl"])  # no small or large boxes: NaN, not -1
+    assert np.allclose([m["AP"], m["AP50"]], 100 * pycocotools_stats(tiny_coco(), results)[:2])
+
+
+def test_shifted_detections_score_what_pycocotools_gives():
+    # a shift of 8 px on 40 px boxes: IoU = 32*40 / (2*1600 - 32*40) = 2/3, so thresholds .50-.65 match
+    results = detections(8.0)
+    iou = box_iou(torch.tensor([[10.0, 10, 50, 50]]), torch.tensor([[18.0, 10, 58, 50]])).item()
+    assert abs(iou - 2 / 3) < 1e-6
+    m = coco_evaluate(coco_from_dict(tiny_coco()), results)
+    assert m["AP50"] == 100.0 and m["AP75"] == 0.0 and m["AP"] == 40.0
+    assert m["AP@0.65"] == 100.0 and m["AP@0.70"] == 0.0
+    stats = pycocotools_stats(tiny_coco(), results)
+    assert np.allclose([m[k] for k in ("AP", "AP50", "AP75", "APm", "AR1", "AR100")],
+                       100 * stats[[0, 1, 2, 4, 6, 8]])
+
+
+def test_no_detections_is_zero_ap():
+    assert coco_evaluate(coco_from_dict(tiny_coco()), [])["AP"] == 0.0
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def blob_objects(n=20, seed=0):
+    """Stand-ins for Fashion-MNIST: bright discs on black, (n, 28, 28) uint8, labels 0..9."""
+    yy, xx = np.mgrid[:28, :28]
+    disc = ((yy - 14) ** 2 + (xx - 14) ** 2 < 100).astype(np.uint8) * 200
+    return np.stack([disc] * n), np.arange(n) % 10
+
+
+def test_written_scenes_are_valid_coco(tmp_path):
+    objects, labels = blob_objects()
+    ann = scenes.write_scenes(tmp_path, "val", 6, seed=1, size=64, objects=objects, labels=labels)
+    data = scenes.CocoScenes(ann, tmp_path / "images" / "val")
+    assert len(data) == 6 and data.num_classes == 11 and data.classes[0] == "T-shirt/top"
+    from pycocotools import mask as mask_utils
+    n = 0
+    for i in range(len(data)):
+        x, t = data[i]
+        assert x.shape == (3, 64, 64) and 0 <= x.min() and x.max() <= 1
+        anns = data.coco.imgToAnns[t["image_id"]]
+        assert len(anns) == len(t["boxes"]) >= 1
+        for a, box in zip(anns, t["boxes"]):
+            rle = a["segmentation"]
+            assert mask_utils.area(rle) == a["area"]
+            assert mask_utils.toBbox(rle).tolist() == a["bbox"]  # boxes bound the visible mask
+            assert box.tolist() == [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+            n += 1
+    assert n >= 6
+    again = scenes.write_scenes(tmp_path / "again", "val", 6, seed=1, size=64, objects=objects, labels=labels)
+    assert json.loads(ann.read_text())["annotations"] == json.loads(again.read_text())["annotations"]
+
+
+def test_coco_selection_keeps_the_file_order(tmp_path):
+    """val5k = the first 5000 images of the annotation file, in the file's order (not sorted by id)."""
+    d = tiny_coco()
+    d["images"] = [{**d["images"][0], "id": i} for i in (9, 2, 7, 1, 5)]
+    (tmp_path / "ann.json").write_text(json.dumps({**d, "annotations": []}))
+    assert scenes.CocoScenes(tmp_path / "ann.json", tmp_path, first=3).image_ids == [9, 2, 7]
+    assert scenes.CocoScenes(tmp_path / "ann.json", tmp_path, skip=3).image_ids == [1, 5]
+    with pytest.raises(ValueError, match="val5k"):
+        scenes.coco2014(tmp_path, "test")
+
+
+def test_hflip_mirrors_boxes():
+    images = torch.arange(2 * 3 * 4 * 10, dtype=torch.float32).view(2, 3, 4, 10)
+    t = [{"boxes": torch.tensor([[1.0, 0.0, 4.0, 2.0]])}] * 2
+    flipped, ft = scenes.hflip(images, t, [(4, 10)] * 2)
+    assert ft[0]["boxes"].tolist() == [[6.0, 0.0, 9.0, 2.0]]
+    assert torch.equal(flipped[..., 0], images[..., -1])
+
+
+# --- the chapter's study and task ---------------------------------------------------------------
+
+def test_quick_and_full_profiles_are_the_cumulative_ablation():
+    from wpcore.studies import multipath as study
+
+    for profile in ("quick", "full"):
+        exps = study.experiments(profile)
+        assert [e.label for e in exps] == [v[0] for v in study.VARIANTS]
+        models = [nets.create(e.model, num_classes=11, **e.model_kw) for e in exps[:1]]
+        assert models[0].regions == (1.0,) and len(models[0].classifiers) == 1
+        switches = [(e.model_kw.get("foveal", e.model == "multipath"), e.model_kw.get("skip", e.model == "multipath"),
+                     e.model_kw.get("integral", e.model == "multipath")) for e in exps]
+        assert switches == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
+    full = study.experiments("full")[0]
+    assert full.dataset == "coco" and full.batch_size == 4 and full.lr == 1e-3 and full.weight_decay == 0.0
+
+
+def test_detect_task_options_are_checked():
+    from wpcore.tasks.multipath import check_options
+
+    with pytest.raises(ValueError, match="unknown detect options"):
+        check_options({"train_imgs": 3})
+    assert check_options({"train_images": 5})["train_images"] == 5
+
+
+@pytest.mark.slow  # composes scenes from Fashion-MNIST and trains twice: ~20 s alone, a minute when loaded
+@needs_fmnist
+def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
+    from wpcore import experiment
+    from wpcore.studies import multipath as study
+
+    monkeypatch.setenv("WPCORE_DATA", str(tmp_path / "data"))
+    exps = study.experiments("smoke")[::3]  # the baseline and the full MultiPath
+    records = [experiment.run(e) for e in exps]
+    for r in records:
+        assert 0 <= r.final["AP"] <= 100 and "AP@0.95" in r.final and r.final["params"] > 0
+        assert r.data["n_train"] == 16 and r.data["n_test"] == 8
+    assert records[1].final["params"] > records[0].final["params"]
+    claims = study.claims(records, "smoke")
+    assert len(claims) == 4 and claims[-1].verdict != study.NOT_MEASURED and "direction" in claims[-1].detail
+    assert claims[0].verdict == study.NOT_MEASURED  # +foveal alone was not run here
+    assert experiment.run(exps[0]).key == records[0].key  # reused, not retrained
