@@ -81,3 +81,20 @@ def test_unchanged_chapter_is_not_executed_again(tmp_path):
     assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == first
     src.write_text(src.read_text() + "\n# %%\nprint('changed')\n")
     assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first
+
+
+def test_a_page_that_missed_records_is_executed_again_once_they_exist(tmp_path, monkeypatch):
+    """The scorecard reads records it may not find; when they appear, the page must be redone."""
+    from wpcore import records
+
+    monkeypatch.setenv("WPCORE_RUNS", str(tmp_path / "runs"))
+    root = tmp_path / "proj"
+    (root / "chapters").mkdir(parents=True)
+    (root / "wpcore").mkdir()
+    (root / "chapters" / "card.py").write_text(
+        '# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nfrom wpcore import records\n'
+        'print(records.find("k1"))\n')
+    first = book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns
+    assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == first
+    records.write(records.Record("k1", {}, [], {}, 0.0, {}, {}, {}, "now"))
+    assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first

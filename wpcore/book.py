@@ -46,7 +46,8 @@ def inputs_digest(src: Path, profile: str, parameters: dict | None, root: Path =
 def _records_present(keys: list[str]) -> bool:
     from .records import runs_dir
 
-    return all((runs_dir() / f"{k}.json").exists() for k in keys)
+    # "key": the chapter read this record; "!key": it looked for it in vain (it must still be missing)
+    return all((runs_dir() / f"{k.lstrip('!')}.json").exists() != k.startswith("!") for k in keys)
 
 
 def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None,
@@ -100,6 +101,7 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
         os.environ.update(env_backup)
         source_nb.unlink(missing_ok=True)
     keys = sorted(set(trace.read_text().split())) if trace.exists() else []
+    keys = [k for k in keys if not (k.startswith("!") and k[1:] in keys)]  # missed, then made
     trace.unlink(missing_ok=True)
     _finish_notebook(out, digest, keys)
     return out

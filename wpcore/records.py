@@ -79,11 +79,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def find(key: str) -> Record | None:
     """The record with this key, or None (an unreadable record counts as missing, with a warning)."""
     path = runs_dir() / f"{key}.json"
+    if os.environ.get("WPCORE_TRACE"):  # the book builder notes which records a chapter read or missed
+        with open(os.environ["WPCORE_TRACE"], "a") as f:
+            f.write((key if path.exists() else "!" + key) + "\n")
     if not path.exists():
         return None
-    if os.environ.get("WPCORE_TRACE"):  # the book builder notes which records a chapter read
-        with open(os.environ["WPCORE_TRACE"], "a") as f:
-            f.write(key + "\n")
     try:
         return Record.from_json(json.loads(path.read_text()))
     except (json.JSONDecodeError, TypeError) as e:
