@@ -175,7 +175,7 @@ runs = study.by_label(records)
 fig = present.curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),
                      title=f"Training loss and test AP ({profile} profile)")
 fig.axes[0].set_ylabel("training loss (RPN + classifiers + boxes)")
-fig.axes[1].set_ylabel("test AP (%)")
+fig.axes[1].set_ylabel("test AP (%)");
 
 # %% [markdown]
 # ## Results
