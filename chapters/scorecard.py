@@ -35,7 +35,7 @@ display(Markdown(f"Profile **{profile}**: {DESCRIPTION[profile]}."))
 verdicts = pd.Series([c.verdict for c in claims]).value_counts()
 present.show_table(verdicts.rename_axis("verdict").reset_index(name="claims"), caption="Verdicts at a glance")
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input"]
 present.show_table(pd.DataFrame([{"chapter": c.chapter.replace("_", " "), "claim": c.claim, "thesis": c.thesis,
                                   "ours": c.ours, "verdict": c.verdict, "how": c.detail} for c in claims]),
                    caption="Thesis vs ours, claim by claim")
