@@ -42,3 +42,17 @@ def built_book(tmp_path_factory):
         else:
             os.environ["WPCORE_RUNS"] = old
     return html
+
+
+@pytest.fixture(scope="session")
+def book_url(built_book):
+    """The smoke book served over http://127.0.0.1 (pages opened as file:// cannot load scripts)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

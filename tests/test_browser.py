@@ -1,10 +1,7 @@
 """Open every page of the built book in headless Chromium, as a reader would, with no kernel and
 no internet: no JavaScript errors, every image loaded, widgets rendered, math typeset. A screenshot
 of each page is saved to ``_build/screenshots/`` (the CI artifact)."""
-import functools
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,12 +17,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 
 @pytest.fixture(scope="module")
-def server(built_book):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def server(book_url):
+    return book_url
 
 
 @pytest.fixture(scope="module")

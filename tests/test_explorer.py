@@ -6,12 +6,9 @@ selector, and checks that the displayed parameter count becomes the count of the
 ``wpcore.nets.create`` builds.
 """
 
-import functools
-import http.server
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -88,13 +85,9 @@ def test_cells_label_measured_and_estimated_speed():
 
 
 @pytest.fixture(scope="module")
-def page(built_book):
-    """The smoke-profile book the whole test session shares (tests/conftest.py), served locally."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/chapters/wide_resnets.html"
-    httpd.shutdown()
+def page(book_url):
+    """The WRN page of the smoke book the whole test session shares (tests/conftest.py)."""
+    return f"{book_url}/chapters/wide_resnets.html"
 
 
 @pytest.mark.slow

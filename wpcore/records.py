@@ -66,7 +66,8 @@ class Record:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}.tmp")
     with open(tmp, "wb") as f:
@@ -96,8 +97,8 @@ def write(record: Record, weights: dict | None = None) -> Record:
     if weights is not None:
         from safetensors.torch import save
 
-        _atomic_write(record.weights_path, save({k: v.detach().contiguous().cpu() for k, v in weights.items()}))
-    _atomic_write(record.path, json.dumps(record.to_json(), indent=1, default=float).encode())
+        atomic_write(record.weights_path, save({k: v.detach().contiguous().cpu() for k, v in weights.items()}))
+    atomic_write(record.path, json.dumps(record.to_json(), indent=1, default=float).encode())
     if os.environ.get("WPCORE_TRACE"):
         with open(os.environ["WPCORE_TRACE"], "a") as f:
             f.write(record.key + "\n")

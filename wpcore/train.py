@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -236,20 +235,13 @@ class _InterruptFlag:
 
 # --- checkpoints: safetensors for tensors, JSON for the rest, both atomic -------------------
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, loader_state: dict | None,
                     epoch: int, step: int, history: list[dict], partial: dict | None = None) -> None:
     """``epoch`` epochs are complete; ``partial`` describes a started epoch (interrupt), whose
     loader state is the one at that epoch's start."""
     from safetensors.torch import save
+
+    from .records import atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -262,8 +254,8 @@ def save_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, 
              "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt_state["param_groups"]],
              "loader": loader_state, "partial": partial,
              "rng": torch.get_rng_state().tolist()}
-    _atomic_write_bytes(folder / "weights.safetensors", save(tensors))
-    _atomic_write_bytes(folder / "state.json", json.dumps(state).encode())
+    atomic_write(folder / "weights.safetensors", save(tensors))
+    atomic_write(folder / "state.json", json.dumps(state).encode())
 
 
 def load_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, batches):
