@@ -27,6 +27,6 @@ OUT=${BENCH_OUT:-benchmarks/results}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv >&2 2>/dev/null || true
 # --seconds 1: about 1 s of timed steps per implementation and round; --budget: entries not started
-# after 200 s are listed as skipped, so the whole run (imports, compile, pipelines) stays < 5 min
-exec "$PY" -m benchmarks --device cuda --rounds 3 --seconds 1 --budget 200 \
+# after 220 s are listed as skipped, so the whole run (imports, compile, pipelines) stays < 5 min
+exec "$PY" -m benchmarks --device cuda --rounds 3 --seconds 1 --budget 220 \
     --json "$OUT/gpu.json" --md "$OUT/gpu.md" "$@"

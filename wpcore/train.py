@@ -128,9 +128,12 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     step_model = distributed.wrap(model, device)  # DDP + synchronised BN under torchrun; else model
-    step_model = torch.compile(step_model) if cfg.compile else step_model
+    # static shapes (training batches are all full): no dynamic-shape recompile when a second size appears
+    step_model = torch.compile(step_model, dynamic=False) if cfg.compile else step_model
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the official main.py: fixed shapes, autotuned convs
     opt = torch.optim.SGD(param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
-                          nesterov=cfg.nesterov)
+                          nesterov=cfg.nesterov, fused=device.type == "cuda" or None)
     history: list[dict] = []
     start_epoch, step, partial = 0, 0, None
     ckpt = Path(checkpoint) if checkpoint else None
