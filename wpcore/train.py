@@ -123,7 +123,8 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     written after each epoch and an existing one is resumed from.
     """
     # --- setup ---------------------------------------------------------------------------
-    device = torch.device(device) if device else next(model.parameters()).device
+    # the device: as given, else where the loader puts its batches (DeviceLoader), else the model's
+    device = torch.device(device or getattr(train_batches, "device", None) or next(model.parameters()).device)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
