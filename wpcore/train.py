@@ -283,6 +283,11 @@ def load_checkpoint(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, 
     for g, saved in zip(opt_sd["param_groups"], state["param_groups"]):
         g.update(saved)
     opt.load_state_dict(opt_sd)
+    for group in opt.param_groups:  # buffers take their parameter's layout (channels_last): the fused
+        for p in group["params"]:    # CUDA step refuses mixed strides, and the foreach one slows down
+            for name, buf in opt.state.get(p, {}).items():
+                if torch.is_tensor(buf) and buf.shape == p.shape and buf.stride() != p.stride():
+                    opt.state[p][name] = torch.empty_like(p).copy_(buf)
     if state.get("loader") is not None and hasattr(batches, "set_state"):
         batches.set_state(state["loader"])
     torch.set_rng_state(torch.tensor(state["rng"], dtype=torch.uint8))
