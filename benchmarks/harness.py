@@ -285,7 +285,9 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
         fn()
     # the ceiling is measured in every round too, next to the steps: on a shared machine the share
     # of the ceiling is the median of per-round ratios, not a ratio of two medians taken apart
-    runners["ceiling"] = lambda: measure.matmul_ceiling(device, n=args.gemm, repeats=3)
+    # in the arithmetic our step runs in: a bf16 GEMM when autocast is on, else fp32
+    gemm_dtype = torch.bfloat16 if args.bf16 else torch.float32
+    runners["ceiling"] = lambda: measure.matmul_ceiling(device, n=args.gemm, dtype=gemm_dtype, repeats=3)
     rates = measure.interleaved(runners, args.rounds)
     for k, v in rates.items():
         row[k] = measure.median(v)
@@ -342,7 +344,8 @@ def table(result: dict) -> str:
     for shape, p in pipe.items():
         lines.append(f"Data pipeline {shape}, batch {p['batch']}: ours {p['ours']:.0f} img/s, "
                      f"DataLoader+PIL ({p['workers']} workers) {p['plain']:.0f} img/s ({p['ours'] / p['plain']:.1f}x).")
-    lines.append(f"Device: {m['device']}; torch {m['torch']}; threads {m['threads']}; "
+    lines.append(f"Ours in {m.get('ours_precision', '?')}; the plain reference in fp32. "
+                 f"Device: {m['device']}; torch {m['torch']}; threads {m['threads']}; "
                  f"load average before {m['load_before']}, after {m['load_after']}; {m['date']}.")
     return "\n".join(lines)
 
@@ -367,7 +370,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers of the plain reference")
     p.add_argument("--compile", action="store_true", help="torch.compile our model in every entry")
-    p.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: CUDA only)")
+    p.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                   help="bf16 autocast for ours (auto: where native, as fit does: wpcore/precision.py)")
     p.add_argument("--gemm", type=int, default=None, help="matmul ceiling size (default 2048 CPU, 8192 CUDA)")
     p.add_argument("--batch", action="append", default=[], metavar="MODEL=N", help="batch size of one entry")
     p.add_argument("--budget", type=float, default=None, help="seconds; entries not started by then are skipped")
@@ -376,6 +380,9 @@ def parse_args(argv=None):
     p.add_argument("--md", default=None, help="write the table here")
     a = p.parse_args(argv)
     a.device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from wpcore import precision  # what fit's autocast will do: bf16 where the hardware has it natively
+
+    a.bf16 = precision.resolve("auto", a.device) == "bf16" if a.amp == "auto" else a.amp == "on"
     gpu = a.device.type == "cuda"
     if a.tiny:
         a.rounds, a.warm, a.steps = a.rounds or 1, a.warm or 1, a.steps or 1
@@ -405,7 +412,8 @@ def run(args) -> dict:
                     e.loss_kw["batch_size"] = int(b)
     meta = {"device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "load_before": _load(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "gemm": f"{'bf16' if device.type == 'cuda' else 'fp32'} {args.gemm or (8192 if device.type == 'cuda' else 2048)}^3",
+            "gemm": f"{'bf16' if args.bf16 else 'fp32'} {args.gemm or (8192 if device.type == 'cuda' else 2048)}^3",
+            "ours_precision": "bf16 autocast" if args.bf16 else "fp32",
             "rounds": args.rounds, "tiny": args.tiny}
     rows = []
     t_run = time.perf_counter()

@@ -45,7 +45,9 @@ def _model():
 
 
 def _cfg():
-    return FitConfig(epochs=EPOCHS, lr=0.1, channels_last=False)
+    # fp32: the 1e-5 agreement is a claim about fp32 arithmetic; under bf16 autocast the split of
+    # the batch over ranks changes where products are rounded
+    return FitConfig(epochs=EPOCHS, lr=0.1, channels_last=False, amp=False)
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:

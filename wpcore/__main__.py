@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
                    help="extra builder argument (repeatable), e.g. --model-kw block='B(3,3)'")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                   help="auto: bf16 autocast where the hardware does bf16 natively, else fp32")
     t.add_argument("--force", action="store_true", help="train even if a matching record exists")
     t.add_argument("--resume", dest="resume", action="store_true", default=True,
                    help="continue a killed run from its last epoch checkpoint (the default)")
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             exp = Experiment(args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                              train_subset=args.train_subset, test_subset=args.test_subset,
-                             augment=not args.no_augment, model_kw=model_kw, max_steps=args.max_steps)
+                             augment=not args.no_augment, model_kw=model_kw, max_steps=args.max_steps,
+                             precision=args.precision)
             device = distributed.init_from_env(args.device)  # torchrun: process group, this rank's device
             main_rank = distributed.is_main()
             try:

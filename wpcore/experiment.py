@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import records
+from . import precision, records
 from .records import Record
 
 
@@ -43,6 +43,7 @@ class Experiment:
     model_kw: dict = field(default_factory=dict)   # extra builder arguments (dropout, block...)
     options: dict = field(default_factory=dict)    # task-specific settings (teacher, beta...)
     max_steps: int | None = None     # stop early (tests)
+    precision: str = "auto"          # "auto" (bf16 where native, else fp32), "bf16" or "fp32": wpcore.precision
     label: str = ""                  # how figures name this run; not part of the key
 
     def __post_init__(self):
@@ -61,19 +62,23 @@ class Experiment:
                 raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.precision not in precision.CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(precision.CHOICES)}, got {self.precision!r}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; known: {', '.join(sorted(TASKS))}")
         self.milestones = tuple(self.milestones)
 
-    def config(self) -> dict:
-        """The fields that define the run (everything but the label), JSON-ready."""
+    def config(self, device: str | torch.device | None = None) -> dict:
+        """The fields that define the run (everything but the label), JSON-ready, with the
+        precision resolved for ``device`` (default: the one ``run`` would use)."""
         d = dataclasses.asdict(self)
         d.pop("label")
         d["milestones"] = list(d["milestones"])
+        d["precision"] = precision.resolve(self.precision, device or default_device())
         return d
 
-    def key(self) -> str:
-        return records.make_key(self.config(), data_identity(self.dataset))
+    def key(self, device: str | torch.device | None = None) -> str:
+        return records.make_key(self.config(device), data_identity(self.dataset))
 
     def name(self) -> str:
         return self.label or f"{self.model} seed {self.seed}"
@@ -85,6 +90,17 @@ class Context:
     log: Callable[[dict], None] | None
     checkpoint: Path | None
     compile: bool = False
+    amp: bool = False                # bf16 autocast: the experiment's resolved precision
+
+
+def fit_config(exp: Experiment, ctx: Context, **overrides):
+    """The experiment's recipe as ``fit``'s config (a task may override a field, e.g. channels_last)."""
+    from .train import FitConfig
+
+    kw = dict(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
+              milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile,
+              amp=ctx.amp)
+    return FitConfig(**(kw | overrides))
 
 
 @dataclass
@@ -141,14 +157,15 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     Training checkpoints every epoch into ``<runs>/checkpoints/<key>/``; a run killed midway
     resumes from its last checkpoint when run again (``resume=False`` starts over).
     """
-    key = exp.key()
+    device = torch.device(device) if device else default_device()
+    config = exp.config(device)
+    key = records.make_key(config, data_identity(exp.dataset))
     if not force:
         rec = records.find(key)
         if rec is not None:
             if log:
                 log({"reused": key, "label": exp.name()})
             return rec
-    device = torch.device(device) if device else default_device()
     from . import distributed  # under torchrun: every rank trains, rank 0 alone logs and writes
     log = log if distributed.is_main() else None
     ckpt = Path(checkpoint_root or records.runs_dir() / "checkpoints") / key
@@ -160,13 +177,13 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
         log({"start": key, "label": exp.name()})
     t0 = time.perf_counter()
     try:
-        result = TASKS[exp.task](exp, Context(device, log, ckpt, compile))
+        result = TASKS[exp.task](exp, Context(device, log, ckpt, compile, amp=config["precision"] == "bf16"))
     except torch.cuda.OutOfMemoryError:
         raise RuntimeError(f"out of GPU memory training {exp.model} with batch_size={exp.batch_size}; "
                            f"try batch_size={max(1, exp.batch_size // 2)} (and scale lr by the same factor)") from None
     wall = time.perf_counter() - t0
     info = device_info(device) | ({"world_size": distributed.world_size()} if distributed.is_distributed() else {})
-    rec = Record(key=key, config=exp.config(), history=result.history, final=result.final, wall_time_s=wall,
+    rec = Record(key=key, config=config, history=result.history, final=result.final, wall_time_s=wall,
                  device=info, code=records.code_version(), data=result.data,
                  created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                  extra={"label": exp.label, **result.extra})
@@ -188,7 +205,7 @@ def classify(exp: Experiment, ctx: Context) -> TaskResult:
     from . import distributed
     from .data import DeviceLoader, load
     from .nets import create
-    from .train import FitConfig, classification_eval, fit
+    from .train import classification_eval, fit
 
     train, test = load(exp.dataset, "train"), load(exp.dataset, "test")
     if exp.train_subset:
@@ -203,9 +220,7 @@ def classify(exp: Experiment, ctx: Context) -> TaskResult:
     train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
                                  flip=exp.augment, seed=exp.seed, **shard)
     test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std, **shard)
-    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
-    history = fit(model, train_batches, cfg, evaluate=classification_eval(test_batches), log=ctx.log,
+    history = fit(model, train_batches, fit_config(exp, ctx), evaluate=classification_eval(test_batches), log=ctx.log,
                   checkpoint=ctx.checkpoint, device=ctx.device)
     final = dict(history[-1]) if history else {}
     final["params"] = sum(p.numel() for p in model.parameters())

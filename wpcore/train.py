@@ -1,7 +1,8 @@
 """The one training loop of the book: ``fit``.
 
 SGD with Nesterov momentum 0.9 and weight decay 5e-4, the WRN step schedule (lr x0.2 at 30%,
-60% and 80% of training, i.e. epochs 60/120/160 of 200), bf16 autocast and channels_last on CUDA,
+60% and 80% of training, i.e. epochs 60/120/160 of 200), bf16 autocast where the hardware does bf16
+natively (CUDA, AVX512_BF16 CPUs: ``wpcore.precision``), channels_last,
 optional torch.compile, an evaluation after every epoch, and a checkpoint after every epoch
 (model and optimizer as safetensors, the rest as JSON, both written atomically) from which a
 killed run resumes. What differs between chapters is passed in, not branched on:
@@ -14,7 +15,6 @@ Parameters named by ``model.no_weight_decay()`` get no weight decay (DiracNet's 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import signal
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
+from . import distributed, precision
 
 
 @dataclass
@@ -40,7 +40,7 @@ class FitConfig:
     weight_decay: float = 5e-4
     milestones: tuple[float, ...] = (0.3, 0.6, 0.8)  # fractions of training: 60/120/160 of 200
     gamma: float = 0.2              # lr factor at each milestone
-    amp: bool | None = None         # bf16 autocast; None = on CUDA only
+    amp: bool | None = None         # bf16 autocast; None: where the hardware does bf16 natively (precision.py)
     channels_last: bool = True      # faster on CUDA and on AVX-512 CPUs (benchmarks/)
     compile: bool = False           # torch.compile the model (pays off on GPUs, not on 2 CPU cores)
     max_steps: int | None = None    # stop after this many optimizer steps (tests)
@@ -106,8 +106,8 @@ def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.
 
 
 def _autocast(device: torch.device, amp: bool | None):
-    on = device.type == "cuda" if amp is None else amp
-    return torch.autocast(device.type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
+    on = precision.resolve("auto", device) == "bf16" if amp is None else amp
+    return precision.autocast(device, "bf16" if on else "fp32")
 
 
 def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,

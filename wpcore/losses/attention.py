@@ -117,6 +117,7 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     ``reduction="batchmean"``: the per-sample KL (official code after July 2018).
     ``reduction="legacy"``: the scale behind the paper's numbers, 2 * mean over N*K (K/2 times smaller).
     """
+    student_logits, teacher_logits = _wide(student_logits), _wide(teacher_logits)
     log_p_s = F.log_softmax(student_logits / temperature, dim=1)
     p_t = F.softmax(teacher_logits / temperature, dim=1)
     if reduction == "batchmean":

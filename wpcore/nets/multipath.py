@@ -163,6 +163,8 @@ class MultiPathNet(nn.Module):
     def pool_stage(self, feature: torch.Tensor, rois: torch.Tensor, stride: int) -> torch.Tensor:
         """feature (N, C, h, w), rois (R, 5) [batch index, x1, y1, x2, y2] -> (R, C, S, S)."""
         size = (self.roi_size, self.roi_size)
+        # in fp32 under bf16 autocast as torchvision does on CUDA: its CPU kernels want one dtype
+        feature, rois = feature.float(), rois.to(torch.float32)
         if self.pool == "roi_pool":
             return roi_pool(feature, rois, size, 1.0 / stride)
         return roi_align(feature, rois, size, 1.0 / stride, sampling_ratio=2, aligned=True)

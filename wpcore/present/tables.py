@@ -38,13 +38,19 @@ def provenance(records, profile: str, wall_s: float | None = None):
     codes = Counter(f"wpcore {r.code.get('wpcore')} @ {r.code.get('git') or 'no git'}"
                     + (" (modified)" if r.code.get("dirty") else "") for r in records)
     datasets = sorted({r.config.get("dataset", "?") for r in records})
+    # records made before precision entered the key were fp32 on CPU and bf16 on CUDA
+    precisions = Counter(r.config.get("precision") or ("bf16" if r.device.get("type") == "cuda" else "fp32")
+                         for r in records)
     seeds = sorted({r.config.get("seed", 0) for r in records})
     dates = sorted(r.created[:10] for r in records)
     train_s = sum(r.wall_time_s for r in records)
     lines = [
         f"**Provenance.** Profile `{profile}`; data: {', '.join(datasets) or '—'}; "
         f"{len(records)} runs (seeds {', '.join(map(str, seeds)) or '—'}), trained on "
-        + "; ".join(f"{d} ×{n}" for d, n in devices.items()) + ".",
+        + "; ".join(f"{d} ×{n}" for d, n in devices.items())
+        + " in " + ", ".join(f"{p} ×{n}" if len(precisions) > 1 else p for p, n in precisions.items())
+        + (" (bf16 autocast: convolutions in bf16, weights and batch norm in fp32)" if "bf16" in precisions else "")
+        + ".",
         f"Code: {'; '.join(codes)}. Records made {dates[0] if dates else '—'}"
         + (f" to {dates[-1]}" if dates and dates[-1] != dates[0] else "")
         + f"; total training time in the records {train_s:.0f} s"

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import records
-from ..experiment import Context, Experiment, TaskResult, register_task, run
+from ..experiment import Context, Experiment, TaskResult, fit_config, register_task, run
 from ..losses import attention as losses
 from ..nets.contract import GroupNet
 
@@ -115,7 +115,7 @@ def _load_cached(dataset: str, split: str, data_root: str | None):
 def transfer(exp: Experiment, ctx: Context) -> TaskResult:
     from ..data import DeviceLoader
     from ..nets import create
-    from ..train import FitConfig, classification_eval, fit
+    from ..train import classification_eval, fit
 
     opts = check_options(exp.options)
     train, test = load_split(exp.dataset, "train"), load_split(exp.dataset, "test")
@@ -145,8 +145,7 @@ def transfer(exp: Experiment, ctx: Context) -> TaskResult:
         x, y = batch
         return losses.transfer_loss(student, teacher, x, y, opts["method"], **loss_kw)[0]
 
-    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
+    cfg = fit_config(exp, ctx)
     history = fit(model, train_batches, cfg, objective=objective,
                   evaluate=partial(evaluate, classification_eval(test_batches), teacher, test_batches),
                   log=ctx.log, checkpoint=ctx.checkpoint, device=ctx.device)

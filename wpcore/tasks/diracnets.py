@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..experiment import Context, Experiment, TaskResult, register_task
+from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
 
 OPTIONS = {"downsample": 1}
 
@@ -109,7 +109,7 @@ def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..data import DeviceLoader
     from ..nets import create
     from ..nets.dirac import DiracNet, ab_per_layer, ab_stats
-    from ..train import FitConfig, classification_eval, fit
+    from ..train import classification_eval, fit
 
     unknown = set(exp.options) - set(OPTIONS)
     if unknown:
@@ -134,8 +134,7 @@ def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
     def evaluate(m: nn.Module) -> dict:
         return {**test_eval(m), **train_eval(m), **ab_stats(m)}
 
-    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
+    cfg = fit_config(exp, ctx)
     history = fit(model, train_batches, cfg, evaluate=evaluate, log=ctx.log, checkpoint=ctx.checkpoint,
                   device=ctx.device)
     final = dict(history[-1]) if history else {}

@@ -16,7 +16,7 @@ import os
 
 import torch
 
-from ..experiment import Context, Experiment, TaskResult, register_task
+from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
 
 DEFAULTS = {"train_images": 1000, "test_images": 200, "scene_size": 128, "scene_seed": 0, "flip": True,
             "coco_root": None}
@@ -116,16 +116,14 @@ def detection_eval(test, device, cache: bool, batch_size: int = 16):
 @register_task("detect")
 def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..nets import create
-    from ..train import FitConfig, fit
+    from ..train import fit
 
     opts = check_options(exp.options)
     train_parts, test = train_splits(exp.dataset, opts), test_split(exp.dataset, opts)
     model = create(exp.model, num_classes=test.num_classes, **exp.model_kw)
     small = exp.dataset == "fashion-scenes"  # held in memory; COCO is read from disk per batch
     train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"], cache=small)
-    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile,
-                    channels_last=False, amp=False)
+    cfg = fit_config(exp, ctx, channels_last=False)
     history = fit(model, train_batches, cfg, objective=detection_objective,
                   evaluate=detection_eval(test, ctx.device, cache=small), log=ctx.log, checkpoint=ctx.checkpoint,
                   device=ctx.device)

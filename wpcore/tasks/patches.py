@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..data import patches as P
-from ..experiment import Context, Experiment, TaskResult, register_task
+from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
 from ..losses.hinge import hinge
 from ..metrics.matching import fpr95, fpr95_interpolated, roc_curve
 
@@ -143,7 +143,7 @@ def sift_baseline(exp: Experiment, ctx: Context) -> TaskResult:
 @register_task("patches")
 def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
     from ..nets import create
-    from ..train import FitConfig, fit
+    from ..train import fit
 
     train, test = load_split(exp)
     model = create(exp.model, **exp.model_kw)
@@ -154,8 +154,7 @@ def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
     def evaluate(m: nn.Module) -> dict:
         return matching_metrics(scores_of(m, test, ctx.device), labels)
 
-    cfg = FitConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-                    milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile)
+    cfg = fit_config(exp, ctx)
     history = fit(model, batches, cfg, objective=lambda m, b: hinge(m(b[0]), b[1]), evaluate=evaluate,
                   log=ctx.log, checkpoint=ctx.checkpoint, device=ctx.device)
     scores = scores_of(model, test, ctx.device)
