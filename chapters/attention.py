@@ -39,15 +39,11 @@ from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
 from wpcore.losses import attention as losses
-from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import attention as study
 from wpcore.tasks.attention import load_model
 
-check_profile(profile)
-present.theme()
-t_page = time.perf_counter()
+t_page = present.start(profile)
 plan = study.PLANS[profile]
-display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
 
 # %% [markdown]
 # ## What the thesis reports

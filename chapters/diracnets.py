@@ -46,14 +46,10 @@ from IPython.display import Markdown, display
 from wpcore import experiment, nets, present, records
 from wpcore.nets.dirac import DiracConv2d, ncrelu
 from wpcore.present import diracnets as dfig
-from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import diracnets as study
 from wpcore.tasks.diracnets import fold_speed
 
-check_profile(profile)
-present.theme()
-t_page = time.perf_counter()
-display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
+t_page = present.start(profile)
 
 # %% [markdown]
 # ## What the thesis reports

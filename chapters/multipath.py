@@ -47,14 +47,10 @@ from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
 from wpcore import records as rec_store
-from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
 
-check_profile(profile)
-present.theme()
-t_page = time.perf_counter()
-display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
+t_page = present.start(profile)
 
 # %% [markdown]
 # ## What the thesis reports

@@ -42,13 +42,9 @@ from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
 from wpcore.data import patches as P
-from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import patches as study
 
-check_profile(profile)
-present.theme()
-t_page = time.perf_counter()
-display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
+t_page = present.start(profile)
 
 # %% [markdown]
 # ## What the thesis reports

@@ -41,13 +41,9 @@ from IPython.display import Markdown, display
 
 from wpcore import experiment, flops, nets, present
 from wpcore.present.explorer import live_explorer, show_explorer
-from wpcore.profiles import DESCRIPTION, check_profile
 from wpcore.studies import wide_resnets as study
 
-check_profile(profile)
-present.theme()
-t_page = time.perf_counter()
-display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}."))
+t_page = present.start(profile)
 
 # %% [markdown]
 # ## What the thesis reports

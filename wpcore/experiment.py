@@ -97,9 +97,9 @@ def fit_config(exp: Experiment, ctx: Context, **overrides):
     """The experiment's recipe as ``fit``'s config (a task may override a field, e.g. channels_last)."""
     from .train import FitConfig
 
-    kw = dict(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, nesterov=exp.nesterov,
-              milestones=exp.milestones, gamma=exp.gamma, max_steps=exp.max_steps, compile=ctx.compile,
-              amp=ctx.amp)
+    kw = {"epochs": exp.epochs, "lr": exp.lr, "weight_decay": exp.weight_decay, "nesterov": exp.nesterov,
+          "milestones": exp.milestones, "gamma": exp.gamma, "max_steps": exp.max_steps, "compile": ctx.compile,
+          "amp": ctx.amp}
     return FitConfig(**(kw | overrides))
 
 

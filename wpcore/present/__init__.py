@@ -3,7 +3,8 @@
 ``present`` reads records and never trains.
 """
 from .figures import curves, theme
+from .page import start
 from .progress import NotebookProgress, TerminalProgress
 from .tables import fmt, provenance, show_table
 
-__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "theme"]
+__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "start", "theme"]
