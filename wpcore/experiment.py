@@ -93,6 +93,18 @@ class Context:
     amp: bool = False                # bf16 autocast: the experiment's resolved precision
 
 
+def splits(exp: Experiment, load: Callable | None = None):
+    """The experiment's (train, test) image sets, its class-balanced subsets taken."""
+    if load is None:
+        from .data import load
+    train, test = load(exp.dataset, "train"), load(exp.dataset, "test")
+    if exp.train_subset:
+        train = train.subset(exp.train_subset)
+    if exp.test_subset:
+        test = test.subset(exp.test_subset)
+    return train, test
+
+
 def fit_config(exp: Experiment, ctx: Context, **overrides):
     """The experiment's recipe as ``fit``'s config (a task may override a field, e.g. channels_last)."""
     from .train import FitConfig
@@ -203,15 +215,11 @@ def run_all(exps: list[Experiment], **kw) -> list[Record]:
 @register_task("classify")
 def classify(exp: Experiment, ctx: Context) -> TaskResult:
     from . import distributed
-    from .data import DeviceLoader, load
+    from .data import DeviceLoader
     from .nets import create
     from .train import classification_eval, fit
 
-    train, test = load(exp.dataset, "train"), load(exp.dataset, "test")
-    if exp.train_subset:
-        train = train.subset(exp.train_subset)
-    if exp.test_subset:
-        test = test.subset(exp.test_subset)
+    train, test = splits(exp)
     mean, std = train.mean_std()
     model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
     # the thesis pads 32x32 images by 4; tiny 8x8 digits get 1 pixel, or the crop destroys them

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import records
-from ..experiment import Context, Experiment, TaskResult, fit_config, register_task, run
+from ..experiment import Context, Experiment, TaskResult, fit_config, register_task, run, splits
 from ..losses import attention as losses
 from ..nets.contract import GroupNet
 
@@ -118,11 +118,7 @@ def transfer(exp: Experiment, ctx: Context) -> TaskResult:
     from ..train import classification_eval, fit
 
     opts = check_options(exp.options)
-    train, test = load_split(exp.dataset, "train"), load_split(exp.dataset, "test")
-    if exp.train_subset:
-        train = train.subset(exp.train_subset)
-    if exp.test_subset:
-        test = test.subset(exp.test_subset)
+    train, test = splits(exp, load_split)
     mean, std = train.mean_std()
 
     teacher, t_rec = None, None
