@@ -42,7 +42,8 @@ def test_every_page_renders_offline_without_errors(built_book, server, browser):
     for rel in pages(built_book):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, external = [], []
-        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.on("console", lambda m, errors=errors: errors.append(f"{m.text} ({m.location.get('url')})")
+                if m.type == "error" else None)
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
         page.on("response", lambda r, errors=errors: errors.append(f"HTTP {r.status} for {r.url}")
                 if r.status >= 400 else None)

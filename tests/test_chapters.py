@@ -24,6 +24,14 @@ def test_every_toc_chapter_has_a_page(built_book):
         assert "Traceback" not in text
 
 
+def test_root_redirect_names_the_icon(built_book):
+    """Without an icon link the browser asks for /favicon.ico while following the redirect: a 404
+    that made the browser test fail now and then."""
+    index = (built_book / "index.html").read_text()
+    assert 'rel="icon"' in index and "url=book/intro.html" in index
+    assert (built_book / "_static" / "favicon.svg").exists()
+
+
 def test_wide_resnets_page_has_figure_table_and_verdict(built_book):
     text = (built_book / "chapters" / "wide_resnets.html").read_text()
     imgs = re.findall(r'<img[^>]+src="([^"]+\.png)"', text)

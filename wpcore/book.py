@@ -123,6 +123,13 @@ def _dedupe_inline_scripts(html_dir: Path) -> None:
             page.write_text("".join(out))
 
 
+def _redirect_with_icon(index: Path) -> None:
+    """jupyter-book's root index.html is a bare redirect with no icon link, so a browser asks the
+    server for /favicon.ico (a 404) while it follows it: point it at the book's icon."""
+    if index.exists() and "rel=\"icon\"" not in (text := index.read_text()):
+        index.write_text('<link rel="icon" href="_static/favicon.svg" type="image/svg+xml" />\n' + text)
+
+
 def _finish_notebook(path: Path, digest: str, record_keys: list[str]) -> None:
     """Stamp the inputs digest; remove papermill's parameter cells from the HTML (the page states
     its profile in prose; the cells stay in the downloadable notebook)."""
@@ -206,6 +213,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     for w in warnings[:20]:
         print("  " + w)
     _dedupe_inline_scripts(stage / "_build" / "html")
+    _redirect_with_icon(stage / "_build" / "html" / "index.html")
     html = build_dir / "html"
     old = build_dir / "html.old"
     shutil.rmtree(old, ignore_errors=True)
