@@ -11,9 +11,9 @@ from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "full")
 DESCRIPTION = {
-    "smoke": "smoke test: tiny subsets, one epoch; numbers are meaningless",
-    "quick": "quick: small-scale runs on embedded data, sized for 2 CPU cores",
-    "full": "full: the thesis's recipe on the thesis's dataset (GPU)",
+    "smoke": "a smoke test: tiny subsets, one epoch; numbers are meaningless",
+    "quick": "small-scale runs on embedded data, sized for 2 CPU cores",
+    "full": "the thesis's recipe on the thesis's dataset (GPU)",
 }
 
 
