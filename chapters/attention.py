@@ -218,17 +218,13 @@ present.show_table(pd.DataFrame(table), caption=f"Ours ({profile} profile) next 
 # ## Verdict
 
 # %% tags=["hide-input"]
-for c in study.claims(records, profile, distances):
-    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                     f"- *Verdict:* **{c.verdict}** ({c.detail})"))
-if profile != "full":
-    display(Markdown(
-        "What this profile can and cannot show: one small pair trained for minutes on a "
-        f"{d['dataset']} subset, far from convergence, with a teacher that is itself far from converged "
-        "(its error is in the table above). The verdicts speak about this early, small-data regime, not "
-        "about the thesis's CIFAR-10 results; run the `full` profile on a GPU to test those. Note also "
-        "that KD here uses the per-sample KL (the official code after 2018), a soft-target term C/2 = 5 "
-        "times stronger than in the code behind the thesis's KD numbers."))
+present.show_verdicts(study.claims(records, profile, distances), profile, (
+    "one small pair trained for minutes on a "
+    f"{d['dataset']} subset, far from convergence, with a teacher that is itself far from converged "
+    "(its error is in the table above). The verdicts speak about this early, small-data regime, not "
+    "about the thesis's CIFAR-10 results; run the `full` profile on a GPU to test those. Note also "
+    "that KD here uses the per-sample KL (the official code after 2018), a soft-target term C/2 = 5 "
+    "times stronger than in the code behind the thesis's KD numbers."))
 
 # %% tags=["hide-input"]
 present.provenance(records, profile, time.perf_counter() - t_page)

@@ -229,16 +229,12 @@ else:
 # ## Verdict
 
 # %% tags=["hide-input"]
-for c in study.claims(recs, profile):
-    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                     f"- *Verdict:* **{c.verdict}** ({c.detail})"))
-if profile != "full":
-    display(Markdown(
-        f"What this profile can and cannot show: small networks (width {study.WIDTH[profile]}) trained for "
-        f"{depth_recs[0].final['steps']} steps on a {depth_recs[0].data.get('n_train', '?')}-image subset of "
-        f"{depth_recs[0].config['dataset']} at 14x14, far from convergence. It speaks about how easily "
-        "each kind of network starts to train as it gets deeper, not about the thesis's CIFAR and "
-        "ImageNet accuracies. Run the `full` profile on a GPU to test those."))
+present.show_verdicts(study.claims(recs, profile), profile, (
+    f"small networks (width {study.WIDTH[profile]}) trained for "
+    f"{depth_recs[0].final['steps']} steps on a {depth_recs[0].data.get('n_train', '?')}-image subset of "
+    f"{depth_recs[0].config['dataset']} at 14x14, far from convergence. It speaks about how easily "
+    "each kind of network starts to train as it gets deeper, not about the thesis's CIFAR and "
+    "ImageNet accuracies. Run the `full` profile on a GPU to test those."))
 
 # %% tags=["hide-input"]
 present.provenance(recs, profile, time.perf_counter() - t_page)

@@ -244,16 +244,12 @@ present.show_table(pd.DataFrame(rows), caption="Thesis (COCO val5k) and ours: di
 # ## Verdict
 
 # %% tags=["hide-input"]
-for c in study.claims(records, profile):
-    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                     f"- *Verdict:* **{c.verdict}** ({c.detail})"))
-if profile != "full":
-    display(Markdown(
-        "What this profile can and cannot show: a small trunk trained from scratch for a few "
-        "minutes on composed scenes, one seed per variant, with its own jointly trained proposals. "
-        "The thesis fine-tuned an ImageNet VGG-16 on COCO for 320k iterations with DeepMask "
-        "proposals. With one seed per variant we cannot tell a difference of a point or two from "
-        "seed-to-seed noise; the `full` profile runs the thesis's recipe on COCO."))
+present.show_verdicts(study.claims(records, profile), profile, (
+    "a small trunk trained from scratch for a few "
+    "minutes on composed scenes, one seed per variant, with its own jointly trained proposals. "
+    "The thesis fine-tuned an ImageNet VGG-16 on COCO for 320k iterations with DeepMask "
+    "proposals. With one seed per variant we cannot tell a difference of a point or two from "
+    "seed-to-seed noise; the `full` profile runs the thesis's recipe on COCO."))
 
 # %% tags=["hide-input"]
 present.provenance(records, profile, time.perf_counter() - t_page)

@@ -219,15 +219,11 @@ present.show_table(pd.DataFrame(rows), caption=f"Ours ({profile} profile) next t
 # ## Verdict
 
 # %% tags=["hide-input"]
-for c in study.claims(records, profile):
-    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                     f"- *Verdict:* **{c.verdict}** ({c.detail})"))
-if profile != "full":
-    display(Markdown(
-        "What this profile can and cannot show: half-width networks trained for minutes on one stereo "
-        "pair, where matching patches differ by a shift and a little lighting but never by rotation or "
-        "scale, unlike Brown's multi-view patches. SIFT at a fixed orientation is well suited to this "
-        "data. Run the `full` profile (Brown data, GPU) to test the thesis's numbers themselves."))
+present.show_verdicts(study.claims(records, profile), profile, (
+    "half-width networks trained for minutes on one stereo "
+    "pair, where matching patches differ by a shift and a little lighting but never by rotation or "
+    "scale, unlike Brown's multi-view patches. SIFT at a fixed orientation is well suited to this "
+    "data. Run the `full` profile (Brown data, GPU) to test the thesis's numbers themselves."))
 
 # %% tags=["hide-input"]
 present.provenance(records, profile, time.perf_counter() - t_page)

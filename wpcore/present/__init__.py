@@ -5,6 +5,6 @@
 from .figures import curves, theme
 from .page import start
 from .progress import NotebookProgress, TerminalProgress
-from .tables import fmt, provenance, show_table
+from .tables import fmt, provenance, show_table, show_verdicts
 
-__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "start", "theme"]
+__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "show_verdicts", "start", "theme"]
