@@ -9,6 +9,8 @@ from PIL import Image
 from wpcore import nets
 from wpcore.data import DataError
 from wpcore.data import patches as P
+from wpcore.data import phototour as PT
+from wpcore.data.store import file_hash
 from wpcore.losses.hinge import hinge
 from wpcore.metrics.matching import fpr95, fpr95_interpolated, roc_curve, roc_steps
 from wpcore.nets import deepcompare as dc
@@ -141,7 +143,7 @@ def _write_scene(folder, n=300):
     (folder / "info.txt").write_text("".join(f"{p} 0\n" for p in point))
     pairs = [(0, 1), (3, 5), (0, 3), (298, 299), (257, 100), (299, 297)]
     lines = [f"{a} {point[a]} 0 {b} {point[b]} 0\n" for a, b in pairs]
-    (folder / P.TEST_PAIRS).write_text("".join(lines))
+    (folder / PT.TEST_PAIRS).write_text("".join(lines))
     return pairs, point
 
 
@@ -154,12 +156,12 @@ def scene_zip(tmp_path):
     with zipfile.ZipFile(zpath, "w") as z:
         for f in sorted(src.iterdir()):
             z.write(f, f.name)
-    return tmp_path, {"fixture": ("file:///nowhere/fixture.zip", P.md5sum(zpath))}, pairs, point
+    return tmp_path, {"fixture": ("file:///nowhere/fixture.zip", file_hash(zpath, "md5"))}, pairs, point
 
 
 def test_phototour_loader_reads_the_real_layout(scene_zip):
     root, table, pairs, point = scene_zip
-    ps = P.load_phototour("fixture", root, archives=table, counts={"fixture": 300})
+    ps = PT.load_phototour("fixture", root, archives=table, counts={"fixture": 300})
     assert ps.pairs.shape == (len(pairs), 2, 64, 64) and ps.pairs.dtype == torch.uint8
     for k, (a, b) in enumerate(pairs):
         for ch, i in ((0, a), (1, b)):
@@ -173,13 +175,13 @@ def test_phototour_checksums_and_counts(scene_zip):
     root, table, _, _ = scene_zip
     bad = {"fixture": (table["fixture"][0], "0" * 32)}
     with pytest.raises(DataError, match="corrupt"):
-        P.load_phototour("fixture", root, archives=bad)
+        PT.load_phototour("fixture", root, archives=bad)
     with pytest.raises(DataError, match="incomplete"):
-        P.load_phototour("fixture", root, archives=table, counts={"fixture": 301})
+        PT.load_phototour("fixture", root, archives=table, counts={"fixture": 301})
     with pytest.raises(DataError, match="missing"):
-        P.load_phototour("liberty", root / "empty")
+        PT.load_phototour("liberty", root / "empty")
     with pytest.raises(ValueError, match="unknown"):
-        P.load_phototour("paris", root, archives=table)
+        PT.load_phototour("paris", root, archives=table)
 
 
 # --- embedded pairs: positives really correspond ---------------------------------------------------

@@ -8,6 +8,7 @@ from torch import nn
 
 from wpcore import experiment
 from wpcore.data import patches as P
+from wpcore.data import phototour as PT
 from wpcore.studies import patches as study
 from wpcore.studies.verdict import HOLDS, INDICATIVE
 from wpcore.tasks import patches as T
@@ -96,8 +97,8 @@ def test_full_profile_path_on_brown_fixtures(tmp_path, monkeypatch):
         folder = tmp_path / "data" / "phototour" / scene
         folder.mkdir(parents=True)
         _write_scene(folder)
-        (folder / P.TRAIN_PAIRS).write_text((folder / P.TEST_PAIRS).read_text() * 20)
-        monkeypatch.setitem(P.PHOTOTOUR_COUNTS, scene, 300)
+        (folder / PT.TRAIN_PAIRS).write_text((folder / PT.TEST_PAIRS).read_text() * 20)
+        monkeypatch.setitem(PT.PHOTOTOUR_COUNTS, scene, 300)
     T._pairs.cache_clear()
     split = [e for e in study.experiments("full")
              if e.dataset == "brown:yosemite" and e.options["test_scene"] == "notredame"]
@@ -106,6 +107,6 @@ def test_full_profile_path_on_brown_fixtures(tmp_path, monkeypatch):
                               max_steps=2, model_kw={"width": 0.25}, options={"test_scene": "notredame"})
     assert split[0].options == e.options
     rec = experiment.run(e)
-    assert rec.data["n_test"] == 6 and rec.data["test"] == f"phototour:notredame:{P.TEST_PAIRS}"
+    assert rec.data["n_test"] == 6 and rec.data["test"] == f"phototour:notredame:{PT.TEST_PAIRS}"
     assert 0 <= rec.final["fpr95"] <= 100
     T._pairs.cache_clear()

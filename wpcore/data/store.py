@@ -66,7 +66,7 @@ def data_root() -> Path:
     return Path(os.environ.get("WPCORE_DATA", Path.home() / ".cache" / "wpcore" / "data"))
 
 
-def _hash(path: Path, algo: str, gunzip: bool = False) -> str:
+def file_hash(path: Path, algo: str, gunzip: bool = False) -> str:
     h = hashlib.new(algo)
     opener = gzip.open if gunzip else open
     with opener(path, "rb") as f:
@@ -81,10 +81,10 @@ def verify(path: Path, spec: FileSpec) -> None:
     tag = (str(path), st.st_size, st.st_mtime)
     if tag in _verified:
         return
-    ok = spec.md5 is not None and _hash(path, "md5") == spec.md5
+    ok = spec.md5 is not None and file_hash(path, "md5") == spec.md5
     if not ok and spec.sha256_gunzip:
         try:
-            ok = _hash(path, "sha256", gunzip=True) == spec.sha256_gunzip
+            ok = file_hash(path, "sha256", gunzip=True) == spec.sha256_gunzip
         except (OSError, EOFError, gzip.BadGzipFile):
             ok = False
     if not ok:

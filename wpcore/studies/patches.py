@@ -54,7 +54,7 @@ def experiments(profile: str) -> list[Experiment]:
     check_profile(profile)
     c = _common(profile)
     if profile == "full":
-        from ..data.patches import BROWN_SPLITS
+        from ..data.phototour import BROWN_SPLITS
 
         exps = []
         for train, test in BROWN_SPLITS:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..data import patches as P
+from ..data import phototour
 from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
 from ..losses.hinge import hinge
 from ..metrics.matching import fpr95, fpr95_interpolated, roc_curve
@@ -50,7 +51,8 @@ def _pairs(dataset: str, part: str, n: int, seed: int, test_scene: str | None) -
         scene = dataset.split(":", 1)[1] if part == "train" else test_scene
         if scene is None:
             raise ValueError("brown datasets need options['test_scene'] (e.g. 'notredame')")
-        return P.load_phototour(scene, data_root() / "phototour", P.TRAIN_PAIRS if part == "train" else P.TEST_PAIRS)
+        return phototour.load_phototour(scene, data_root() / "phototour",
+                                        phototour.TRAIN_PAIRS if part == "train" else phototour.TEST_PAIRS)
     return P.load_pairs(dataset, part, n, seed)
 
 
