@@ -37,11 +37,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from wpcore import experiment, flops, nets, present
 from wpcore.present.explorer import live_explorer, show_explorer
 from wpcore.studies import wide_resnets as study
+from wpcore.studies import wide_resnets_explorer as grid
 
 t_page = present.start(profile)
 
@@ -169,7 +170,7 @@ present.show_table(show, caption=f"Ours ({profile} profile): test error over see
 # those of the machine and moment of the build: on a shared, busy machine they are lower.
 
 # %% tags=["hide-input"]
-points = study.explorer_points(profile, records)
+points = grid.explorer_points(profile, records)
 show_explorer(points, start=(16, 2, "B(3,3)"),
               caption="Parameters with the CIFAR-10 head; throughput of SGD steps on random 32x32 images")
 
@@ -183,36 +184,20 @@ import os
 # the book build (which sets WPCORE_CHAPTER) skips it: a widget needs a kernel, and its saved state
 # would only make the static page load the widget JavaScript for nothing
 if not os.environ.get("WPCORE_CHAPTER"):
-    display(live_explorer(points, thesis=study.thesis_error))
+    display(live_explorer(points, thesis=grid.thesis_error))
 
 # %% [markdown]
 # ## Verdict
 
 # %% tags=["hide-input"]
-confidence = {
-    "holds": "the difference is larger than twice its standard error, so at this scale we are fairly confident.",
-    "does not": "the difference goes the other way by more than twice its standard error: the claim fails here.",
-    "inconclusive": "the difference is within twice its standard error: seed noise could explain it.",
-    "indicative": "one run per side, no spread: take it as a hint, not evidence.",
-    "not measured": "this profile has no runs for it."}
-claims = study.claims(records, profile)
-for c in claims:
-    why = next((v for k, v in confidence.items() if c.verdict.startswith(k)), "")
-    display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                     f"- *Verdict:* **{c.verdict}** ({c.detail}); {why}"))
-disagree = [c.claim for c in claims if c.verdict.startswith("does not")]
-if disagree:
-    display(Markdown("**Where our runs disagree with the thesis:** " + " ".join(f"*{c}*" for c in disagree)
-                     + f" This is what we measured under the `{profile}` profile; see below for what it can show."))
-if profile != "full":
-    display(Markdown(
-        "What this profile can and cannot show: the networks are small (tens to hundreds of thousands "
-        f"of parameters) and trained for {study.COMMON[profile]['epochs']} epoch(s) on "
-        f"{study.COMMON[profile]['train_subset']} {main_ds} images, far from convergence, so the "
-        "verdicts speak about early training of small networks on an easy data set, not about the "
-        "thesis's CIFAR results; differences of a point or two are within seed noise there. A verdict "
-        "counts as holding only when the difference of means exceeds twice its standard error. Run the "
-        "`full` profile on a GPU to test the thesis's numbers themselves."))
+present.show_verdicts(study.claims(records, profile), profile, (
+    "the networks are small (tens to hundreds of thousands "
+    f"of parameters) and trained for {study.COMMON[profile]['epochs']} epoch(s) on "
+    f"{study.COMMON[profile]['train_subset']} {main_ds} images, far from convergence, so the "
+    "verdicts speak about early training of small networks on an easy data set, not about the "
+    "thesis's CIFAR results; differences of a point or two are within seed noise there. A verdict "
+    "counts as holding only when the difference of means exceeds twice its standard error. Run the "
+    "`full` profile on a GPU to test the thesis's numbers themselves."))
 
 # %% tags=["hide-input"]
 present.provenance(records, profile, time.perf_counter() - t_page)

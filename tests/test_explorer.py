@@ -96,7 +96,7 @@ def page(book_url):
 def test_static_page_explorer_updates_parameter_count_without_a_kernel(page):
     from playwright.sync_api import sync_playwright
 
-    from wpcore.studies import wide_resnets as study
+    from wpcore.studies import wide_resnets_explorer as study
 
     grid = study.GRID["smoke"]
     with sync_playwright() as p:

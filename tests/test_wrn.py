@@ -10,6 +10,7 @@ from wpcore import flops, nets
 from wpcore.nets.wrn import BLOCKS, Block, block_kernels
 from wpcore.studies import verdict
 from wpcore.studies import wide_resnets as study
+from wpcore.studies import wide_resnets_explorer as grid
 
 
 def count(m):
@@ -243,18 +244,18 @@ def test_epoch_seconds_ignore_an_interrupted_first_epoch():
 
 
 def test_explorer_points_carry_thesis_and_our_numbers(monkeypatch):
-    monkeypatch.setitem(study.GRID, "smoke", {"depths": [10, 16], "widths": [1], "blocks": ["B(3,3)"]})
+    monkeypatch.setitem(grid.GRID, "smoke", {"depths": [10, 16], "widths": [1], "blocks": ["B(3,3)"]})
     recs = fake_records("smoke", lambda e: 12.5)
-    pts = study.explorer_points("smoke", recs)
+    pts = grid.explorer_points("smoke", recs)
     assert len(pts) == 2
     p = next(p for p in pts if (p["depth"], p["width"], p["block"]) == (16, 1, "B(3,3)"))
     assert p["params"] == 175_066 and p["fwd_flops"] == flops.forward_flops("wrn-16-1")
     assert p["ours"]["error"] == "12.50" and p["ours"]["n"] == 1
     assert any(p["img_s"] for p in pts)
-    assert study.thesis_error(40, 4, "B(3,3)")["source"].startswith("CIFAR-10, Table 5")
-    assert study.thesis_error(40, 1, "B(3,3)") == {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
+    assert grid.thesis_error(40, 4, "B(3,3)")["source"].startswith("CIFAR-10, Table 5")
+    assert grid.thesis_error(40, 1, "B(3,3)") == {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
     assert (
-        study.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and study.thesis_error(16, 1, "B(1,3)") is None
+        grid.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and grid.thesis_error(16, 1, "B(1,3)") is None
     )
 
 

@@ -14,9 +14,12 @@ CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "attention", "diracnets
 
 
 def study_modules() -> list:
-    names = [m.name for m in pkgutil.iter_modules(studies.__path__) if m.name != "verdict"]
-    names.sort(key=lambda n: (CHAPTER_ORDER.index(n) if n in CHAPTER_ORDER else 99, n))
-    return [importlib.import_module(f"{studies.__name__}.{n}") for n in names]
+    """The chapters' study modules (those that name their CHAPTER), in thesis order; helper
+    modules of the package (verdict, the WRN explorer's grid) are left out."""
+    mods = [importlib.import_module(f"{studies.__name__}.{m.name}") for m in pkgutil.iter_modules(studies.__path__)]
+    mods = [m for m in mods if hasattr(m, "CHAPTER")]
+    return sorted(mods, key=lambda m: (CHAPTER_ORDER.index(m.CHAPTER) if m.CHAPTER in CHAPTER_ORDER else 99,
+                                       m.CHAPTER))
 
 
 def collect(profile: str) -> tuple[list[Claim], list[dict]]:

@@ -1,6 +1,6 @@
 """The width/depth explorer: pick a WRN by depth, width and block type and see what it costs.
 
-Two renderings of one precomputed grid (``wpcore.studies.wide_resnets.explorer_points``):
+Two renderings of one precomputed grid (``wpcore.studies.wide_resnets_explorer.explorer_points``):
 
 - ``explorer_html(points)``: self-contained HTML + plain JavaScript (the grid as inline JSON,
   ``<input type=range>`` sliders and a ``<select>``), no external script and no kernel, so it works
