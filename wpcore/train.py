@@ -105,9 +105,11 @@ def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.
     return evaluate
 
 
-def _autocast(device: torch.device, amp: bool | None):
-    on = precision.resolve("auto", device) == "bf16" if amp is None else amp
-    return precision.autocast(device, "bf16" if on else "fp32")
+def _arithmetic(device: torch.device, amp: bool | None) -> str:
+    """"bf16" or "fp32": ``amp`` as given, else what the hardware does natively."""
+    if amp is None:
+        return precision.resolve("auto", device)
+    return "bf16" if amp else "fp32"
 
 
 def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
@@ -129,6 +131,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     step_model = distributed.wrap(model, device)  # DDP + synchronised BN under torchrun; else model
+    arithmetic = _arithmetic(device, cfg.amp)
     # static shapes (training batches are all full): no dynamic-shape recompile when a second size appears
     step_model = torch.compile(step_model, dynamic=False) if cfg.compile else step_model
     if device.type == "cuda":
@@ -176,7 +179,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
             if cfg.channels_last:
                 batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:]) \
                     if isinstance(batch, (tuple, list)) and batch[0].dim() == 4 else batch
-            with _autocast(device, cfg.amp):
+            with precision.autocast(device, arithmetic):
                 loss = objective(step_model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -203,7 +206,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": train_loss, "steps": step}
         if evaluate is not None:
             model.eval()
-            with torch.no_grad(), _autocast(device, cfg.amp):
+            with torch.no_grad(), precision.autocast(device, arithmetic):
                 row.update(evaluate(model))
         row["time_s"] = time.perf_counter() - t_start
         history.append(row)

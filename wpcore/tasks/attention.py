@@ -51,11 +51,7 @@ def load_model(record: records.Record, device: str | torch.device = "cpu") -> nn
     from ..nets import create
 
     cfg = record.config
-    # safetensors.load_file parses a header and raw tensors, never unpickles. It is called directly
-    # because wpcore.safe's pickle sniffing refuses valid files whose header length ends in byte 0x80.
-    from safetensors.torch import load_file
-
-    state = load_file(str(record.weights_path), device=str(device))
+    state = records.load_weights(record, str(device))
     fc = [v for k, v in state.items() if k.endswith("fc.weight")]
     stem = [v for k, v in state.items() if k.endswith("stem.weight")]
     kw = dict(cfg.get("model_kw", {}))
