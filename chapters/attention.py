@@ -176,12 +176,10 @@ fig = study.plot_attention_maps(raw, maps, classes, y)
 
 # %% [markdown]
 # How far is each student's attention from the teacher's? The AT distance (the AT loss with
-# $\beta=1$, summed over groups) on 500 test images, for every seed:
+# $\beta=1$, summed over groups) on the first test images, for every seed:
 
 # %% tags=["hide-input"]
-_, x_eval, _, _ = study.test_images(t_rec, 500)
-distances = {m: [study.attention_distance(load_model(pick(m, s)), teacher, x_eval) for s in plan.seeds]
-             for m in ("student", "at")}
+distances = study.attention_distances(records, profile)
 present.show_table(pd.DataFrame([{"student": study.METHOD_NAMES[m], "seeds": len(v),
                                   "AT distance to the teacher": study.mean_spread(v, 4)}
                                  for m, v in distances.items()]),
@@ -218,7 +216,7 @@ present.show_table(pd.DataFrame(table), caption=f"Ours ({profile} profile) next 
 # ## Verdict
 
 # %% tags=["hide-input"]
-present.show_verdicts(study.claims(records, profile, distances), profile, (
+present.show_verdicts(study.claims(records, profile), profile, (
     "one small pair trained for minutes on a "
     f"{d['dataset']} subset, far from convergence, with a teacher that is itself far from converged "
     "(its error is in the table above). The verdicts speak about this early, small-data regime, not "

@@ -167,7 +167,7 @@ records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
 
 # %% tags=["hide-input"]
 labels = [e.label for e in exps]
-runs = study.by_label(records)
+runs = {lab: recs[0] for lab, recs in study.by_label(records).items()}  # the first seed of each variant
 fig = present.curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),
                      title=f"Training loss and test AP ({profile} profile)")
 fig.axes[0].set_ylabel("training loss (RPN + classifiers + boxes)")

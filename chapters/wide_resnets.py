@@ -195,8 +195,9 @@ present.show_verdicts(study.claims(records, profile), profile, (
     f"of parameters) and trained for {study.COMMON[profile]['epochs']} epoch(s) on "
     f"{study.COMMON[profile]['train_subset']} {main_ds} images, far from convergence, so the "
     "verdicts speak about early training of small networks on an easy data set, not about the "
-    "thesis's CIFAR results; differences of a point or two are within seed noise there. A verdict "
-    "counts as holding only when the difference of means exceeds twice its standard error. Run the "
+    "thesis's CIFAR results; differences of a point or two are within seed noise there. Each verdict "
+    "above says which rule decided it: a difference holds only when its whole 95% interval lies on the "
+    "thesis's side of zero, and \"as accurate\" only when the whole interval lies inside the stated margin. Run the "
     "`full` profile on a GPU to test the thesis's numbers themselves."))
 
 # %% tags=["hide-input"]

@@ -222,22 +222,25 @@ def fake_record(model, method, seed, error, teacher="wrn-16-2"):
     return Record(f"{model}{method}{seed}", cfg, [], {"test_error": error}, 1.0, {}, {}, {}, "2026-01-01")
 
 
-def test_claims_are_computed_from_records():
+def test_claims_are_computed_from_records(monkeypatch):
     from wpcore.studies import attention as study
-    from wpcore.studies.verdict import FAILS, HOLDS, NOT_MEASURED
+    from wpcore.studies.verdict import Verdict
 
     recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
     for seed, jitter in enumerate((0.0, 0.1, -0.1)):
         recs += [fake_record("wrn-16-1", "student", seed, 10 + jitter),
                  fake_record("wrn-16-1", "at", seed, 8 + jitter),
                  fake_record("wrn-16-1", "kd", seed, 11 + jitter)]
-    verdicts = {c.claim.split(" from")[0]: c.verdict for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]})}
-    assert verdicts["Attention transfer"] == HOLDS
-    assert verdicts["Knowledge distillation"] == FAILS
-    assert verdicts["AT and KD combine: AT+KD"] == NOT_MEASURED
-    assert verdicts["Gradient-based attention transfer"] == NOT_MEASURED
-    assert any("attention maps closer" in c.claim and c.verdict == HOLDS
-               for c in study.claims(recs, "quick", {"at": [1, 1.1], "student": [3, 3.2]}))
+    monkeypatch.setattr(study, "attention_distances", lambda records, profile: {"at": [1, 1.1, 1.05],
+                                                                                 "student": [3, 3.2, 3.1]})
+    claims = study.claims(recs, "quick")
+    verdicts = {c.claim.split(" from")[0]: c.verdict for c in claims}
+    assert verdicts["Attention transfer"] is Verdict.HOLDS
+    assert verdicts["Knowledge distillation"] is Verdict.FAILS
+    assert verdicts["AT and KD combine: AT+KD"] is Verdict.NOT_MEASURED
+    assert verdicts["Gradient-based attention transfer"] is Verdict.NOT_MEASURED
+    check = next(c for c in claims if "attention maps closer" in c.claim)
+    assert check.verdict is Verdict.HOLDS and check.kind.value == "check"  # an implementation check, not a claim
     rows = study.results_table(recs, "quick")
     assert rows[0]["method"] == "teacher" and rows[0]["errors"] == [5.0]
     assert next(r for r in rows if r["method"] == "AT")["test error (%)"] == "8.00 ± 0.10"

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 
 from . import records, studies
-from .studies.verdict import NOT_MEASURED, Claim
+from .studies import verdict
 
 CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "attention", "diracnets"]  # thesis order
 
@@ -22,7 +22,7 @@ def study_modules() -> list:
                                        m.CHAPTER))
 
 
-def collect(profile: str) -> tuple[list[Claim], list[dict]]:
+def collect(profile: str) -> tuple[list[verdict.Claim], list[dict]]:
     """(claims, runs): the claims of every study whose records all exist, and one row per study
     saying how many of its runs were found."""
     claims, runs = [], []
@@ -34,7 +34,8 @@ def collect(profile: str) -> tuple[list[Claim], list[dict]]:
         if exps and len(have) == len(exps):
             claims.extend(mod.claims(have, profile))
         else:
-            claims.append(Claim(mod.CHAPTER, "(all claims of this chapter)", "see the chapter",
-                                f"{len(have)} of {len(exps)} runs of the {profile} profile found",
-                                NOT_MEASURED, "execute the chapter to make its records"))
+            claims.append(verdict.Claim(mod.CHAPTER, "(all claims of this chapter)", "see the chapter",
+                                        f"{len(have)} of {len(exps)} runs of the {profile} profile found",
+                                        *verdict.not_measured(verdict.Rule.DIFFERENCE, "",
+                                                              "execute the chapter to make its records")))
     return claims, runs

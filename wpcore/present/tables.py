@@ -62,31 +62,3 @@ def provenance(records, profile: str, wall_s: float | None = None):
         lines.append(f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
                      f"--chapter {chapter}` (records with matching keys are reused; delete `runs/` to retrain).")
     display(Markdown("\n\n".join(lines)))
-
-
-# what each verdict (wpcore.studies.verdict) means for the reader, by its first words
-CONFIDENCE = {
-    "holds": "the difference is larger than twice its standard error, so at this scale we are fairly confident.",
-    "does not": "the difference goes the other way by more than twice its standard error: the claim fails here.",
-    "inconclusive": "the difference is within twice its standard error: seed noise could explain it.",
-    "indicative": "one run per side, no spread: take it as a hint, not evidence.",
-    "not measured": "this profile has no runs for it."}
-
-
-def show_verdicts(claims, profile: str, limits: str) -> None:
-    """Each claim with the thesis's number, ours, the verdict and what the verdict means; the
-    claims our runs contradict, summed up; and, below ``full``, what this profile can and cannot
-    show (``limits``)."""
-    from IPython.display import Markdown, display
-
-    claims = list(claims)
-    for c in claims:
-        why = next((v for k, v in CONFIDENCE.items() if c.verdict.startswith(k)), "")
-        display(Markdown(f"**Claim.** {c.claim}\n\n- *Thesis:* {c.thesis}\n- *Ours:* {c.ours}\n"
-                         f"- *Verdict:* **{c.verdict}** ({c.detail}); {why}"))
-    disagree = [c.claim for c in claims if c.verdict.startswith("does not")]
-    if disagree:
-        display(Markdown("**Where our runs disagree with the thesis:** " + " ".join(f"*{c}*" for c in disagree)
-                         + f" This is what we measured under the `{profile}` profile; see below for what it can show."))
-    if profile != "full":
-        display(Markdown("What this profile can and cannot show: " + limits))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from ..experiment import Experiment
 from ..profiles import check_profile
-from .verdict import NOT_MEASURED, Claim, lower_is_better, mean_spread
+from . import verdict as v
+from .verdict import Claim, Kind, mean_spread
 
 CHAPTER = "attention"
 METHOD_NAMES = {"student": "student alone", "at": "AT", "kd": "KD", "at+kd": "AT+KD",
@@ -158,21 +159,50 @@ def thesis_text(teacher: str, student: str, methods) -> str:
                                           for m in methods) + f" ({THESIS_SOURCE})"
 
 
+def thesis_effect(teacher: str, student: str, better: str, worse: str) -> float | None:
+    ref = THESIS.get((teacher, student), {})
+    return ref[better][0] - ref[worse][0] if better in ref and worse in ref else None
+
+
 def compare(records, profile: str, teacher: str, student: str, better: str, worse: str, sentence: str,
             thesis_methods) -> Claim:
     """Claim "method ``better`` gives a lower error than ``worse``" for one pair, judged on the records."""
     a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
-    verdict, detail = lower_is_better(a, b) if a and b else (NOT_MEASURED, "no runs")
+    verdict, ev = v.difference(a, b, "points of test error", thesis_effect=thesis_effect(teacher, student, better, worse))
     return Claim(CHAPTER, sentence.format(t=teacher, s=student), thesis_text(teacher, student, thesis_methods),
                  f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
                  f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
-                 f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})", verdict, detail)
+                 f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})", verdict, ev)
 
 
-def claims(records, profile: str, attention_distances: dict | None = None) -> list[Claim]:
-    """Verdicts per pair of the profile. ``attention_distances``: {"student": [...], "at": [...]},
-    AT distances to the teacher (computed from the records' weights with ``attention_distance``)."""
+DISTANCE_IMAGES = 500   # test images the AT distance is measured on
+
+
+def attention_distances(records, profile: str, count: int = DISTANCE_IMAGES) -> dict[str, list[float]]:
+    """AT distance to the first pair's teacher (the AT loss with beta = 1, summed over groups, on
+    the first ``count`` test images) of every plain and AT student of that pair, from the records'
+    weights: {"student": [per seed], "at": [per seed]}."""
+    from ..tasks.attention import load_model
+
+    teacher, student = PLANS[check_profile(profile)].pairs[0]
+    t_rec = next((r for r in records if method_of(r) == "teacher" and r.config["model"] == teacher), None)
+    if t_rec is None:
+        return {}
+    t_net = load_model(t_rec)
+    _, x, _, _ = test_images(t_rec, count)
+    out: dict[str, list[float]] = {}
+    for r in records:
+        m = method_of(r)
+        if r.config["model"] == student and (m == "student" or (m == "at" and teacher_of(r) == teacher)):
+            out.setdefault(m, []).append(attention_distance(load_model(r), t_net, x))
+    return out
+
+
+def claims(records, profile: str) -> list[Claim]:
+    """Verdicts per pair of the profile, and the check that AT students' attention is closer to
+    their teacher's (measured from the records' weights)."""
     plan = PLANS[check_profile(profile)]
+    records = list(records)
     out = []
     for i, (t, s) in enumerate(plan.pairs):
         out += [
@@ -187,17 +217,16 @@ def claims(records, profile: str, attention_distances: dict | None = None) -> li
             out.append(compare(records, profile, t, s, "grad-at", "student",
                                "Gradient-based attention transfer from {t} lowers the error of {s} trained "
                                "alone.", ("student",)))
-    if attention_distances:
-        # in units of 1e-3 (the distances are small; the verdict's text keeps two decimals)
-        a = [v * 1e3 for v in attention_distances.get("at", [])]
-        b = [v * 1e3 for v in attention_distances.get("student", [])]
-        verdict, detail = lower_is_better(a, b)
-        out.append(Claim(CHAPTER, "A student trained with AT has attention maps closer to its teacher's than the "
-                         "same network trained alone (the mechanism AT relies on).",
-                         "shown qualitatively by the paper's attention-map figures [U]",
-                         f"AT distance to {plan.pairs[0][0]} on test images (beta = 1, summed over groups, x1e-3): "
-                         f"AT students {mean_spread(a)} vs plain students {mean_spread(b)}",
-                         verdict, detail.replace(" points", " (x1e-3)")))
+    dist = attention_distances(records, profile)
+    # in units of 1e-3 (the distances are small)
+    a, b = [x * 1e3 for x in dist.get("at", [])], [x * 1e3 for x in dist.get("student", [])]
+    verdict, ev = v.difference(a, b, "x1e-3 AT distance")
+    out.append(Claim(CHAPTER, "A student trained with AT has attention maps closer to its teacher's than the "
+                     "same network trained alone (the mechanism AT relies on).",
+                     "shown qualitatively by the paper's attention-map figures [U]",
+                     f"AT distance to {plan.pairs[0][0]} on {DISTANCE_IMAGES} test images (beta = 1, summed over "
+                     f"groups, x1e-3): AT students {mean_spread(a)} vs plain students {mean_spread(b)}",
+                     verdict, ev, kind=Kind.CHECK))
     return out
 
 

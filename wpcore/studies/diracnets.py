@@ -15,12 +15,12 @@ DiracNet-28-10 on CIFAR-10 and CIFAR-100 with WRN-28-10 on CIFAR-100 for the the
 """
 from __future__ import annotations
 
-import math
-from statistics import mean, stdev
+from statistics import mean
 
 from ..experiment import Experiment
 from ..profiles import check_profile
-from .verdict import FAILS, HOLDS, INDICATIVE, NOT_MEASURED, UNCLEAR, Claim, lower_is_better, mean_spread
+from . import verdict as v
+from .verdict import Better, Claim, Kind, Margin, mean_spread
 
 CHAPTER = "diracnets"
 ARCHS = {"plain": "plainnet", "dirac": "diracnet", "resnet": "wrn"}  # role -> registry family
@@ -39,7 +39,17 @@ THESIS = {
     "resnet-34": {"params": 21_797_672, "imagenet-top1": 27.17, "source": "ImageNet [T: survey, RepVGG]"},
     "diracnet-v1-34": {"cifar-10": 4.5, "source": "v1 abstract: 95.5% accuracy, 34-layer plain net [T]"},
 }
-MATCH_MARGIN = 1.0  # points of error: "closely matches" = DiracNet at most this much worse than the ResNet
+# "Closely matches": at equal depth and width the largest gap the thesis still presents as matching
+# is CIFAR-100, DiracNet-28-10 21.54% vs WRN-28-10 19.25% (+2.29 points = 11.9% of the WRN's
+# error [T]); on ImageNet the gaps are 2.5% and 2.3% of ResNet-18/34's. A DiracNet at most 12% of
+# the ResNet's error worse counts as matching. Fixed before any run; pinned by tests/test_verdicts.py.
+MATCH = Margin("12% of the ResNet's error: the thesis's CIFAR-100 DiracNet-28-10 vs WRN-28-10 gap, 21.54% vs "
+               "19.25% [T], the largest it presents as matching", relative=0.12)
+# Reaching the thesis's number: within 10% of it. The thesis's own switch from ZCA to mean/std
+# preprocessing moved WRN-28-10 by 4% (CIFAR-10, 4.17 -> 4.00) and 8% (CIFAR-100, 20.50 -> 18.85)
+# of its error [R/T], so a faithful rerun may differ by that much.
+REACH = Margin("10% of the thesis's error: its own ZCA -> mean/std change moved WRN-28-10 by 4-8% [R/T]",
+               relative=0.10)
 FOLD_TOLERANCE = 1e-4  # max |folded - unfolded| / max |unfolded| of the logits, float32
 
 DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "full": (10, 22, 34, 52)}
@@ -88,35 +98,15 @@ def errors(records, role: str, depth: int, metric: str = "test_error", dataset: 
             and (dataset is None or r.config["dataset"] == dataset) and "28-10" not in r.config["model"]]
 
 
-def within_margin(a: list[float], b: list[float], margin: float, z: float = 2.0) -> tuple[str, str]:
-    """Verdict on "a is at most ``margin`` points worse than b" (errors), from per-seed values."""
-    if not a or not b:
-        return NOT_MEASURED, "no runs"
-    gap = mean(a) - mean(b)
-    if len(a) < 2 or len(b) < 2:
-        return INDICATIVE, f"gap {gap:+.2f} points (single runs, margin {margin})"
-    se = math.sqrt(stdev(a) ** 2 / len(a) + stdev(b) ** 2 / len(b))
-    verdict = HOLDS if gap <= margin else FAILS if gap - z * se > margin else UNCLEAR
-    return verdict, f"gap {gap:+.2f} ± {se:.2f} points (±1 s.e.); margin {margin} points"
-
-
 def fold_results(records) -> list[dict]:
     """The fold check of every Dirac record: {"model", "seed", "fold_max_rel_diff", "unfolded_ms", "folded_ms"}."""
     return [{"model": r.config["model"], "seed": r.config["seed"], **r.extra["fold"]}
             for r in records if role_of(r) == "dirac" and r.extra.get("fold")]
 
 
-def speedup_verdict(folds: list[dict], z: float = 2.0) -> tuple[str, str]:
-    """Paired verdict on "folded is faster": mean log(unfolded / folded) against its standard error."""
-    logs = [math.log(f["unfolded_ms"] / f["folded_ms"]) for f in folds]
-    if not logs:
-        return NOT_MEASURED, "no Dirac runs"
-    if len(logs) < 2:
-        return INDICATIVE, f"speed-up x{math.exp(logs[0]):.2f} (one measurement)"
-    m, se = mean(logs), stdev(logs) / math.sqrt(len(logs))
-    verdict = HOLDS if m > z * se else FAILS if m < -z * se else UNCLEAR
-    return verdict, (f"geometric-mean speed-up x{math.exp(m):.2f} (x{math.exp(m - se):.2f} to "
-                     f"x{math.exp(m + se):.2f}, ±1 s.e.) over {len(logs)} trained networks")
+def time_saved(folds: list[dict]) -> list[float]:
+    """Per trained DiracNet, the share of the unfolded forward time that folding saves (%)."""
+    return [100 * (1 - f["folded_ms"] / f["unfolded_ms"]) for f in folds]
 
 
 def claims(records, profile: str) -> list[Claim]:
@@ -125,58 +115,62 @@ def claims(records, profile: str) -> list[Claim]:
     n = len(SEEDS[profile])
     ds = records[0].config["dataset"] if records else "—"
     scale = f"{ds}, {profile} profile, {n} seed{'s' * (n != 1)}, width {WIDTH[profile]}"
+    unit = "points of test error"
 
     def err(role, d):
         return errors(records, role, d, dataset=ds)
 
     out = []
-    v, detail = lower_is_better(err("plain", shallow), err("plain", deep))
+    verdict, ev = v.difference(err("plain", shallow), err("plain", deep), unit)
     out.append(Claim(CHAPTER, "Without skip connections, a plain network gets worse as it gets deeper.",
                      "the motivation of the chapter (plain nets degrade with depth; DiracNets paper, depth "
                      "figure [U])",
                      f"plain net test error ({scale}): depth {shallow} {mean_spread(err('plain', shallow))}% "
-                     f"vs depth {deep} {mean_spread(err('plain', deep))}%", v, detail))
-    v, detail = lower_is_better(err("dirac", deep), err("plain", deep))
+                     f"vs depth {deep} {mean_spread(err('plain', deep))}%", verdict, ev))
+    verdict, ev = v.difference(err("dirac", deep), err("plain", deep), unit)
     out.append(Claim(CHAPTER, "The Dirac parameterization makes a deep plain chain trainable: at the same "
                      "depth and width, a DiracNet beats the plain network.",
                      "DiracNets train to 28-34 layers (and deeper) without skip connections and reach "
                      f"{100 - THESIS['diracnet-v1-34']['cifar-10']:.1f}% on CIFAR-10 (v1 abstract [T])",
                      f"test error at depth {deep} ({scale}): DiracNet {mean_spread(err('dirac', deep))}% vs "
-                     f"plain {mean_spread(err('plain', deep))}%", v, detail))
-    v, detail = within_margin(err("dirac", deep), err("resnet", deep), MATCH_MARGIN)
+                     f"plain {mean_spread(err('plain', deep))}%", verdict, ev))
+    thesis_gap = THESIS["diracnet-28-10"]["cifar-100"] - THESIS["wrn-28-10"]["cifar-100"]
+    verdict, ev = v.non_inferiority(err("dirac", deep), err("resnet", deep), MATCH, unit, thesis_effect=thesis_gap)
     gaps = "; ".join(f"depth {d}: {mean(err('dirac', d)) - mean(err('resnet', d)):+.2f}"
                      for d in depths if err("dirac", d) and err("resnet", d))
-    out.append(Claim(CHAPTER, f"A DiracNet closely matches a ResNet of the same depth and width (here: at "
-                     f"most {MATCH_MARGIN:g} point of error worse).",
+    out.append(Claim(CHAPTER, "A DiracNet closely matches a ResNet of the same depth and width.",
                      f"ImageNet top-1 error: DiracNet-18 {THESIS['diracnet-18']['imagenet-top1']} vs ResNet-18 "
                      f"{THESIS['resnet-18']['imagenet-top1']}, DiracNet-34 {THESIS['diracnet-34']['imagenet-top1']} vs "
                      f"ResNet-34 {THESIS['resnet-34']['imagenet-top1']} [T]; CIFAR-100 DiracNet-28-10 "
                      f"{THESIS['diracnet-28-10']['cifar-100']} vs WRN-28-10 {THESIS['wrn-28-10']['cifar-100']} [T]",
                      f"test error at depth {deep} ({scale}): DiracNet {mean_spread(err('dirac', deep))}% vs "
                      f"ResNet {mean_spread(err('resnet', deep))}%; Dirac minus ResNet by depth: {gaps or '—'}",
-                     v, detail))
+                     verdict, ev))
     folds = fold_results(records)
     worst = max((f["fold_max_rel_diff"] for f in folds), default=None)
-    same = NOT_MEASURED if worst is None else HOLDS if worst <= FOLD_TOLERANCE else FAILS
+    verdict, ev = v.check(worst, FOLD_TOLERANCE, "x max |logit| (largest relative difference, float32)")
     out.append(Claim(CHAPTER, "At inference, Dirac parameterization and BN fold into one ordinary "
                      "convolution per layer, giving the same outputs.",
                      "the folded pretrained DiracNet-18/34 of the official repository [R]",
                      f"largest relative difference of the logits over {len(folds)} trained DiracNets: "
                      f"{worst:.1e}" if worst is not None else "no trained DiracNet",
-                     same, f"tolerance {FOLD_TOLERANCE:g} x max |logit| (float32)"))
-    v, detail = speedup_verdict(folds)
-    dev = records[0].device.get("name") or records[0].device.get("type") if records else "—"
+                     verdict, ev, kind=Kind.CHECK))
+    dev = v.machine(records[0]) if records else "—"
+    saved = time_saved(folds)
+    verdict, ev = v.paired(saved, "% of the forward time saved", Better.HIGHER,
+                           note="each network timed folded and unfolded on the machine that trained it")
     out.append(Claim(CHAPTER, "The folded network (a plain conv-ReLU chain) is faster at inference.",
                      "folding removes the parameterization and BN at test time [R]",
                      f"median forward time of a {folds[0]['fold_batch'] if folds else '—'}-image test batch, "
-                     f"unfolded vs folded, on {dev}, right after training", v, detail))
+                     f"unfolded vs folded, on {dev}, right after training: {mean_spread(saved, 0)}% saved",
+                     verdict, ev))
     for dataset in ("cifar-10", "cifar-100"):
         ours = [r.final["test_error"] for r in records
                 if r.config["model"] == "diracnet-28-10" and r.config["dataset"] == dataset]
         thesis = THESIS["diracnet-28-10"][dataset]
-        verdict = NOT_MEASURED if not ours else HOLDS if abs(mean(ours) - thesis) <= 0.5 else FAILS
-        out.append(Claim(CHAPTER, f"DiracNet-28-10 reaches {thesis}% error on {dataset.upper()} (within 0.5 points).",
+        verdict, ev = v.tolerance(ours, thesis, REACH, unit, note="" if ours else "full profile only")
+        out.append(Claim(CHAPTER, f"DiracNet-28-10 reaches {thesis}% error on {dataset.upper()}.",
                          f"{thesis}% ({THESIS['diracnet-28-10']['source']})",
                          f"{mean_spread(ours)}% (full profile)" if ours else "not trained in this profile",
-                         verdict, "full profile only" if not ours else f"{len(ours)} run(s)"))
+                         verdict, ev))
     return out

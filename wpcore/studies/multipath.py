@@ -16,7 +16,8 @@ from statistics import mean
 
 from ..experiment import Experiment
 from ..profiles import check_profile
-from .verdict import NOT_MEASURED, Claim, lower_is_better, mean_spread
+from . import verdict as v
+from .verdict import Better, Claim, mean_spread
 
 CHAPTER = "multipath"
 
@@ -65,25 +66,26 @@ def experiments(profile: str) -> list[Experiment]:
             for label, name, switches in VARIANTS]
 
 
-def by_label(records) -> dict:
-    return {r.extra.get("label"): r for r in records}
+def by_label(records) -> dict[str, list]:
+    """Records grouped by their variant's label (one per seed)."""
+    out: dict[str, list] = {}
+    for r in records:
+        out.setdefault(r.extra.get("label"), []).append(r)
+    return out
 
 
-def _ap(r, key: str = "AP") -> list[float]:
-    return [r.final[key]] if r is not None and key in r.final else []
+def _ap(recs, key: str = "AP") -> list[float]:
+    return [r.final[key] for r in recs or [] if key in r.final]
 
 
-def _higher(new: list[float], old: list[float]) -> tuple[str, str]:
-    """Verdict on "new is higher than old" (AP), via the shared lower-is-better rule on -AP."""
-    verdict, detail = lower_is_better([-v for v in new], [-v for v in old])
-    direction = "same direction as the thesis" if mean(new) > mean(old) else "opposite direction to the thesis"
-    return verdict, f"{detail.replace('points', 'AP points')}; {direction}"
+UNIT = "AP points"
 
 
 def claims(records, profile: str) -> list[Claim]:
     runs = by_label(records)
-    labels = [v[0] for v in VARIANTS]
-    data = f"{records[0].config['dataset']}, {profile}, 1 seed" if records else "—"
+    labels = [x[0] for x in VARIANTS]
+    seeds = len({r.config["seed"] for r in records})
+    data = f"{records[0].config['dataset']}, {profile}, {seeds} seed{'s' * (seeds != 1)}" if records else "—"
     out = []
     steps = [
         ("Foveal context regions (1x, 1.5x, 2x, 4x, each with its own head) improve AP over Fast R-CNN.",
@@ -94,21 +96,20 @@ def claims(records, profile: str) -> list[Claim]:
     ]
     for text, old, new, focus in steps:
         a, b = runs.get(new), runs.get(old)
-        verdict, detail = _higher(_ap(a), _ap(b)) if a and b else (NOT_MEASURED, "no runs")
+        verdict, ev = v.difference(_ap(a), _ap(b), UNIT, Better.HIGHER)
         ours = (f"AP {mean_spread(_ap(b))} -> {mean_spread(_ap(a))}; {focus} {mean_spread(_ap(b, focus))} -> "
                 f"{mean_spread(_ap(a, focus))} ({data})") if a and b else "—"
         out.append(Claim(CHAPTER, text, f"{THESIS['ablation']['what']}: {THESIS['ablation']['source']}",
-                         ours, verdict, detail))
+                         ours, verdict, ev))
     a, b = runs.get(labels[3]), runs.get(labels[0])
-    if a and b and _ap(b)[0] > 0:
-        gain = 100 * (_ap(a)[0] / _ap(b)[0] - 1)
-        verdict, detail = _higher(_ap(a), _ap(b))
+    verdict, ev = v.difference(_ap(a), _ap(b), UNIT, Better.HIGHER,
+                               note="our baseline shares the RPN proposals; the thesis's used Selective Search")
+    ours = "—"
+    if a and b and mean(_ap(b)) > 0:
+        gain = 100 * (mean(_ap(a)) / mean(_ap(b)) - 1)
         ours = f"AP {mean_spread(_ap(b))} -> {mean_spread(_ap(a))}, {gain:+.0f}% relative ({data})"
-    else:
-        verdict, detail, ours = NOT_MEASURED, "no runs", "—"
     s = THESIS["system-vs-baseline"]
     out.append(Claim(CHAPTER, "The whole MultiPath system beats the Fast R-CNN baseline by a large margin.",
                      f"+{s['relative AP gain']:.0f}% AP, {s['small-object AP factor']:.0f}x on small objects "
-                     f"({s['what']}; {s['source']})", ours, verdict,
-                     detail + "; our baseline shares the RPN proposals, the thesis's used Selective Search"))
+                     f"({s['what']}; {s['source']})", ours, verdict, ev))
     return out

@@ -1,18 +1,125 @@
 """Verdicts on claims, computed from runs rather than typed.
 
-A claim that "A beats B" is judged on the per-seed results of both: the difference of means
-against its standard error (Welch). With one seed per side there is no spread, and the verdict
-says the result is indicative only.
+A claim is judged by a *rule* over per-seed results; the rule returns a typed :class:`Verdict`
+and the :class:`Evidence` it rests on (difference, standard error, seeds per side, unit, margin).
+``wpcore.present.verdicts`` words each rule; nothing here writes prose about the outcome.
+
+The rules (all use the difference of means ``diff = mean(a) - mean(b)`` with Welch's standard
+error and the two-sided 95% interval ``diff ± t * se``, where ``t`` is Student's 97.5% quantile
+at Welch's degrees of freedom: 2.78 for 3 vs 3 seeds, 2.31 for 5 vs 5, 1.96 in the limit):
+
+- ``DIFFERENCE`` ("a is better than b"): holds when the interval lies on the claimed side of 0,
+  does not hold when it lies on the other side, and is inconclusive otherwise. If no difference
+  existed, a decided verdict would come out by chance 5% of the time.
+- ``NON_INFERIORITY`` ("a is as good as b, or better"; "a is at most ``margin`` worse"): holds
+  when the whole interval lies below ``margin`` on the worse side; does not hold when the whole
+  interval lies beyond it; otherwise *not shown*. No significant difference is not enough.
+- ``EQUIVALENCE`` ("a and b are as accurate"; TOST-style): holds when the whole interval lies
+  inside ``(-margin, margin)``; does not hold when it lies entirely outside; otherwise not shown.
+- ``TOLERANCE`` ("we reach the thesis's number within ``margin``"): equivalence of our mean with
+  a fixed value.
+- ``PAIRED`` ("a is better than b" measured in pairs: the six Brown splits, a network timed
+  folded and unfolded): the same interval on the per-pair differences, ``k - 1`` degrees of freedom.
+- ``CHECK``: an implementation check (a value within a tolerance), not a claim of the thesis;
+  the scorecard lists checks apart and leaves them out of its tally.
+
+With one run on a side there is no spread: the verdict is ``INDICATIVE`` and the evidence says
+whether the single result goes the thesis's way. Every evidence also carries the *minimal
+detectable difference*: the true difference this many seeds with this spread would detect with
+80% power, ``(t_0.975 + t_0.80) * se``.
+
+Margins are constants of each study, fixed before any run with their reason (a rule for scaling
+the thesis's own numbers to our error level), and pinned by tests; they are never tuned on our
+results.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from enum import Enum
 from statistics import mean, stdev
 
-HOLDS, FAILS, UNCLEAR, INDICATIVE, NOT_MEASURED = (
-    "holds at this scale", "does not hold at this scale", "inconclusive (within noise)",
-    "indicative only (one seed)", "not measured in this profile")
+from scipy import stats
+
+LEVEL = 0.95    # two-sided confidence of every interval (5% chance of a spurious decided verdict)
+POWER = 0.80    # for the minimal detectable difference
+
+
+class Verdict(Enum):
+    HOLDS = "holds"
+    FAILS = "does not hold"
+    INCONCLUSIVE = "inconclusive"        # a difference within noise
+    NOT_SHOWN = "not shown"              # equivalence / non-inferiority / tolerance: interval not inside the margin
+    INDICATIVE = "one seed"              # single runs: a direction, no statistics
+    NOT_COMPARABLE = "not comparable"    # e.g. speeds measured on different machines
+    NOT_MEASURED = "not measured"
+
+    @property
+    def decided(self) -> bool:
+        return self in (Verdict.HOLDS, Verdict.FAILS)
+
+
+class Rule(Enum):
+    DIFFERENCE = "difference"
+    NON_INFERIORITY = "non-inferiority"
+    EQUIVALENCE = "equivalence"
+    TOLERANCE = "tolerance"
+    PAIRED = "paired difference"
+    CHECK = "check"
+
+
+class Better(Enum):
+    """Which way a metric improves."""
+    LOWER = "lower"     # errors, FPR95, seconds
+    HIGHER = "higher"   # AP, speed-ups
+
+
+class Kind(Enum):
+    CLAIM = "claim"     # something the thesis claims
+    CHECK = "check"     # an implementation check (folding is exact, AT students mimic their teacher)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far apart two results may be and still count as "as good": ``relative`` times the
+    reference's mean (or ``absolute`` units), with the reason the study gives for the number."""
+    reason: str
+    relative: float | None = None
+    absolute: float | None = None
+
+    def value(self, reference: float) -> float:
+        if self.absolute is not None:
+            return self.absolute
+        return abs(self.relative * reference)
+
+    def describe(self) -> str:
+        return f"{self.relative:.0%} of the reference" if self.absolute is None else f"{self.absolute:g}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a verdict rests on. ``diff`` is ``mean(a) - mean(b)`` in ``unit`` (for ``TOLERANCE``,
+    our mean minus the target; for ``CHECK``, the checked value), ``lo``/``hi`` its interval."""
+    rule: Rule
+    unit: str
+    better: Better = Better.LOWER
+    n: tuple[int, int] = (0, 0)
+    diff: float | None = None
+    se: float | None = None
+    df: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    margin: float | None = None
+    margin_reason: str = ""
+    agrees: bool | None = None          # does the observed result go the thesis's way?
+    mde: float | None = None            # minimal detectable difference (80% power), in unit
+    thesis_effect: float | None = None  # the thesis's own difference for this comparison, in its unit
+    note: str = ""                      # anything else the reader must know (e.g. why not measured)
+
+    @property
+    def single(self) -> bool:
+        return min(self.n) < 2
 
 
 @dataclass
@@ -21,26 +128,220 @@ class Claim:
     claim: str       # what the thesis says, in a sentence
     thesis: str      # the thesis's evidence, with its source (table, tag)
     ours: str        # our evidence, with profile, dataset, seeds
-    verdict: str     # one of the constants above
-    detail: str = "" # how the verdict was computed
+    verdict: Verdict
+    evidence: Evidence
+    kind: Kind = Kind.CLAIM
+
+    @property
+    def against(self) -> bool:
+        """Our result goes against the thesis (whatever its strength)."""
+        return self.evidence.agrees is False
 
 
-def lower_is_better(a: list[float], b: list[float], z: float = 2.0) -> tuple[str, str]:
-    """Verdict on "a is lower than b" (errors), with a one-line explanation."""
-    if not a or not b:
-        return NOT_MEASURED, "no runs"
-    diff = mean(b) - mean(a)
-    if len(a) < 2 or len(b) < 2:
-        verdict = INDICATIVE
-        return verdict, f"difference {diff:+.2f} points (single runs, no spread)"
-    se = math.sqrt(stdev(a) ** 2 / len(a) + stdev(b) ** 2 / len(b))
-    if diff > z * se:
-        verdict = HOLDS
-    elif diff < -z * se:
-        verdict = FAILS
+# --- statistics ------------------------------------------------------------------------------
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), its standard error, Welch-Satterthwaite degrees of freedom); both sides
+    need two values or more."""
+    va, vb = stdev(a) ** 2 / len(a), stdev(b) ** 2 / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return mean(a) - mean(b), 0.0, float(len(a) + len(b) - 2)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return mean(a) - mean(b), se, df
+
+
+def critical(df: float, level: float = LEVEL) -> float:
+    """Student's two-sided quantile: the interval is ``diff ± critical * se``."""
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+def mde(se: float, df: float) -> float:
+    """The smallest true difference detected with 80% power at this standard error."""
+    return (critical(df) + float(stats.t.ppf(POWER, df))) * se
+
+
+def _interval(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float]:
+    half = critical(df, level) * se
+    return diff - half, diff + half
+
+
+def _sign(better: Better) -> int:
+    """+1 if a lower value is better: then "a better than b" means diff < 0."""
+    return 1 if better is Better.LOWER else -1
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+def difference(a: list[float], b: list[float] | float, unit: str, better: Better = Better.LOWER,
+               thesis_effect: float | None = None, note: str = "", level: float = LEVEL) -> tuple[Verdict, Evidence]:
+    """Rule ``DIFFERENCE``: is ``a`` better than ``b``? ``b`` may be a fixed value (a deterministic
+    baseline such as SIFT): then the interval comes from the spread of ``a`` alone."""
+    fixed = not isinstance(b, list)
+    base = {"rule": Rule.DIFFERENCE, "unit": unit, "better": better, "n": (len(a), 0 if fixed else len(b)),
+            "thesis_effect": thesis_effect, "note": note}
+    if not a or (not fixed and not b):
+        return Verdict.NOT_MEASURED, Evidence(**base)
+    s = _sign(better)
+    diff = mean(a) - (b if fixed else mean(b))
+    agrees = s * diff < 0 if diff != 0 else None
+    if len(a) < 2 or (not fixed and len(b) < 2):
+        return Verdict.INDICATIVE, Evidence(**base, diff=diff, agrees=agrees)
+    if fixed:
+        se, df = stdev(a) / math.sqrt(len(a)), len(a) - 1
     else:
-        verdict = UNCLEAR
-    return verdict, f"difference {diff:+.2f} ± {se:.2f} points (mean over {len(a)} and {len(b)} seeds, ±1 s.e.)"
+        diff, se, df = welch(a, b)
+    lo, hi = _interval(diff, se, df, level)
+    ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, agrees=agrees, mde=mde(se, df))
+    good, bad = (hi < 0, lo > 0) if s > 0 else (lo > 0, hi < 0)
+    return (Verdict.HOLDS if good else Verdict.FAILS if bad else Verdict.INCONCLUSIVE), ev
+
+
+def non_inferiority(a: list[float], b: list[float], margin: Margin, unit: str, better: Better = Better.LOWER,
+                    thesis_effect: float | None = None, note: str = "",
+                    level: float = LEVEL) -> tuple[Verdict, Evidence]:
+    """Rule ``NON_INFERIORITY``: is ``a`` at most ``margin`` worse than ``b`` (the reference)?
+    ``level``: the interval's confidence (as in every rule; higher when several comparisons are
+    judged at once, see ``all_of``)."""
+    base = {"rule": Rule.NON_INFERIORITY, "unit": unit, "better": better, "n": (len(a), len(b)),
+            "margin_reason": margin.reason, "thesis_effect": thesis_effect, "note": note}
+    if not a or not b:
+        return Verdict.NOT_MEASURED, Evidence(**base)
+    m = margin.value(mean(b))
+    s = _sign(better)
+    diff = mean(a) - mean(b)
+    worse = s * diff   # how much worse a is than b (negative: better)
+    if len(a) < 2 or len(b) < 2:
+        return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=worse < m)
+    diff, se, df = welch(a, b)
+    lo, hi = _interval(diff, se, df, level)
+    worst, best = (hi, lo) if s > 0 else (-lo, -hi)   # the interval in "how much worse" units
+    ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=worse < m, mde=mde(se, df))
+    return (Verdict.HOLDS if worst < m else Verdict.FAILS if best > m else Verdict.NOT_SHOWN), ev
+
+
+def equivalence(a: list[float], b: list[float], margin: Margin, unit: str, better: Better = Better.LOWER,
+                thesis_effect: float | None = None, note: str = "") -> tuple[Verdict, Evidence]:
+    """Rule ``EQUIVALENCE``: do ``a`` and ``b`` differ by less than ``margin`` either way?"""
+    base = {"rule": Rule.EQUIVALENCE, "unit": unit, "better": better, "n": (len(a), len(b)),
+            "margin_reason": margin.reason, "thesis_effect": thesis_effect, "note": note}
+    if not a or not b:
+        return Verdict.NOT_MEASURED, Evidence(**base)
+    m = margin.value(mean(b))
+    diff = mean(a) - mean(b)
+    if len(a) < 2 or len(b) < 2:
+        return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=abs(diff) < m)
+    diff, se, df = welch(a, b)
+    lo, hi = _interval(diff, se, df)
+    ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=abs(diff) < m, mde=mde(se, df))
+    inside, outside = (-m < lo and hi < m), (lo > m or hi < -m)
+    return (Verdict.HOLDS if inside else Verdict.FAILS if outside else Verdict.NOT_SHOWN), ev
+
+
+def tolerance(ours: list[float], target: float, margin: Margin, unit: str,
+              note: str = "") -> tuple[Verdict, Evidence]:
+    """Rule ``TOLERANCE``: is our mean within ``margin`` of the thesis's ``target``?"""
+    base = {"rule": Rule.TOLERANCE, "unit": unit, "n": (len(ours), 0), "margin_reason": margin.reason,
+            "note": note}
+    if not ours:
+        return Verdict.NOT_MEASURED, Evidence(**base)
+    m = margin.value(target)
+    diff = mean(ours) - target
+    if len(ours) < 2:
+        return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=abs(diff) < m)
+    se, df = stdev(ours) / math.sqrt(len(ours)), len(ours) - 1
+    lo, hi = _interval(diff, se, df)
+    ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=abs(diff) < m, mde=mde(se, df))
+    inside, outside = (-m < lo and hi < m), (lo > m or hi < -m)
+    return (Verdict.HOLDS if inside else Verdict.FAILS if outside else Verdict.NOT_SHOWN), ev
+
+
+def paired(diffs: list[float], unit: str, better: Better = Better.LOWER, thesis_effect: float | None = None,
+           note: str = "", level: float = LEVEL) -> tuple[Verdict, Evidence]:
+    """Rule ``PAIRED``: is ``a`` better than ``b``, from per-pair differences ``a_i - b_i``?"""
+    k = len(diffs)
+    base = {"rule": Rule.PAIRED, "unit": unit, "better": better, "n": (k, k), "thesis_effect": thesis_effect,
+            "note": note}
+    if not diffs:
+        return Verdict.NOT_MEASURED, Evidence(**base)
+    s = _sign(better)
+    diff = mean(diffs)
+    agrees = s * diff < 0 if diff != 0 else None
+    if k < 2:
+        return Verdict.INDICATIVE, Evidence(**base, diff=diff, agrees=agrees)
+    se, df = stdev(diffs) / math.sqrt(k), k - 1
+    lo, hi = _interval(diff, se, df, level)
+    ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, agrees=agrees, mde=mde(se, df))
+    good, bad = (hi < 0, lo > 0) if s > 0 else (lo > 0, hi < 0)
+    return (Verdict.HOLDS if good else Verdict.FAILS if bad else Verdict.INCONCLUSIVE), ev
+
+
+def check(value: float | None, limit: float, unit: str, note: str = "") -> tuple[Verdict, Evidence]:
+    """Rule ``CHECK``: is ``value`` at most ``limit``?"""
+    if value is None:
+        return Verdict.NOT_MEASURED, Evidence(Rule.CHECK, unit, margin=limit, note=note)
+    ok = value <= limit
+    return (Verdict.HOLDS if ok else Verdict.FAILS), Evidence(Rule.CHECK, unit, n=(1, 0), diff=value, margin=limit,
+                                                              agrees=ok, note=note)
+
+
+def all_of(results: dict[str, tuple[Verdict, Evidence]],
+           strict: dict[str, tuple[Verdict, Evidence]] | None = None) -> tuple[Verdict, Evidence]:
+    """A claim about every one of several comparisons ("no block type beats B(3,3)", "every
+    learned network beats SIFT"). It holds when every comparison holds (an intersection needs no
+    correction for multiplicity); it does not hold when some comparison fails in ``strict`` (the
+    same comparisons judged at the Bonferroni-corrected level ``1 - 0.05 / k``; default: as given).
+    The evidence shown is the comparison that decides: the failing one, or else the weakest."""
+    strict = strict or results
+    order = {Verdict.FAILS: 0, Verdict.NOT_MEASURED: 1, Verdict.INDICATIVE: 2, Verdict.NOT_SHOWN: 3,
+             Verdict.INCONCLUSIVE: 3, Verdict.HOLDS: 4}
+    failing = [k for k, (v, _) in strict.items() if v is Verdict.FAILS]
+    if failing:
+        name = failing[0]
+        v, ev = Verdict.FAILS, strict[name][1]
+    else:
+        name = min(results, key=lambda k: (order[results[k][0]], -(results[k][1].hi or 0)))
+        v, ev = results[name]
+        if v is Verdict.FAILS:  # failed at the uncorrected level only: not decided
+            v = Verdict.NOT_SHOWN if ev.rule is not Rule.DIFFERENCE else Verdict.INCONCLUSIVE
+    agrees = False if any(e.agrees is False for _, e in results.values()) else ev.agrees
+    note = f"the deciding one of {len(results)} comparisons: {name}" + (f"; {ev.note}" if ev.note else "")
+    return v, dataclasses.replace(ev, note=note, agrees=agrees)
+
+
+def bonferroni(k: int) -> float:
+    """The confidence level of each of ``k`` comparisons that keeps the family's error at 5%."""
+    return 1 - (1 - LEVEL) / max(k, 1)
+
+
+def not_measured(rule: Rule, unit: str, note: str) -> tuple[Verdict, Evidence]:
+    return Verdict.NOT_MEASURED, Evidence(rule, unit, note=note)
+
+
+def machine(record) -> str:
+    """The machine a record was trained on, in words."""
+    d = record.device
+    return d.get("name") or f"{d.get('type', '?')} ({d.get('cpu') or '?'}, {d.get('threads', '?')} threads)"
+
+
+def not_comparable(records) -> str:
+    """Why the wall times of ``records`` cannot be compared ("" when they can): speeds count only
+    between runs made on the same machine (device, threads), with the same PyTorch and the same
+    training loop."""
+    def build(r):
+        return (machine(r), r.device.get("torch"), r.code.get("fingerprint", {}).get("files", {}).get("wpcore/train.py"))
+    builds = {build(r) for r in records}
+    if len(builds) <= 1:
+        return ""
+    return ("the runs were made on different machines or builds (" + "; ".join(sorted(f"{m}, torch {t}"
+            for m, t, _ in builds)) + "), so their speeds are not comparable")
+
+
+def spurious_expected(claims: list[Claim]) -> tuple[int, float]:
+    """(number of claims judged by a statistical rule with two or more seeds a side, the number of
+    decided verdicts expected by chance alone among them at the rules' 5% error rate)."""
+    judged = [c for c in claims if c.kind is Kind.CLAIM and c.evidence.se is not None]
+    return len(judged), len(judged) * (1 - LEVEL)
 
 
 def mean_spread(values: list[float], digits: int = 2) -> str:
