@@ -91,18 +91,23 @@ def test_unchanged_chapter_is_not_executed_again(tmp_path):
     assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first
 
 
-def test_a_page_that_missed_records_is_executed_again_once_they_exist(tmp_path, monkeypatch):
-    """The scorecard reads records it may not find; when they appear, the page must be redone."""
+def test_a_page_is_executed_again_when_its_records_change(tmp_path, monkeypatch):
+    """The scorecard reads records it may not find; when they appear, or one is made again
+    (``--force``), the page must be redone."""
     from wpcore import records
+    from wpcore.studies import wide_resnets
 
     monkeypatch.setenv("WPCORE_RUNS", str(tmp_path / "runs"))
     root = tmp_path / "proj"
     (root / "chapters").mkdir(parents=True)
     (root / "wpcore").mkdir()
-    (root / "chapters" / "card.py").write_text(
-        '# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nfrom wpcore import records\n'
-        'print(records.find("k1"))\n')
+    (root / "chapters" / "card.py").write_text('# %% tags=["parameters"]\nprofile = "quick"\n\n# %%\nprint(profile)\n')
     first = book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns
     assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == first
-    records.write(records.Record("k1", {}, [], {}, 0.0, {}, {}, {}, "now"))
-    assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first
+    key = wide_resnets.experiments("smoke")[0].key()
+    records.write(records.Record(key, {}, [], {}, 0.0, {}, {}, {}, "2026-01-01T00:00:00"))
+    second = book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns
+    assert second != first
+    assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == second
+    records.write(records.Record(key, {}, [], {}, 0.0, {}, {}, {}, "2026-01-02T00:00:00"))  # made again
+    assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != second

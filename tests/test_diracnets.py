@@ -111,7 +111,7 @@ def test_task_logs_a_b_and_checks_folding_on_fixture_data(tmp_path, monkeypatch)
     exps = {e.model: e for e in study.experiments("smoke") if e.seed == 0 and "-10-" in e.model}
     dirac = experiment.run(dataclasses.replace(exps["diracnet-10-1"], max_steps=2, batch_size=8))
     assert dirac.final["steps"] == 2 and dirac.data["shape"] == [1, 14, 14]  # average-pooled by 2
-    assert "avgpool:2" in dirac.data["train"]
+    assert "size:14" in dirac.data["train"]
     row = dirac.history[-1]
     assert {"a_mean_g1", "b_mean_g3", "b_over_a_mean", "train_error", "test_error"} <= set(row)
     assert len(dirac.extra["ab_per_layer"]["a"]) == 6  # 3 groups x 2 blocks

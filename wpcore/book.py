@@ -43,11 +43,20 @@ def inputs_digest(src: Path, profile: str, parameters: dict | None, root: Path =
     return h.hexdigest()[:16]
 
 
-def _records_present(keys: list[str]) -> bool:
-    from .records import runs_dir
+def page_records(name: str, profile: str) -> dict[str, str | None]:
+    """The records a page shows, as {key: creation stamp, or None when missing}: the experiments of
+    the chapter's study (a page that is no study's chapter, the scorecard, reads every study). The
+    page is executed again when this changes: a record made, retrained (``--force``) or published."""
+    from . import records
+    from .scorecard import study_modules
 
-    # "key": the chapter read this record; "!key": it looked for it in vain (it must still be missing)
-    return all((runs_dir() / f"{k.lstrip('!')}.json").exists() != k.startswith("!") for k in keys)
+    mods = [m for m in study_modules() if m.CHAPTER == name] or study_modules()
+    out = {}
+    for m in mods:
+        for e in m.experiments(profile):
+            rec = records.find(e.key())
+            out[e.key()] = rec.created if rec else None
+    return out
 
 
 def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None,
@@ -73,7 +82,7 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     if reuse and out.exists():
         try:
             meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
-            if meta.get("inputs") == digest and _records_present(meta.get("records", [])):
+            if meta.get("inputs") == digest and meta.get("records") == page_records(name, profile):
                 print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
                 return out
         except (OSError, ValueError):  # unreadable notebook: execute again
@@ -86,9 +95,6 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["WPCORE_CHAPTER"] = name  # the provenance banner prints the command that reruns this page
-    trace = out_dir / f"{name}.records"
-    trace.unlink(missing_ok=True)
-    os.environ["WPCORE_TRACE"] = str(trace)  # records.find notes every record the chapter reads
     try:
         pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
                             kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
@@ -100,10 +106,7 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
         os.environ.clear()
         os.environ.update(env_backup)
         source_nb.unlink(missing_ok=True)
-    keys = sorted(set(trace.read_text().split())) if trace.exists() else []
-    keys = [k for k in keys if not (k.startswith("!") and k[1:] in keys)]  # missed, then made
-    trace.unlink(missing_ok=True)
-    _finish_notebook(out, digest, keys)
+    _finish_notebook(out, digest, page_records(name, profile))
     return out
 
 
@@ -130,7 +133,7 @@ def _redirect_with_icon(index: Path) -> None:
         index.write_text('<link rel="icon" href="_static/favicon.svg" type="image/svg+xml" />\n' + text)
 
 
-def _finish_notebook(path: Path, digest: str, record_keys: list[str]) -> None:
+def _finish_notebook(path: Path, digest: str, record_keys: dict[str, str | None]) -> None:
     """Stamp the inputs digest; remove papermill's parameter cells from the HTML (the page states
     its profile in prose; the cells stay in the downloadable notebook)."""
     import nbformat

@@ -6,8 +6,11 @@ faster than fp32 (``benchmarks/results/cpu.md``); elsewhere it is ``"fp32"``, be
 is slower than fp32. Under bf16 autocast, convolutions and matrix products run in bf16; batch norm,
 losses and the weights stay fp32.
 
-The resolved precision is part of an experiment's record key, so a bf16 record is never reused
-where fp32 was asked for. ``WPCORE_PRECISION=fp32`` (or ``bf16``) overrides ``"auto"``.
+An experiment's record key holds its *policy* ("auto", "bf16" or "fp32"), not what one machine
+resolves it to, so a record made in bf16 on a GPU is reused by a CPU-only machine's book; the
+record keeps the precision actually used, and pages show it. ``WPCORE_PRECISION=fp32`` (or
+``bf16``) is the user's override of "auto" for experiments made in that process (and so enters
+their keys: an fp32 book never reuses "auto" records).
 """
 from __future__ import annotations
 
@@ -32,14 +35,18 @@ def cpu_has_native_bf16() -> bool:
     return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
 
 
+def policy() -> str:
+    """The precision policy asked for by the user (``WPCORE_PRECISION``), default "auto"."""
+    p = os.environ.get("WPCORE_PRECISION", "auto")
+    if p not in CHOICES:
+        raise ValueError(f"WPCORE_PRECISION must be one of {', '.join(CHOICES)}, got {p!r}")
+    return p
+
+
 def resolve(precision: str, device: str | torch.device) -> str:
     """"auto" | "bf16" | "fp32" on ``device`` -> "bf16" | "fp32"."""
     if precision not in CHOICES:
         raise ValueError(f"precision must be one of {', '.join(CHOICES)}, got {precision!r}")
-    if precision == "auto":
-        precision = os.environ.get("WPCORE_PRECISION", "auto")
-        if precision not in CHOICES:
-            raise ValueError(f"WPCORE_PRECISION must be one of {', '.join(CHOICES)}, got {precision!r}")
     if precision != "auto":
         return precision
     device = torch.device(device)

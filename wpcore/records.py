@@ -8,13 +8,23 @@ per-epoch metrics, final metrics and wall time.
 **The key.** ``key = sha256(json({"schema": SCHEMA, "config": <experiment config>,
 "data": <static data identity>}))[:16]``, with the config's fields in sorted order. Anything
 that changes what is trained (model, dataset, subset, epochs, seed, learning rate, batch size,
-task options...) changes the key; the device, wall time and code commit do not, so a record made
-on a GPU with the CLI is reused by the book on a laptop. ``SCHEMA`` is bumped when the training
-semantics of wpcore change, which invalidates every older record at once.
+task options, the precision *policy*...) changes the key; the device, the precision a machine
+resolved, the wall time and the code do not, so a record made on a GPU with the CLI is reused by
+the book on a laptop. Builder arguments are normalised before they enter the config
+(``nets.registry.normalise``). ``SCHEMA`` is bumped when what goes into a key changes (a golden
+test, tests/test_keys.py, fails until it is), which invalidates every older record at once.
+
+**Current or stale.** A record also keeps the fingerprint of the code that made it
+(``code["fingerprint"]``, ``wpcore.fingerprint``) and the records it was made from
+(``depends_on``: a student's teacher, with its creation stamp); ``experiment.staleness`` compares
+them with the code and records of today.
+
+**Where.** New records are written to ``$WPCORE_RUNS`` or ``./runs``. Published records are
+committed read-only under ``results/<profile>/`` (``python -m wpcore records publish``); ``find``
+looks in ``runs/`` first, then in the published folders.
 
 Records are written atomically (temporary file, fsync, rename); concurrent writers of the same
 key each write a complete file and the last rename wins, so a reader never sees a partial record.
-The folder is ``$WPCORE_RUNS`` or ``./runs``.
 """
 from __future__ import annotations
 
@@ -25,7 +35,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA = 1
+SCHEMA = 2
+RESULTS = Path(__file__).resolve().parent.parent / "results"  # published records, by profile
 
 
 def runs_dir() -> Path:
@@ -37,6 +48,11 @@ def make_key(config: dict, data_identity: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def results_dirs() -> list[Path]:
+    """The folders of published records, one per profile (``results/<profile>/``)."""
+    return sorted(p for p in RESULTS.iterdir() if p.is_dir()) if RESULTS.is_dir() else []
+
+
 @dataclass
 class Record:
     key: str
@@ -45,25 +61,34 @@ class Record:
     final: dict
     wall_time_s: float
     device: dict
-    code: dict
+    code: dict                       # package version, git commit, and the fingerprint of the run's code
     data: dict
-    created: str
+    created: str                     # UTC time stamp, to the microsecond: tells a retrained record apart
     extra: dict = field(default_factory=dict)
+    precision: str = ""              # the arithmetic actually used ("bf16" or "fp32")
+    model_args: dict = field(default_factory=dict)   # the builder's keyword arguments (experiment.load_model)
+    depends_on: list[dict] = field(default_factory=list)  # [{"key", "created", "role"}] of records it used
+    folder: Path | None = field(default=None, compare=False, repr=False)  # where it was read from
 
     @property
     def path(self) -> Path:
-        return runs_dir() / f"{self.key}.json"
+        return (self.folder or runs_dir()) / f"{self.key}.json"
 
     @property
     def weights_path(self) -> Path:
-        return runs_dir() / f"{self.key}.safetensors"
+        return (self.folder or runs_dir()) / f"{self.key}.safetensors"
+
+    @property
+    def published(self) -> bool:
+        """Read from ``results/<profile>/`` (committed with the book), not from ``runs/``."""
+        return self.folder is not None and self.folder.resolve().parent == RESULTS.resolve()
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "folder"}
 
     @classmethod
-    def from_json(cls, d: dict) -> Record:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+    def from_json(cls, d: dict, folder: Path | None = None) -> Record:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "folder"}, folder=folder)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -77,19 +102,25 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def find(key: str) -> Record | None:
-    """The record with this key, or None (an unreadable record counts as missing, with a warning)."""
-    path = runs_dir() / f"{key}.json"
-    if os.environ.get("WPCORE_TRACE"):  # the book builder notes which records a chapter read or missed
-        with open(os.environ["WPCORE_TRACE"], "a") as f:
-            f.write((key if path.exists() else "!" + key) + "\n")
-    if not path.exists():
-        return None
+def read(path: Path) -> Record:
+    """The record in ``path``; ``ValueError`` (one line) when it is not a readable record."""
     try:
-        return Record.from_json(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as e:
-        print(f"warning: ignoring unreadable record {path} ({e}); it will be re-made")
-        return None
+        return Record.from_json(json.loads(path.read_text()), folder=path.parent)
+    except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a readable record ({e}); delete it to have it re-made") from None
+
+
+def find(key: str) -> Record | None:
+    """The record with this key, in ``runs/`` first, then among the published ones; None when there
+    is none. An unreadable file counts as missing, with a warning naming it."""
+    for folder in [runs_dir(), *results_dirs()]:
+        path = folder / f"{key}.json"
+        if path.exists():
+            try:
+                return read(path)
+            except ValueError as e:
+                print(f"warning: ignoring {e}")
+    return None
 
 
 def write(record: Record, weights: dict | None = None) -> Record:
@@ -99,18 +130,18 @@ def write(record: Record, weights: dict | None = None) -> Record:
 
         atomic_write(record.weights_path, save({k: v.detach().contiguous().cpu() for k, v in weights.items()}))
     atomic_write(record.path, json.dumps(record.to_json(), indent=1, default=float).encode())
-    if os.environ.get("WPCORE_TRACE"):
-        with open(os.environ["WPCORE_TRACE"], "a") as f:
-            f.write(record.key + "\n")
     return record
 
 
 def all_records() -> list[Record]:
+    """Every readable record, in ``runs/`` and the published folders (a key may appear in both)."""
     out = []
-    for p in sorted(runs_dir().glob("*.json")):
-        rec = find(p.stem)
-        if rec:
-            out.append(rec)
+    for folder in [runs_dir(), *results_dirs()]:
+        for p in sorted(folder.glob("*.json")):
+            try:
+                out.append(read(p))
+            except ValueError as e:
+                print(f"warning: ignoring {e}")
     return out
 
 

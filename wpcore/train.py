@@ -1,7 +1,8 @@
 """The one training loop of the book: ``fit``.
 
 SGD with Nesterov momentum 0.9 and weight decay 5e-4, the WRN step schedule (lr x0.2 at 30%,
-60% and 80% of training, i.e. epochs 60/120/160 of 200), bf16 autocast where the hardware does bf16
+60% and 80% of training, i.e. epochs 60/120/160 of 200; or a cosine decay, with an optional linear
+warm-up, for the short runs of the ``standard`` profile), bf16 autocast where the hardware does bf16
 natively (CUDA, AVX512_BF16 CPUs: ``wpcore.precision``), channels_last,
 optional torch.compile, an evaluation after every epoch, and a checkpoint after every epoch
 (model and optimizer as safetensors, the rest as JSON, both written atomically) from which a
@@ -15,6 +16,7 @@ Parameters named by ``model.no_weight_decay()`` get no weight decay (DiracNet's 
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import signal
@@ -40,6 +42,9 @@ class FitConfig:
     weight_decay: float = 5e-4
     milestones: tuple[float, ...] = (0.3, 0.6, 0.8)  # fractions of training: 60/120/160 of 200
     gamma: float = 0.2              # lr factor at each milestone
+    schedule: str = "step"          # "step" (milestones x gamma, the thesis) or "cosine" (to 0 at the end)
+    warmup: float = 0.0             # fraction of training with a linear warm-up from 0 (0: none, the thesis)
+    label_smoothing: float = 0.0    # of the default cross-entropy objective (0: none, the thesis)
     amp: bool | None = None         # bf16 autocast; None: where the hardware does bf16 natively (precision.py)
     channels_last: bool = True      # faster on CUDA and on AVX-512 CPUs (benchmarks/)
     compile: bool = False           # torch.compile the model (pays off on GPUs, not on 2 CPU cores)
@@ -53,18 +58,35 @@ class FitConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a fraction of training in [0, 1), got {self.warmup!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
 
 
 class NonFiniteLoss(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def lr_at(step: int, total_steps: int, cfg: FitConfig) -> float:
-    """Learning rate at 0-based optimizer ``step``: x gamma at each milestone step f * total.
+SCHEDULES = ("step", "cosine")
 
-    For 200 epochs this is the thesis's x0.2 at epochs 60, 120 and 160 exactly; for short runs
-    the same fractions of training are kept (a function of the step, not of the epoch).
+
+def lr_at(step: int, total_steps: int, cfg: FitConfig) -> float:
+    """Learning rate at 0-based optimizer ``step``.
+
+    ``step``: x gamma at each milestone step f * total; for 200 epochs this is the thesis's x0.2 at
+    epochs 60, 120 and 160 exactly, and short runs keep the same fractions of training.
+    ``cosine``: lr * (1 + cos(pi * t)) / 2 over the steps after the warm-up (t from 0 to 1).
+    A warm-up (a fraction of the steps) rises linearly from lr / warm-up steps to lr first.
     """
+    warm = round(cfg.warmup * total_steps)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "cosine":
+        t = (step - warm) / max(total_steps - warm, 1)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
     passed = sum(step >= round(f * total_steps) for f in cfg.milestones)
     return cfg.lr * cfg.gamma ** passed
 
@@ -81,9 +103,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
-def classification_objective(model: nn.Module, batch) -> torch.Tensor:
+def classification_objective(model: nn.Module, batch, label_smoothing: float = 0.0) -> torch.Tensor:
     x, y = batch
-    return F.cross_entropy(model(x), y)
+    return F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
 
 
 def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.Module], dict]:
@@ -108,7 +130,7 @@ def classification_eval(loader: Iterable, prefix: str = "test") -> Callable[[nn.
 def _arithmetic(device: torch.device, amp: bool | None) -> str:
     """"bf16" or "fp32": ``amp`` as given, else what the hardware does natively."""
     if amp is None:
-        return precision.resolve("auto", device)
+        return precision.resolve(precision.policy(), device)
     return "bf16" if amp else "fp32"
 
 
@@ -125,6 +147,8 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     written after each epoch and an existing one is resumed from.
     """
     # --- setup ---------------------------------------------------------------------------
+    if objective is classification_objective and cfg.label_smoothing:
+        objective = functools.partial(classification_objective, label_smoothing=cfg.label_smoothing)
     # the device: as given, else where the loader puts its batches (DeviceLoader), else the model's
     device = torch.device(device or getattr(train_batches, "device", None) or next(model.parameters()).device)
     model.to(device)

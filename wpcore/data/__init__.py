@@ -1,5 +1,11 @@
-"""Datasets: files and checksums (store), image sets and the on-device loader (images)."""
+"""Datasets: files and checksums (store), image sets and the on-device loader (images), and the
+data this package generates (patch pairs, composed scenes), named with their generator's version."""
 from .images import DATASETS, DeviceLoader, ImageSet, load
+from .patches import GENERATOR_VERSION as _PAIRS_VERSION
+from .scenes import GENERATOR_VERSION as _SCENES_VERSION
 from .store import DataError
 
-__all__ = ["DATASETS", "DataError", "DeviceLoader", "ImageSet", "load"]
+# generated datasets -> the version of their generator (part of every record key on them)
+GENERATED = {"stereo": _PAIRS_VERSION, "warped": _PAIRS_VERSION, "fashion-scenes": _SCENES_VERSION}
+
+__all__ = ["DATASETS", "GENERATED", "DataError", "DeviceLoader", "ImageSet", "load"]

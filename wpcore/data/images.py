@@ -74,6 +74,12 @@ class ImageSet:
         return ImageSet(self.name, self.split, self.images[idx], self.labels[idx], self.classes,
                         self.identity + tag, dict(self.meta))
 
+    def content_digest(self) -> str:
+        """sha256 (first 16 hex) of the images and labels themselves: what a run actually saw."""
+        h = hashlib.sha256(self.images.contiguous().numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        return h.hexdigest()[:16]
+
     def mean_std(self) -> tuple[list[float], list[float]]:
         """Per-channel mean and std in [0, 255] units (the "meanstd" preprocessing)."""
         x = self.images.float()

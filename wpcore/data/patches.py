@@ -27,11 +27,16 @@ vflip} applied to both patches of a pair, and a random swap of the two patches.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+# The version of the pair generators below ("stereo", "warped"): part of the record key of every
+# run on them. tests/test_data_identity.py pins their output; bump this when the output changes.
+GENERATOR_VERSION = 1
 
 PATCH = 64
 
@@ -44,6 +49,12 @@ class PairSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def content_digest(self) -> str:
+        """sha256 (first 16 hex) of the pairs and labels themselves: what a run actually saw."""
+        h = hashlib.sha256(self.pairs.contiguous().numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        return h.hexdigest()[:16]
 
     def subset(self, n: int, seed: int = 0) -> PairSet:
         """A balanced random subset of ``n`` pairs (n/2 matches, n/2 non-matches)."""

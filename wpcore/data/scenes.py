@@ -25,6 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# The version of the scene composer (``write_scenes``): part of the record key of every run on
+# fashion-scenes and of the folder the scenes are cached in. tests/test_data_identity.py pins its
+# output; bump this when the output changes.
+GENERATOR_VERSION = 1
+
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
            "Ankle boot"]
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
@@ -240,7 +245,7 @@ def fashion_scenes(split: str, count: int, seed: int = 0, size: int = 128, root:
     """The embedded detection set: write it once under the data root, then read it as COCO."""
     from .store import data_root
 
-    base = Path(root) if root else data_root() / f"fashion-scenes-{size}-s{seed}"
+    base = Path(root) if root else data_root() / f"fashion-scenes-v{GENERATOR_VERSION}-{size}-s{seed}"
     base = base / f"{split}-{count}"
     ann = base / "annotations" / f"instances_{split}.json"
     if not ann.exists():

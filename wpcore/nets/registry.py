@@ -6,7 +6,10 @@ names the tests run over (every registered family contributes the configurations
 """
 from __future__ import annotations
 
+import inspect
+import json
 import re
+import typing
 from collections.abc import Callable
 
 from torch import nn
@@ -39,19 +42,76 @@ def _convert(group: str):
     return int(group) if group.isdigit() else group
 
 
-def create(name: str, **kw) -> nn.Module:
-    """Build a registered network by name, e.g. ``create("wrn-16-4", num_classes=10)``."""
+def _lookup(name: str) -> tuple[Callable[..., nn.Module], list, str]:
+    """(builder, its positional arguments from the name, its one-line help) for ``name``."""
     for pattern, fn, help_ in _PATTERNS:
         m = pattern.match(name)
         if m:
-            try:
-                return fn(*[_convert(g) for g in m.groups()], **kw)
-            except TypeError as e:  # a wrong keyword: say which ones the family takes
-                raise ValueError(f"{name}: {e}; this family takes: {help_}") from None
+            return fn, [_convert(g) for g in m.groups()], help_
     raise ValueError(
         f"unknown model {name!r}; known families: {', '.join(p.pattern[:-2] for p, _, _ in _PATTERNS)}"
         " (see wpcore.nets.list_models())"
     )
+
+
+def builder(name: str) -> Callable[..., nn.Module]:
+    """The function that builds ``name`` (its module is part of a run's code fingerprint)."""
+    return _lookup(name)[0]
+
+
+def signature(fn: Callable[..., nn.Module]) -> inspect.Signature:
+    """The builder's signature; a builder that passes ``**kw`` on to the network class it returns
+    (its return annotation) takes that class's keyword parameters that have defaults (those
+    without one the builder supplies itself)."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    if len(params) == len(sig.parameters):
+        return sig
+    cls = typing.get_type_hints(fn).get("return")
+    if not isinstance(cls, type):
+        return sig
+    names = {p.name for p in params}
+    own = inspect.signature(cls).parameters.values()
+    extra = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p.name not in names and p.default is not p.empty
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    extra += [p for p in own if p.kind is p.VAR_KEYWORD]
+    return sig.replace(parameters=params + extra)
+
+
+def _check(name: str, kw: dict) -> inspect.BoundArguments:
+    """Bind ``kw`` to the builder's signature; a wrong keyword is a one-line error naming what the
+    family takes (an error raised *inside* a builder is not caught here)."""
+    fn, args, help_ = _lookup(name)
+    try:
+        return signature(fn).bind(*args, **kw)
+    except TypeError as e:
+        raise ValueError(f"{name}: {e}; this family takes: {help_}") from None
+
+
+def _canonical(v):
+    return json.loads(json.dumps(v))
+
+
+def normalise(name: str, kw: dict) -> dict:
+    """``kw`` checked against the builder of ``name``, without the arguments equal to the builder's
+    defaults, so that spellings of one network are one experiment: ``normalise("wrn-16-2",
+    {"block": "B(3,3)"}) == {}``. Tuples and lists count as equal (the record stores JSON)."""
+    fn, _, _ = _lookup(name)
+    _check(name, kw)
+    params = signature(fn).parameters
+    out = {}
+    for k, v in kw.items():
+        p = params.get(k)
+        if p is not None and p.default is not inspect.Parameter.empty and _canonical(p.default) == _canonical(v):
+            continue
+        out[k] = v
+    return out
+
+
+def create(name: str, **kw) -> nn.Module:
+    """Build a registered network by name, e.g. ``create("wrn-16-4", num_classes=10)``."""
+    bound = _check(name, kw)
+    return _lookup(name)[0](*bound.args, **bound.kwargs)
 
 
 def list_models() -> list[str]:

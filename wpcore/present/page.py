@@ -18,5 +18,5 @@ def start(profile: str) -> float:
     theme()
     device = default_device()
     display(Markdown(f"Running under profile **{profile}**: {DESCRIPTION[profile]}. Runs that are not "
-                     f"already recorded train on `{device.type}` in {precision.resolve('auto', device)}."))
+                     f"already recorded train on `{device.type}` in {precision.resolve(precision.policy(), device)}."))
     return time.perf_counter()

@@ -38,9 +38,7 @@ def provenance(records, profile: str, wall_s: float | None = None):
     codes = Counter(f"wpcore {r.code.get('wpcore')} @ {r.code.get('git') or 'no git'}"
                     + (" (modified)" if r.code.get("dirty") else "") for r in records)
     datasets = sorted({r.config.get("dataset", "?") for r in records})
-    # records made before precision entered the key were fp32 on CPU and bf16 on CUDA
-    precisions = Counter(r.config.get("precision") or ("bf16" if r.device.get("type") == "cuda" else "fp32")
-                         for r in records)
+    precisions = Counter(r.precision or r.config.get("precision", "?") for r in records)
     seeds = sorted({r.config.get("seed", 0) for r in records})
     dates = sorted(r.created[:10] for r in records)
     train_s = sum(r.wall_time_s for r in records)
@@ -61,4 +59,20 @@ def provenance(records, profile: str, wall_s: float | None = None):
     if chapter:
         lines.append(f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
                      f"--chapter {chapter}` (records with matching keys are reused; delete `runs/` to retrain).")
+    stale = stale_lines(records)
+    if stale:
+        lines.append("**Made with older code.** " + " ".join(stale))
     display(Markdown("\n\n".join(lines)))
+
+
+def stale_lines(records) -> list[str]:
+    """One sentence per record that is not current (the code that defines it changed since it was
+    made, or a record it was made from was made again): a published book shows them, marked."""
+    from ..experiment import record_staleness
+
+    out = []
+    for r in records:
+        why = record_staleness(r)
+        if why:
+            out.append(f"`{r.key}` ({r.extra.get('label') or r.config['model']}): {'; '.join(why)}.")
+    return out

@@ -59,9 +59,9 @@ RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "
           "milestones": (0.3, 0.6, 0.8)}
 SETUP = {
     "smoke": {"dataset": "fashion-mnist", "epochs": 1, "batch_size": 64, "train_subset": 128,
-              "test_subset": 100, "options": {"downsample": 2}},
+              "test_subset": 100, "image_size": 14},
     "quick": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
-              "test_subset": 1000, "options": {"downsample": 2}},
+              "test_subset": 1000, "image_size": 14},
     "full": {"dataset": "cifar-10", "epochs": 200, "batch_size": 128},
 }
 

@@ -18,15 +18,16 @@ attention pairs are matched by spatial size (``match_groups``).
 """
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import partial
 
 import torch
 from torch import nn
 
 from .. import records
-from ..experiment import Context, Experiment, TaskResult, fit_config, register_task, run, splits
+from ..experiment import Context, Experiment, TaskResult, load_model, register_task, run
 from ..losses import attention as losses
 from ..nets.contract import GroupNet
+from .setup import build, classifier_data, fit_config
 
 DEFAULTS = {"method": "at", "teacher": None, "beta": losses.BETA, "grad_beta": 1.0, "p": 2.0,
             "temperature": losses.TEMPERATURE, "alpha": losses.ALPHA, "kd_reduction": "batchmean"}
@@ -44,24 +45,6 @@ def check_options(options: dict) -> dict:
     if opts["method"] not in NO_TEACHER and not opts["teacher"]:
         raise ValueError(f"method {opts['method']!r} needs options['teacher'] (a teacher Experiment.config())")
     return opts
-
-
-def load_model(record: records.Record, device: str | torch.device = "cpu") -> nn.Module:
-    """The trained network of a record (classify or attention task), in eval mode."""
-    from ..nets import create
-
-    cfg = record.config
-    state = records.load_weights(record, str(device))
-    fc = [v for k, v in state.items() if k.endswith("fc.weight")]
-    stem = [v for k, v in state.items() if k.endswith("stem.weight")]
-    kw = dict(cfg.get("model_kw", {}))
-    if fc:
-        kw.setdefault("num_classes", fc[-1].shape[0])
-    if stem:
-        kw.setdefault("in_channels", stem[0].shape[1])
-    model = create(cfg["model"], **kw)
-    model.load_state_dict(state)
-    return model.to(device).eval()
 
 
 def teacher_from(config: dict, device: torch.device, log=None) -> tuple[nn.Module, records.Record]:
@@ -93,44 +76,26 @@ class Renormalized(GroupNet):
         return super().train(False)  # a teacher never leaves eval mode
 
 
-def load_split(dataset: str, split: str):
-    """A whole split, read once per process and data folder: a chapter trains many students on it."""
-    import os
-
-    return _load_cached(dataset, split, os.environ.get("WPCORE_DATA"))
-
-
-@lru_cache(maxsize=4)
-def _load_cached(dataset: str, split: str, data_root: str | None):
-    from ..data import load
-
-    return load(dataset, split)
-
-
 @register_task("attention")
 def transfer(exp: Experiment, ctx: Context) -> TaskResult:
-    from ..data import DeviceLoader
-    from ..nets import create
     from ..train import classification_eval, fit
 
     opts = check_options(exp.options)
-    train, test = splits(exp, load_split)
-    mean, std = train.mean_std()
+    data = classifier_data(exp, ctx)
+    mean, std = data.mean, data.std
 
     teacher, t_rec = None, None
     if opts["method"] not in NO_TEACHER:
         teacher, t_rec = teacher_from(opts["teacher"], ctx.device, ctx.log)
-        if t_rec.config["dataset"] != exp.dataset:
-            raise ValueError(f"teacher trained on {t_rec.config['dataset']}, student on {exp.dataset}")
+        if (t_rec.config["dataset"], t_rec.config.get("image_size")) != (exp.dataset, exp.image_size):
+            raise ValueError(f"teacher trained on {t_rec.config['dataset']} at size {t_rec.config.get('image_size')}, "
+                             f"student on {exp.dataset} at size {exp.image_size}: give them the same data")
         teacher = Renormalized(teacher, mean, std, t_rec.data.get("mean", mean), t_rec.data.get("std", std))
         teacher.to(ctx.device, memory_format=torch.channels_last)
         torch.manual_seed(exp.seed)  # the student's init must not depend on whether the teacher was trained
 
-    model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
-    crop = (4 if train.shape[1] >= 28 else 1) if exp.augment else 0
-    train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
-                                 flip=exp.augment, seed=exp.seed)
-    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)
+    model, args = build(exp, num_classes=data.train.num_classes, in_channels=data.train.shape[0])
+    train_batches, test_batches = data.train_batches, data.test_batches
     loss_kw = {k: opts[k] for k in ("beta", "grad_beta", "p", "temperature", "alpha", "kd_reduction")}
 
     def objective(student, batch):
@@ -147,9 +112,8 @@ def transfer(exp: Experiment, ctx: Context) -> TaskResult:
     if t_rec is not None:
         final["teacher_error"] = t_rec.final.get("test_error")
         extra.update(teacher_key=t_rec.key, teacher_model=t_rec.config["model"])
-    return TaskResult(history, final, model,
-                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test),
-                       "mean": mean, "std": std}, extra)
+    return TaskResult(history, final, model, data.identity(), extra, model_args=args,
+                      depends_on=[t_rec] if t_rec is not None else [])
 
 
 def evaluate(classification, teacher, test_batches, model) -> dict:

@@ -7,46 +7,19 @@ Trains like the built-in ``classify`` task, and in addition
 - after training, folds the network into a conv-ReLU chain (``wpcore.nets.fold``), records how
   far the folded outputs are from the unfolded ones on test images, and times both at inference.
 
-Options (``Experiment.options``): ``downsample`` (int, default 1): average-pool the images by this
-factor before training (e.g. 28x28 Fashion-MNIST -> 14x14, 4x less compute on small CPUs).
+The data set-up is the classifiers' (``wpcore.tasks.setup.classifier_data``); the input size is
+``Experiment.image_size`` (e.g. 28x28 Fashion-MNIST -> 14x14, 4x less compute on small CPUs).
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
-import os
 import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
-
-OPTIONS = {"downsample": 1}
-
-
-def _load(dataset: str, split: str):
-    """A whole split, read once per process (a chapter trains dozens of small runs on it)."""
-    from ..data import store
-
-    return _load_cached(dataset, split, os.environ.get("WPCORE_DATA"), repr(store.FILES.get(dataset)))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_cached(dataset: str, split: str, data_env, specs: str):  # the key: where the files are looked for
-    from ..data import load
-
-    return load(dataset, split)
-
-
-def downsample(data, factor: int):
-    """An ImageSet with its images average-pooled by ``factor`` (uint8 kept), identity tagged."""
-    if factor == 1:
-        return data
-    x = F.avg_pool2d(data.images.float(), factor).round().to(torch.uint8)  # (N, C, H/f, W/f)
-    return dataclasses.replace(data, images=x, identity=f"{data.identity}|avgpool:{factor}")
+from ..experiment import Context, Experiment, TaskResult, register_task
+from .setup import build, classifier_data, fit_config
 
 
 @torch.no_grad()
@@ -107,29 +80,18 @@ def fold_speed(net: nn.Module, shape: tuple[int, ...], batches=(1, 64), repeats:
 @register_task("dirac")
 def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
     from ..data import DeviceLoader
-    from ..nets import create
     from ..nets.dirac import DiracNet, ab_per_layer, ab_stats
     from ..train import classification_eval, fit
 
-    unknown = set(exp.options) - set(OPTIONS)
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for task 'dirac'; known: {sorted(OPTIONS)}")
-    opts = {**OPTIONS, **exp.options}
-    train, test = _load(exp.dataset, "train"), _load(exp.dataset, "test")
-    if exp.train_subset:
-        train = train.subset(exp.train_subset)
-    if exp.test_subset:
-        test = test.subset(exp.test_subset)
-    train, test = downsample(train, opts["downsample"]), downsample(test, opts["downsample"])
-    mean, std = train.mean_std()
-    model = create(exp.model, num_classes=train.num_classes, in_channels=train.shape[0], **exp.model_kw)
-    crop = (4 if train.shape[1] >= 28 else 2 if train.shape[1] >= 14 else 1) if exp.augment else 0
-    train_batches = DeviceLoader(train, exp.batch_size, True, ctx.device, mean, std, crop=crop,
-                                 flip=exp.augment, seed=exp.seed)
-    test_batches = DeviceLoader(test, 500, False, ctx.device, mean, std)
+    if exp.options:
+        raise ValueError(f"task 'dirac' takes no options, got {sorted(exp.options)} (the input size is "
+                         "Experiment.image_size)")
+    data = classifier_data(exp, ctx)
+    model, args = build(exp, num_classes=data.train.num_classes, in_channels=data.train.shape[0])
+    train_batches, test_batches = data.train_batches, data.test_batches
     test_eval = classification_eval(test_batches)
-    train_eval = classification_eval(DeviceLoader(train.subset(min(len(train), 500)), 500, False, ctx.device,
-                                                  mean, std), prefix="train")
+    train_eval = classification_eval(DeviceLoader(data.train.subset(min(len(data.train), 500)), 500, False,
+                                                  ctx.device, data.mean, data.std), prefix="train")
 
     def evaluate(m: nn.Module) -> dict:
         return {**test_eval(m), **train_eval(m), **ab_stats(m)}
@@ -139,11 +101,9 @@ def dirac_task(exp: Experiment, ctx: Context) -> TaskResult:
                   device=ctx.device)
     final = dict(history[-1]) if history else {}
     final["params"] = sum(p.numel() for p in model.parameters())
-    extra: dict = {"options": opts}
+    extra: dict = {}
     if isinstance(model, DiracNet):
         extra["ab_per_layer"] = ab_per_layer(model) if model.conv_type == "dirac" else None
         x, _ = next(iter(test_batches))
         extra["fold"] = fold_check(model, x)
-    return TaskResult(history, final, model,
-                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test),
-                       "shape": list(train.shape), "mean": mean, "std": std}, extra)
+    return TaskResult(history, final, model, data.identity(), extra, model_args=args)

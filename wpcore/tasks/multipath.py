@@ -16,7 +16,8 @@ import os
 
 import torch
 
-from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
+from ..experiment import Context, Experiment, TaskResult, register_task
+from .setup import build, fit_config
 
 DEFAULTS = {"train_images": 1000, "test_images": 200, "scene_size": 128, "scene_seed": 0, "flip": True,
             "coco_root": None}
@@ -115,12 +116,11 @@ def detection_eval(test, device, cache: bool, batch_size: int = 16):
 
 @register_task("detect")
 def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
-    from ..nets import create
     from ..train import fit
 
     opts = check_options(exp.options)
     train_parts, test = train_splits(exp.dataset, opts), test_split(exp.dataset, opts)
-    model = create(exp.model, num_classes=test.num_classes, **exp.model_kw)
+    model, args = build(exp, num_classes=test.num_classes)
     small = exp.dataset == "fashion-scenes"  # held in memory; COCO is read from disk per batch
     train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"], cache=small)
     cfg = fit_config(exp, ctx, channels_last=False)
@@ -131,4 +131,4 @@ def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
     final["params"] = sum(p.numel() for p in model.parameters())
     data = {"train": [p.identity() for p in train_parts], "test": test.identity(),
             "n_train": sum(len(p) for p in train_parts), "n_test": len(test), "classes": test.classes}
-    return TaskResult(history, final, model, data)
+    return TaskResult(history, final, model, data, model_args=args)

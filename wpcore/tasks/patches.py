@@ -29,9 +29,10 @@ from torch import nn
 
 from ..data import patches as P
 from ..data import phototour
-from ..experiment import Context, Experiment, TaskResult, fit_config, register_task
+from ..experiment import Context, Experiment, TaskResult, register_task
 from ..losses.hinge import hinge
 from ..metrics.matching import fpr95, fpr95_interpolated, roc_curve
+from .setup import build, fit_config
 
 OPTIONS = {"n_train", "n_test", "stereo_map", "stereo_stride", "test_scene", "descriptor", "transfer"}
 
@@ -124,7 +125,7 @@ def unit_rows(d: np.ndarray) -> np.ndarray:
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
 
 
-@register_task("patch-sift")
+@register_task("patch-sift", trains=False)
 def sift_baseline(exp: Experiment, ctx: Context) -> TaskResult:
     _, test = load_split(exp)
     d1, d2 = sift_descriptors(test.pairs[:, 0]), sift_descriptors(test.pairs[:, 1])
@@ -136,19 +137,19 @@ def sift_baseline(exp: Experiment, ctx: Context) -> TaskResult:
         e1, e2 = sift_descriptors(other.pairs[:, 0]), sift_descriptors(other.pairs[:, 1])
         final["fpr95_transfer"] = 100 * fpr95(-np.linalg.norm(unit_rows(e1) - unit_rows(e2), axis=1),
                                               other.labels.numpy())
-    return TaskResult([], {**final, "params": 0}, nn.Module(),
-                      {"test": test.identity, "n_test": len(test)}, {"roc": roc_points(scores, labels)})
+    return TaskResult([], {**final, "params": 0}, None,
+                      {"test": test.identity, "n_test": len(test), "content": {"test": test.content_digest()}},
+                      {"roc": roc_points(scores, labels)})
 
 
 # --- training ------------------------------------------------------------------------------------
 
 @register_task("patches")
 def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
-    from ..nets import create
     from ..train import fit
 
     train, test = load_split(exp)
-    model = create(exp.model, **exp.model_kw)
+    model, args = build(exp)
     batches = P.PairLoader(train, exp.batch_size, True, ctx.device, augment=exp.augment, balanced=True,
                            seed=exp.seed)
     labels = test.labels.numpy()
@@ -169,8 +170,9 @@ def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
     if exp.options.get("stereo_map"):
         extra["stereo"] = stereo_map(model, ctx.device, stride=exp.options.get("stereo_stride", 12))
     return TaskResult(history, final, model,
-                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test)},
-                      extra)
+                      {"train": train.identity, "test": test.identity, "n_train": len(train), "n_test": len(test),
+                       "content": {"train": train.content_digest(), "test": test.content_digest()}},
+                      extra, model_args=args)
 
 
 # --- the stereo application ------------------------------------------------------------------------
