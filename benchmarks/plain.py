@@ -6,8 +6,8 @@ applies per-image PIL transforms: RandomCrop(32, padding=4, padding_mode="reflec
 RandomHorizontalFlip, ToTensor, Normalize. Written here from the description of
 ``pytorch/resnet.py`` / ``main.py`` of szagoruyko/wide-residual-networks (not copied).
 
-Same network as ``wpcore.nets.wrn`` (same layers, same shapes, same FLOPs); the one difference is
-BN gamma initialisation (U(0, 1) in the port, 1 in ours), which does not change the cost.
+Same network as ``wpcore.nets.wrn`` (same layers, same shapes, same FLOPs; BN gamma from
+U(0, 1) in both).
 """
 from __future__ import annotations
 

@@ -48,6 +48,19 @@ def test_a1_b0_is_identity(cls, shape, k):
     torch.testing.assert_close(conv(x), x, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("name,kw", [("diracnet-16-2", {}), ("plainnet-16-2", {}), ("diracnet-18", {"width": 0.25})])
+def test_bn_gamma_is_drawn_from_u01_as_the_official_code(name, kw):
+    """Official ``bnparams`` (diracnet.py:27-31): weight torch.rand (U(0, 1)), bias 0; stem BN too."""
+    torch.manual_seed(0)
+    net = nets.create(name, **kw)
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert net.stem[1] is bns[0] and (bns[0].weight < 1).any()
+    gamma = torch.cat([b.weight.detach() for b in bns])
+    assert 0 <= gamma.min() and gamma.max() < 1
+    assert gamma.mean().item() == pytest.approx(0.5, abs=0.04) and gamma.std().item() == pytest.approx(12**-0.5, abs=0.03)
+    assert all((b.bias == 0).all() for b in bns)
+
+
 def test_v1_ncrelu_then_tiled_delta_is_identity():
     torch.manual_seed(0)
     conv = DiracConv2d(2 * 4, 4, 3, version="v1")

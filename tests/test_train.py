@@ -27,10 +27,11 @@ def test_fit_learns_digits():
     torch.manual_seed(0)
     train, test = _digits_loaders(n=1297)
     model = nets.create("wrn-10-1", in_channels=1)
-    hist = fit(model, train, FitConfig(epochs=3), evaluate=classification_eval(test))
-    assert len(hist) == 3 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    # 6 epochs: with the official BN init (gamma ~ U(0, 1)) 3 epochs end at 46-65% error (seeds 0-4), 6 at 15-24%
+    hist = fit(model, train, FitConfig(epochs=6), evaluate=classification_eval(test))
+    assert len(hist) == 6 and hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert hist[-1]["test_error"] < 30  # chance is 90%
-    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4, 5, 6]
 
 
 def test_optimizer_is_nesterov_sgd_with_decay_groups():

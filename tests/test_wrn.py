@@ -58,20 +58,66 @@ def test_basic_block_counts_unchanged_and_kernels_as_named():
     assert block_kernels("B(1,3,1)") == (1, 3, 1) and block_kernels(l=4) == (3, 3, 3, 3)
 
 
-def test_downsampling_stride_sits_on_the_first_3x3():
+def convs3x3(m):
+    return sum(isinstance(c, torch.nn.Conv2d) and c.kernel_size == (3, 3) for c in m.modules())
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_downsampling_stride_sits_on_the_first_conv(block):
+    """Official generic block (models/wide-resnet.lua@8606dab:50-52, HEAD:43): the stride is on
+    the block's first convolution whatever its kernel (the 1x1 of B(1,3,1), B(1,3)), and on the
+    projection shortcut."""
+    m = nets.create("wrn-10-2", block=block)
+    k = BLOCKS[block]
+    for g, group in enumerate(m.groups):
+        b = group[0]
+        assert [c.stride[0] for c in b.convs] == [1 if g == 0 else 2] + [1] * (len(k) - 1)
+        assert b.shortcut.stride[0] == (1 if g == 0 else 2)
+
+
+def test_bottleneck_block_strides_its_first_1x1():
     b = Block(16, 32, 2, (1, 3, 1))
-    assert [c.stride[0] for c in b.convs] == [1, 2, 1]
+    assert [c.stride[0] for c in b.convs] == [2, 1, 1]
     assert b(torch.randn(1, 16, 8, 8)).shape == (1, 32, 4, 4)
+    assert b(torch.randn(1, 16, 7, 7)).shape == (1, 32, 4, 4)  # odd sizes: 1x1/2 and 3x3/2 agree
 
 
 @pytest.mark.parametrize("l", [1, 2, 3, 4])
-def test_deepening_factor(l):
-    m = nets.create("wrn-10-2", l=l)
+def test_deepening_factor_keeps_the_size_of_wrn_40_2(l):
+    """Paper §3, Table 3: WRN-40-2 at l = 1..4 has the same 36 convolutions 3x3 in its groups,
+    N = (40 - 4) / (3 l) blocks of l each, hence the same 2,243,546 parameters (thesis §3.2)."""
+    with torch.device("meta"):
+        m = nets.create("wrn-40-2", l=l)
+    assert [len(g) for g in m.groups] == [12 // l] * 3
     assert all(len(b.convs) == l for g in m.groups for b in g)
+    assert convs3x3(m) == 1 + 36 and count(m) == 2_243_546
     assert m.block_type == "B(" + ",".join(["3"] * l) + ")"
-    m(torch.randn(2, 3, 16, 16)).sum().backward()
-    if l == 2:
-        assert count(m) == count(nets.create("wrn-10-2"))
+
+
+@pytest.mark.parametrize("l", [1, 2, 3, 4])
+def test_deepening_factor_runs(l):
+    torch.manual_seed(0)
+    m = nets.create("wrn-40-1", l=l)
+    m(torch.randn(2, 3, 8, 8)).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+@pytest.mark.parametrize("l,depth,valid", [(3, 16, "13, 22, 31, 40"), (4, 22, "16, 28, 40, 52"), (1, 9, "7, 10, 13")])
+def test_depth_must_suit_the_deepening_factor(l, depth, valid):
+    with pytest.raises(ValueError, match=rf"l={l} must be {3 * l}n\+4 with n >= 1 \({valid}"):
+        nets.create(f"wrn-{depth}-2", l=l)
+
+
+def test_bn_gamma_is_drawn_from_u01_as_the_official_code():
+    """Torch7 nn.BatchNormalization:reset() (weight:uniform(), bias:zero()), which the Lua WRN
+    keeps (models/utils.lua inits convolutions and linear biases only); torch.rand in the port."""
+    torch.manual_seed(0)
+    bns = [b for b in nets.create("wrn-16-4", block="B(3,1,3)").modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    gamma = torch.cat([b.weight.detach() for b in bns])
+    assert gamma.numel() > 2000 and 0 <= gamma.min() and gamma.max() < 1
+    assert gamma.mean().item() == pytest.approx(0.5, abs=0.03)
+    assert gamma.std().item() == pytest.approx(12**-0.5, abs=0.02)  # the s.d. of U(0, 1)
+    assert all((b.bias == 0).all() and (b.running_mean == 0).all() and (b.running_var == 1).all() for b in bns)
 
 
 @pytest.mark.parametrize(
@@ -88,21 +134,32 @@ def test_bad_variant_arguments_are_clear(kw, msg):
         nets.create("wrn-16-2", **kw)
 
 
-def test_dropout_sits_before_the_last_conv_and_only_in_training():
+@pytest.mark.parametrize("kw", [{"block": b} for b in ("B(3,3)", "B(3,1,3)", "B(1,3,1)", "B(3,1,1)")] + [{"l": 4}])
+def test_dropout_sits_before_every_conv_but_the_first_and_only_in_training(kw):
+    """Official generic block (models/wide-resnet.lua:51-63): BN-ReLU-conv, then BN-ReLU-Dropout-conv
+    for every later convolution; the shortcut takes the pre-activated input, never dropped."""
     torch.manual_seed(0)
-    m = nets.create("wrn-10-1", dropout=0.5, block="B(3,1,3)")
-    x = torch.randn(4, 3, 16, 16)
+    m = nets.create("wrn-16-1" if "l" in kw else "wrn-10-1", dropout=0.9, **kw)
+    x = torch.randn(8, 3, 8, 8)
     m.eval()
     assert torch.equal(m(x), m(x))  # no dropout in eval mode
     m.train()
-    b = m.groups[0][0]
-    seen = []
-    h = b.convs[2].register_forward_pre_hook(
-        lambda mod, inp: seen.append((inp[0] == 0).float().mean().item())
-    )
+    b = m.groups[1][0]  # a downsampling block, with a projection shortcut
+    zeros = {}
+
+    def hook(name):
+        def record(mod, inp):
+            zeros[name] = (inp[0] == 0).float().mean().item()
+
+        return record
+
+    mods = [(f"conv{i}", c) for i, c in enumerate(b.convs)] + [("shortcut", b.shortcut)]
+    hooks = [mod.register_forward_pre_hook(hook(name)) for name, mod in mods]
     m(x)
-    h.remove()
-    assert 0.3 < seen[0] < 0.8  # about half the inputs of the last conv are zeroed (ReLU zeros add a few)
+    for h in hooks:
+        h.remove()
+    assert zeros["conv0"] < 0.7 and zeros["shortcut"] < 0.7  # ReLU zeros only (about half)
+    assert all(zeros[f"conv{i}"] > 0.85 for i in range(1, len(b.convs)))  # 90% dropped on top
 
 
 @pytest.mark.parametrize(
@@ -117,6 +174,12 @@ def test_dropout_sits_before_the_last_conv_and_only_in_training():
 def test_imagenet_counts_match_torchvision(name, expected):
     with torch.device("meta"):
         assert count(nets.create(name)) == expected
+
+
+def test_imagenet_bn_gamma_is_one_as_the_official_wrn_50_2():
+    """pretrained/wide-resnet.lua:172-183 (fb.resnet.torch BNInit): gamma 1, beta 0, unlike the CIFAR WRN."""
+    bns = [m for m in nets.create("resnet-18", num_classes=10).modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all((b.weight == 1).all() and (b.bias == 0).all() for b in bns)
 
 
 def test_imagenet_nets_are_torchvision_layout():

@@ -31,7 +31,8 @@ bias, linear); the delta is a non-persistent buffer, so it is neither counted no
 
 Deviations from the official code: global average pooling instead of a fixed 8x8 / 7x7 pool, so
 28x28 Fashion-MNIST works (identical at 32x32 / 224x224); modules instead of the functional form.
-BN weight is drawn from U(0, 1) and W is He-normal, as in the official code.
+BN weight is drawn from U(0, 1), bias 0 (``bnparams``: ``torch.rand``, diracnet.py:27-31 on master,
+39-40 on branch v1), W is He-normal, as in the official code.
 """
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ class DiracNet(GroupNet):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
             elif isinstance(m, nn.BatchNorm2d):
-                nn.init.uniform_(m.weight)  # the official bnparams: U(0, 1)
+                nn.init.uniform_(m.weight)  # the official bnparams: torch.rand, U(0, 1)
             elif isinstance(m, nn.Linear):
                 nn.init.kaiming_normal_(m.weight)
                 nn.init.zeros_(m.bias)

@@ -11,9 +11,13 @@ average pooling and a linear classifier.
   (128/256/512/1024 inner width, outputs still 256/512/1024/2048); 68,883,240 parameters
   ("68.9M", thesis §3.1 [R:pretrained/README]).
 
-The stride of a bottleneck sits on its 3x3 (fb.resnet.torch and torchvision; the original Caffe
-ResNet put it on the first 1x1). Init as torchvision: He fan-out normal for convolutions, BN
-gamma 1 and beta 0. The ImageNet training recipe is not part of the thesis's code (reference §3.3).
+The stride of a bottleneck sits on its 3x3 (fb.resnet.torch, torchvision and the official WRN
+definition, pretrained/wide-resnet.lua:87; the original Caffe ResNet put it on the first 1x1).
+Init as torchvision: He fan-out normal for convolutions, BN gamma 1 and beta 0. The official
+WRN-50-2 definition also sets BN gamma 1, beta 0 (pretrained/wide-resnet.lua:172-183, its
+``BNInit`` from fb.resnet.torch), unlike the CIFAR WRN's U(0, 1); deviation: its convolutions are He
+*fan-in* normal (pretrained/wide-resnet.lua:160-171), ours fan-out as torchvision's. The ImageNet
+training recipe is not part of the thesis's code (reference §3.3).
 """
 
 from __future__ import annotations

@@ -5,26 +5,37 @@ pre-activation blocks at 16k, 32k, 64k channels (stride 2 entering groups 2 and 
 BN-ReLU, global average pooling and a linear classifier.
 
 Block B(3,3):  x -> BN-ReLU -> conv3x3(stride s) -> BN-ReLU -> [dropout] -> conv3x3 -> + shortcut
-The shortcut is the identity, or, when width or stride changes, a 1x1 strided convolution fed by
-the *pre-activated* input (the first BN-ReLU is shared), as in the official code
-(models/wide-resnet.lua, pytorch/resnet.py). Convolutions have no bias; He (fan-in) normal init.
+The shortcut is the identity, or, when the width changes, a 1x1 strided convolution fed by the
+*pre-activated* input (the first BN-ReLU is shared), as in the official code
+(models/wide-resnet.lua:51-67, pytorch/resnet.py:35-43). Convolutions have no bias; He (fan-in)
+normal init (models/utils.lua:3-9); linear bias 0.
 
 Block types (paper §2, Tables 2-3), named by the kernel sizes of their convolutions, every
 convolution BN-ReLU-preactivated and ``16k/32k/64k`` channels wide (no width reduction):
 B(3,3) basic, B(3,1,3) an extra 1x1, B(1,3,1) bottleneck at constant width, B(1,3), B(3,1),
-B(3,1,1) network-in-network style; and the deepening factor ``l``: l convolutions 3x3 per block,
-``B(3)`` ... ``B(3,3,3,3)``. The name's d = 6N + 4 always fixes N, the number of blocks per
-group, whatever the block (this is how the paper's Table 2 names B(3,1,3) networks "WRN-22-2").
+B(3,1,1) network-in-network style. Every block follows the official generic block, a loop over
+its convolutions (models/wide-resnet.lua:51-63; with a per-type kernel list in the first commit,
+8606dab:37-81): the *first* convolution carries the stride, whatever its kernel (8606dab:50-52
+sets it on the leading 1x1 of the bottleneck; HEAD:43 on the first 3x3), and every later
+convolution is BN-ReLU-[dropout]-conv (HEAD:57-61), so a block of c convolutions has c - 1
+dropouts; the shortcut is never dropped. For the block types the name's d = 6N + 4 fixes N,
+whatever the number of convolutions (the paper's Table 2 names B(3,1,3) networks "WRN-22-2";
+its parameter counts, 1.1M to 1.5M, come out so).
 
-Choices the reference does not fix, and ours: dropout sits before the *last* convolution of a
-block (after its BN-ReLU; for B(3,3) this is the official place); the stride of a downsampling
-block sits on its first 3x3 convolution (on the first convolution if it has none), so a 1x1 never
-discards three quarters of the positions before a 3x3 sees them.
+The deepening factor ``l`` (paper §3, Table 3): blocks of l 3x3 convolutions, ``B(3)`` ...
+``B(3,3,3,3)``, at a *fixed* number of convolutions: d = 3lN + 4, N = (d - 4) / (3l) blocks per
+group, so WRN-40-2 has 36 convolutions 3x3 in its groups and 2,243,546 parameters for every l
+(N = 12, 6, 4, 3 for l = 1..4); l = 2 is B(3,3).
 
-Deviations from the official PyTorch port (which the thesis numbers do not come from): we keep
-the Lua recipe's dropout between the convolutions, BN gamma = 1 (the port draws U(0,1)), and
-global average pooling instead of a fixed 8x8 pool, so 28x28 Fashion-MNIST and 8x8 digits work;
-at 32x32 the two are identical.
+BN: gamma ~ U(0, 1), beta 0, as all the official code: the Lua models keep Torch7's
+``nn.BatchNormalization:reset()`` (``weight:uniform()``, ``bias:zero()``, BatchNormalization.lua:
+65-74 of torch/nn; models/utils.lua initialises convolutions and linear biases only), the
+PyTorch port draws ``torch.rand`` (pytorch/utils.py:25-29).
+
+Deviations from the official code: global average pooling instead of a fixed 8x8 pool, so
+28x28 Fashion-MNIST and 8x8 digits work (at 32x32 the two are identical); a projection shortcut
+also where only the stride changes (the official code would fail there; no WRN has one); we keep
+the Lua recipe's dropout, which the PyTorch port lacks.
 """
 
 from __future__ import annotations
@@ -48,10 +59,14 @@ BLOCKS = {
 MAX_DEEPENING = 4  # the paper tests l = 1..4
 
 
-def check_depth(depth: int) -> int:
-    if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(f"WRN depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...), got {depth}")
-    return (depth - 4) // 6
+def check_depth(depth: int, l: int | None = None) -> int:
+    """N, the blocks per group: (depth - 4) / 6, or (depth - 4) / (3 l) with the deepening factor."""
+    step = 3 * (l or 2)
+    if not isinstance(depth, int) or depth < step + 4 or (depth - 4) % step:
+        valid = ", ".join(str(step * n + 4) for n in range(1, 5))
+        which = "" if l is None else f" with deepening factor l={l}"
+        raise ValueError(f"WRN depth{which} must be {step}n+4 with n >= 1 ({valid}, ...), got {depth}")
+    return (depth - 4) // step
 
 
 def block_kernels(block: str = "B(3,3)", l: int | None = None) -> tuple[int, ...]:
@@ -73,7 +88,8 @@ def block_name(kernels: tuple[int, ...]) -> str:
 
 
 class Block(nn.Module):
-    """Pre-activation residual block with convolutions of the given kernel sizes.
+    """Pre-activation residual block with convolutions of the given kernel sizes, the first one
+    strided, dropout before each later one (the official generic block, see the module docstring).
 
     (N, c_in, H, W) -> (N, c_out, H / stride, W / stride)
     """
@@ -82,11 +98,10 @@ class Block(nn.Module):
         super().__init__()
         self.bns = nn.ModuleList()
         self.convs = nn.ModuleList()
-        strided = next((i for i, k in enumerate(kernels) if k == 3), 0)
         c = c_in
         for i, k in enumerate(kernels):
             self.bns.append(nn.BatchNorm2d(c))
-            self.convs.append(nn.Conv2d(c, c_out, k, stride if i == strided else 1, k // 2, bias=False))
+            self.convs.append(nn.Conv2d(c, c_out, k, stride if i == 0 else 1, k // 2, bias=False))
             c = c_out
         self.dropout = dropout
         self.shortcut = (
@@ -98,7 +113,7 @@ class Block(nn.Module):
         y = self.convs[0](o)
         for i in range(1, len(self.convs)):
             y = F.relu(self.bns[i](y))
-            if i == len(self.convs) - 1 and self.dropout > 0:
+            if self.dropout > 0:
                 y = F.dropout(y, self.dropout, self.training)
             y = self.convs[i](y)
         # the projection shortcut sees the pre-activated input, the identity sees x itself
@@ -117,10 +132,10 @@ class WideResNet(GroupNet):
         l: int | None = None,  # the paper's deepening factor
     ):
         super().__init__()
-        n = check_depth(depth)
+        kernels = block_kernels(block, l)
+        n = check_depth(depth, l)
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"WRN width (widening factor k) must be an integer >= 1, got {width}")
-        kernels = block_kernels(block, l)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if dropout > 0 and len(kernels) < 2:
@@ -142,6 +157,8 @@ class WideResNet(GroupNet):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.weight)  # Torch7 BN reset / torch.rand: U(0, 1); beta stays 0
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
@@ -161,9 +178,9 @@ class WideResNet(GroupNet):
     r"wrn-(?!50-2\Z)(\d+)-(\d+)",  # wrn-50-2 is the ImageNet bottleneck (resnet.py)
     examples=["wrn-10-1", "wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-22-2", "wrn-28-10", "wrn-40-1"],
     help="Wide ResNet WRN-depth-width (depth = 6n+4); kw: num_classes, in_channels, block "
-    "(B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1)), l (3x3 convs per block), dropout",
+    "(B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1), B(3,1,1)), l (3x3 convs per block; depth = 3ln+4), dropout",
 )
 def wrn(depth: int, width: int, **kw) -> WideResNet:
     """WRN-d-k as in the thesis, e.g. ``create("wrn-28-10", num_classes=100)``,
-    ``create("wrn-22-2", block="B(3,1,3)")``, ``create("wrn-40-2", l=3)``."""
+    ``create("wrn-22-2", block="B(3,1,3)")``, ``create("wrn-40-2", l=3)`` (4 blocks of 3 per group)."""
     return WideResNet(depth, width, **kw)
