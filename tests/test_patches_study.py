@@ -43,6 +43,23 @@ def test_sift_descriptors_see_content_not_position():
     assert not np.allclose(same[:3], turned)  # fixed orientation: rotation changes the descriptor
 
 
+def test_scoring_runs_in_fp32_inside_bf16_autocast():
+    """fit evaluates under the training autocast; scores_of must still score in fp32 (bf16 scores
+    collapse into ties and change FPR95)."""
+    from wpcore import nets
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    data = P.PairSet(torch.from_numpy(rng.integers(0, 256, (64, 2, 64, 64), dtype=np.uint8)),
+                     torch.tensor([1, -1] * 32, dtype=torch.int8), "random")
+    model = nets.create("2ch", width=0.25)
+    plain = T.scores_of(model, data, "cpu")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = T.scores_of(model, data, "cpu")
+    assert inside.dtype == np.float32 and len(np.unique(inside)) == len(inside)
+    np.testing.assert_allclose(inside, plain, rtol=1e-6, atol=1e-7)
+
+
 class SSD(nn.Module):
     """Score = -mean squared difference of the two normalised patches (a classic block matcher)."""
 
