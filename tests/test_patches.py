@@ -6,6 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from wpcore import nets
@@ -48,6 +49,36 @@ def test_spp_nets_take_any_size(name, hw):
     out = m(torch.randn(2, 2, *hw))
     assert out.shape == (2,)
     out.sum().backward()
+
+
+def test_spp_bins_are_the_cells_adaptive_pooling_reads():
+    side = 7
+    x = torch.randn(1, 1, side, side)
+    for level in (1, 2, 3, 5, 7):
+        pooled = F.adaptive_max_pool2d(x, level)[0, 0]
+        bins = dc.spp_bins(side, level)
+        for i, (r0, r1) in enumerate(bins):
+            for j, (c0, c1) in enumerate(bins):
+                assert pooled[i, j] == x[0, 0, r0:r1, c0:c1].max()
+
+
+@pytest.mark.parametrize("name", dc.SPP_MODELS)
+def test_every_spp_level_pools_distinct_cells_at_64(name):
+    """At the training size the map that reaches SPP must have at least l x l cells for every
+    level l, so that each level's bins are distinct regions (the old (1, 2) pyramid split a 1x1
+    map into 4 bins that all read the same cell)."""
+    m = nets.create(name, width=0.25)
+    seen = []
+    tower = m.features if hasattr(m, "features") else m.branches[0]
+    tower.register_forward_hook(lambda mod, args, out: seen.append(tuple(out.shape[-2:])))
+    m(torch.randn(2, 2, 64, 64))
+    assert seen and all(s == (seen[0][0],) * 2 for s in seen)
+    side = seen[0][0]
+    for level in dc.SPP_LEVELS:
+        bins = dc.spp_bins(side, level)
+        assert level <= side and len(set(bins)) == level, f"level {level} on a {side}x{side} map: {bins}"
+    with pytest.raises(ValueError, match="SPP level 2"):
+        dc.spp(torch.randn(1, 3, 1, 1), (1, 2))
 
 
 @pytest.mark.parametrize("name", SIAMESE)
