@@ -175,7 +175,10 @@ def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
     assert rec.final["test_at_distance"] >= 0
     assert t_rec.weights_path.read_bytes() == weights
     assert records.find(student_exp.key()) is not None
-    assert experiment.run(student_exp, device="cpu").created == rec.created  # reused, not retrained
+    stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)]
+    assert experiment.run(student_exp, device="cpu").created == rec.created
+    # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)] == stamps
 
 
 def test_task_options_are_checked():

@@ -14,6 +14,11 @@ from wpcore.studies.verdict import HOLDS, INDICATIVE
 from wpcore.tasks import patches as T
 
 
+def file_stamps(rec) -> list:
+    """(inode, mtime in ns) of a record's files: a rewrite (atomic rename) changes both."""
+    return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (rec.path, rec.weights_path) if p.exists()]
+
+
 def test_profiles_define_the_comparisons():
     quick = study.experiments("quick")
     names = [study.name_of(SimpleNamespace(config=e.config())) for e in quick]
@@ -86,7 +91,9 @@ def test_smoke_runs_leave_records_and_claims(monkeypatch):
         assert 0 <= r.final["fpr95_transfer"] <= 100  # scored on warped photographs too
         assert len(r.extra["roc"]["fpr"]) == len(r.extra["roc"]["tpr"]) > 2
     assert "stereo" in recs[0].extra and recs[0].history[-1]["steps"] == 2
-    assert experiment.run(exps[0]).key == recs[0].key  # reused, not retrained
+    before = file_stamps(recs[0])
+    assert experiment.run(exps[0]).created == recs[0].created
+    assert file_stamps(recs[0]) == before  # reused, not retrained: its files were not rewritten
     cs = study.claims(recs, "smoke")
     assert len(cs) == 4 and all(c.verdict for c in cs)
 
