@@ -23,10 +23,11 @@ Notation (paper): C(n,k,s) conv n filters k x k stride s, P(k,s) max-pool, F(n) 
 - ``*-l2``         score = -||d1/|d1| - d2/|d2|||: the distance of L2-normalised descriptors,
                    as the official evaluator computes it (pytorch/eval.py).
 - ``*-spp``        spatial pyramid pooling between the last convolution and the decision layers
-                   (paper Sec. 3, Fig. 4), so any patch size >= 64 works. The paper gives no
-                   pyramid levels and the code never had an SPP model (issue #15: "There is no
-                   difference in SPP training, see the paper") [U]. Our pyramid has one level, a
-                   1x1 max-pool over the whole last map (``SPP_LEVELS``): the paper's tower ends
+                   (the paper's SPP networks), so any patch size >= 64 works. The pyramid
+                   levels are unknown [U]: training/models/ holds no SPP model, and issue #15
+                   answers only "There is no difference in SPP training, see the paper". Our
+                   pyramid has one level, a 1x1 max-pool over the whole last map
+                   (``SPP_LEVELS``): the paper's tower ends
                    in a 1x1 map at 64x64, so any finer level would pool that one cell into
                    several bins (our earlier (1, 2) fed the same 256 numbers to the decision
                    layer five times). With one level, an SPP net at 64x64 *is* the plain net
