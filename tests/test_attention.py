@@ -49,6 +49,7 @@ def test_match_groups_by_spatial_size():
 
 
 @pytest.mark.parametrize("classes", [3, 10, 100])
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # the paper-era default, on purpose
 def test_kd_reductions_differ_by_classes_over_two(classes):
     """Reference §4.1: the paper-era KD term is C/2 times smaller than the batchmean one."""
     g = torch.Generator().manual_seed(classes)
