@@ -48,11 +48,23 @@ def test_match_groups_by_spatial_size():
     assert A.match_groups(student.forward_groups(x), teacher.forward_groups(x)) == [(0, 0), (1, 1), (2, 2)]
 
 
-def test_kd_reductions_differ_by_classes_over_two():
-    s, t, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(0, 10, (8,))
+@pytest.mark.parametrize("classes", [3, 10, 100])
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # the paper-era default, on purpose
+def test_kd_reductions_differ_by_classes_over_two(classes):
+    """Reference §4.1: the paper-era KD term is C/2 times smaller than the batchmean one."""
+    g = torch.Generator().manual_seed(classes)
+    s, t = torch.randn(2, 8, classes, generator=g, dtype=torch.float64)
+    y = torch.randint(0, classes, (8,), generator=g)
     new = A.kd_loss(s, t, y, alpha=1.0)
     old = A.kd_loss(s, t, y, alpha=1.0, reduction="legacy")
-    assert torch.allclose(new, old * 10 / 2)
+    assert torch.allclose(new, old * classes / 2)
+    # the official expressions, before and after git 4133ac5 (T = 4, alpha = 0.9)
+    p, q = F.log_softmax(s / 4, dim=1), F.softmax(t / 4, dim=1)
+    ce = F.cross_entropy(s, y)
+    paper_era = F.kl_div(p, q, reduction="mean") * (4 * 4 * 2.0 * 0.9) + ce * 0.1  # old default: mean
+    fixed = F.kl_div(p, q, reduction="sum") * 4 ** 2 / 8 * 0.9 + ce * 0.1
+    assert torch.allclose(A.kd_loss(s, t, y, reduction="legacy"), paper_era)
+    assert torch.allclose(A.kd_loss(s, t, y), fixed)
     assert torch.allclose(A.kd_loss(s, t, y, alpha=0.0), F.cross_entropy(s, y))
     assert A.kd_loss(s, s, y, alpha=1.0).abs().item() < 1e-6
 
@@ -164,7 +176,10 @@ def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
     assert rec.final["test_at_distance"] >= 0
     assert t_rec.weights_path.read_bytes() == weights
     assert records.find(student_exp.key()) is not None
-    assert experiment.run(student_exp, device="cpu").created == rec.created  # reused, not retrained
+    stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)]
+    assert experiment.run(student_exp, device="cpu").created == rec.created
+    # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)] == stamps
 
 
 def test_task_options_are_checked():
@@ -175,6 +190,19 @@ def test_task_options_are_checked():
         check_options({"method": "at", "gamma": 1})
     with pytest.raises(ValueError, match="needs options"):
         check_options({"method": "kd"})
+    with pytest.raises(ValueError, match="unknown kd_reduction"):
+        check_options({"method": "student", "kd_reduction": "sum"})
+
+
+def test_study_kd_runs_use_the_paper_era_kl_scale():
+    """The KD and AT+KD runs are compared with the thesis's numbers, made with the legacy scale."""
+    from wpcore.studies import attention as study
+
+    for profile in ("smoke", "quick", "full"):
+        exps = study.experiments(profile)
+        kd = [e for e in exps if e.options.get("method") in ("kd", "at+kd")]
+        assert kd and all(e.options["kd_reduction"] == "legacy" for e in kd)
+        assert all("kd_reduction" not in e.options for e in exps if e not in kd)  # other keys unchanged
 
 
 def test_renormalized_teacher_sees_its_own_normalisation_and_stays_in_eval():

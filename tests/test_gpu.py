@@ -48,7 +48,10 @@ def test_a_record_trained_on_cuda_is_read_back_on_cpu():
     err = classification_eval(test)(model.eval())["test_error"]
     # bf16 on the GPU vs fp32 here: a few borderline images may flip
     assert abs(err - rec.final["test_error"]) <= 2.0
-    assert experiment.run(exp, device="cuda").created == rec.created  # reused, not retrained
+    stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)]
+    assert experiment.run(exp, device="cuda").created == rec.created
+    # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)] == stamps
 
 
 def test_fit_resumes_on_cuda_from_its_checkpoint(tmp_path):

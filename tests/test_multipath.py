@@ -316,4 +316,7 @@ def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
     assert len(claims) == 4 and claims[-1].verdict is Verdict.INDICATIVE  # one seed: a direction, no statistics
     assert claims[-1].evidence.agrees is not None or claims[-1].evidence.diff == 0
     assert claims[0].verdict is Verdict.NOT_MEASURED  # +foveal alone was not run here
-    assert experiment.run(exps[0]).key == records[0].key  # reused, not retrained
+    stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (records[0].path, records[0].weights_path)]
+    assert experiment.run(exps[0]).created == records[0].created
+    # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (records[0].path, records[0].weights_path)] == stamps

@@ -1,9 +1,12 @@
 """Thesis ch. 1 (DeepCompare): networks, hinge loss, FPR95, PhotoTour format, embedded pairs."""
+import itertools
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from wpcore import nets
@@ -12,7 +15,7 @@ from wpcore.data import patches as P
 from wpcore.data import phototour as PT
 from wpcore.data.store import file_hash
 from wpcore.losses.hinge import hinge
-from wpcore.metrics.matching import fpr95, fpr95_interpolated, roc_curve, roc_steps
+from wpcore.metrics.matching import TiedScoresWarning, fpr95, fpr95_interpolated, roc_curve, roc_steps
 from wpcore.nets import deepcompare as dc
 
 NAMES = sorted(dc.BUILDERS)
@@ -46,6 +49,36 @@ def test_spp_nets_take_any_size(name, hw):
     out = m(torch.randn(2, 2, *hw))
     assert out.shape == (2,)
     out.sum().backward()
+
+
+def test_spp_bins_are_the_cells_adaptive_pooling_reads():
+    side = 7
+    x = torch.randn(1, 1, side, side)
+    for level in (1, 2, 3, 5, 7):
+        pooled = F.adaptive_max_pool2d(x, level)[0, 0]
+        bins = dc.spp_bins(side, level)
+        for i, (r0, r1) in enumerate(bins):
+            for j, (c0, c1) in enumerate(bins):
+                assert pooled[i, j] == x[0, 0, r0:r1, c0:c1].max()
+
+
+@pytest.mark.parametrize("name", dc.SPP_MODELS)
+def test_every_spp_level_pools_distinct_cells_at_64(name):
+    """At the training size the map that reaches SPP must have at least l x l cells for every
+    level l, so that each level's bins are distinct regions (the old (1, 2) pyramid split a 1x1
+    map into 4 bins that all read the same cell)."""
+    m = nets.create(name, width=0.25)
+    seen = []
+    tower = m.features if hasattr(m, "features") else m.branches[0]
+    tower.register_forward_hook(lambda mod, args, out: seen.append(tuple(out.shape[-2:])))
+    m(torch.randn(2, 2, 64, 64))
+    assert seen and all(s == (seen[0][0],) * 2 for s in seen)
+    side = seen[0][0]
+    for level in dc.SPP_LEVELS:
+        bins = dc.spp_bins(side, level)
+        assert level <= side and len(set(bins)) == level, f"level {level} on a {side}x{side} map: {bins}"
+    with pytest.raises(ValueError, match="SPP level 2"):
+        dc.spp(torch.randn(1, 3, 1, 1), (1, 2))
 
 
 @pytest.mark.parametrize("name", SIAMESE)
@@ -113,6 +146,84 @@ def test_fpr95_perfect_random_and_labels_0_1():
     assert fpr95(rng.random(20000), y) == pytest.approx(0.95, abs=0.015)  # chance: FPR = TPR
     with pytest.raises(ValueError, match="both"):
         fpr95(np.zeros(3), np.ones(3))
+
+
+def _lua_fpr95(scores, labels, order_key):
+    """FPR95Meter.lua on one order: sort by decreasing score, tied pairs ordered by ``order_key``
+    (the arbitrary order of torch.sort), cumulative TPR/FPR, the first FPR where |TPR - .95| is least."""
+    p = np.asarray(labels)[np.lexsort((order_key, -np.asarray(scores, float)))] > 0
+    tpr, fpr = np.cumsum(p) / p.sum(), np.cumsum(~p) / (~p).sum()
+    return fpr[np.argmin(np.abs(tpr - 0.95))]
+
+
+def test_fpr95_constant_scores_score_chance_not_zero():
+    # a constant network on a list that names its 1000 matches first: every order of the ties is
+    # equally likely under the Lua sort, so FPR95 = 950 / 1001 (about 95%), not 0 (the stable order)
+    y = np.array([1] * 1000 + [-1] * 1000)
+    with pytest.warns(TiedScoresWarning, match="2000 of 2000 scores"):
+        assert fpr95(np.zeros(2000), y) == pytest.approx(950 / 1001)
+    with pytest.warns(TiedScoresWarning):  # the order of the list does not matter any more
+        assert fpr95(np.zeros(2000), y[::-1]) == pytest.approx(950 / 1001)
+
+
+def test_fpr95_perfect_ranking_is_zero_even_with_ties_inside_each_class():
+    y = np.array([1] * 300 + [-1] * 700)
+    rng = np.random.default_rng(0)
+    y = y[rng.permutation(len(y))]
+    with pytest.warns(TiedScoresWarning):
+        assert fpr95(y.astype(float), y) == 0.0           # two tied groups, no tie across classes
+    assert fpr95(y + rng.random(len(y)) * 0.5, y) == 0.0  # untied
+
+
+@pytest.mark.parametrize("n,seed", [(20, 0), (57, 1), (1000, 2), (5001, 3)])
+def test_fpr95_agrees_with_sklearn_roc_and_the_closest_tpr_rule(n, seed):
+    """Untied scores: sklearn's ROC with every threshold kept, FPR at the first TPR closest to 0.95."""
+    from sklearn.metrics import roc_curve as sk_roc
+
+    rng = np.random.default_rng(seed)
+    y = rng.choice([-1, 1], n, p=[0.6, 0.4])
+    y[:2] = [-1, 1]
+    s = y * rng.uniform(0, 2) + rng.normal(0, 1, n)
+    assert len(np.unique(s)) == n
+    f, t, _ = sk_roc(y > 0, s, drop_intermediate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # untied: no warning
+        assert fpr95(s, y) == pytest.approx(f[np.argmin(np.abs(t - 0.95))], abs=1e-12)
+
+
+def test_fpr95_ties_equal_the_average_over_every_order_of_the_ties():
+    # 9 matches, 6 non-matches; groups of tied scores that mix both classes. Enumerate every order
+    # within each tied group (3! * 5! * 4! = 17,280 orders) and average the Lua value.
+    s = np.array([5, 5, 5, 4, 3, 3, 3, 3, 3, 2, 1, 1, 1, 1, 0], float)
+    y = np.array([1, 1, -1, 1, 1, -1, 1, 1, -1, 1, 1, -1, -1, 1, -1])
+    groups = [np.flatnonzero(s == v) for v in np.unique(s)]
+    total, count = 0.0, 0
+    key = np.zeros(len(s))
+    for perms in itertools.product(*[itertools.permutations(range(len(g))) for g in groups]):
+        for g, perm in zip(groups, perms):
+            key[g] = perm
+        total += _lua_fpr95(s, y, key)
+        count += 1
+    with pytest.warns(TiedScoresWarning, match="12 of 15"):
+        assert fpr95(s, y) == pytest.approx(total / count, abs=1e-12)
+
+
+def test_fpr95_ties_equal_the_mean_over_random_permutations():
+    rng = np.random.default_rng(4)
+    y = rng.choice([-1, 1], 600)
+    s = np.round(y * 0.8 + rng.normal(0, 1, 600), 0)      # about 7 tied levels, most of them mixed
+    values = np.array([_lua_fpr95(s, y, rng.random(600)) for _ in range(4000)])
+    with pytest.warns(TiedScoresWarning):
+        got = fpr95(s, y)
+    assert abs(got - values.mean()) < 4 * values.std() / np.sqrt(len(values)) + 1e-9
+    assert values.std() > 0.005  # the orders of the ties really change the Lua value
+
+
+def test_fpr95_refuses_non_finite_scores_and_mismatched_lengths():
+    with pytest.raises(ValueError, match="NaN"):
+        fpr95(np.array([0.0, np.nan, 1.0]), np.array([1, -1, 1]))
+    with pytest.raises(ValueError, match="one score per pair"):
+        fpr95(np.zeros(3), np.array([1, -1]))
 
 
 def test_roc_curves_are_monotone():

@@ -14,6 +14,11 @@ from wpcore.studies.verdict import Rule, Verdict
 from wpcore.tasks import patches as T
 
 
+def file_stamps(rec) -> list:
+    """(inode, mtime in ns) of a record's files: a rewrite (atomic rename) changes both."""
+    return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (rec.path, rec.weights_path) if p.exists()]
+
+
 def test_profiles_define_the_comparisons():
     quick = study.experiments("quick")
     names = [study.name_of(SimpleNamespace(config=e.config())) for e in quick]
@@ -43,6 +48,23 @@ def test_sift_descriptors_see_content_not_position():
     assert not np.allclose(same[:3], turned)  # fixed orientation: rotation changes the descriptor
 
 
+def test_scoring_runs_in_fp32_inside_bf16_autocast():
+    """fit evaluates under the training autocast; scores_of must still score in fp32 (bf16 scores
+    collapse into ties and change FPR95)."""
+    from wpcore import nets
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    data = P.PairSet(torch.from_numpy(rng.integers(0, 256, (64, 2, 64, 64), dtype=np.uint8)),
+                     torch.tensor([1, -1] * 32, dtype=torch.int8), "random")
+    model = nets.create("2ch", width=0.25)
+    plain = T.scores_of(model, data, "cpu")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = T.scores_of(model, data, "cpu")
+    assert inside.dtype == np.float32 and len(np.unique(inside)) == len(inside)
+    np.testing.assert_allclose(inside, plain, rtol=1e-6, atol=1e-7)
+
+
 class SSD(nn.Module):
     """Score = -mean squared difference of the two normalised patches (a classic block matcher)."""
 
@@ -69,7 +91,9 @@ def test_smoke_runs_leave_records_and_claims(monkeypatch):
         assert 0 <= r.final["fpr95_transfer"] <= 100  # scored on warped photographs too
         assert len(r.extra["roc"]["fpr"]) == len(r.extra["roc"]["tpr"]) > 2
     assert "stereo" in recs[0].extra and recs[0].history[-1]["steps"] == 2
-    assert experiment.run(exps[0]).key == recs[0].key  # reused, not retrained
+    before = file_stamps(recs[0])
+    assert experiment.run(exps[0]).created == recs[0].created
+    assert file_stamps(recs[0]) == before  # reused, not retrained: its files were not rewritten
     cs = study.claims(recs, "smoke")
     assert len(cs) == 4 and all(isinstance(c.verdict, Verdict) for c in cs)
 

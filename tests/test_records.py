@@ -39,11 +39,25 @@ def test_record_is_reused_not_retrained(monkeypatch):
 
 
 def test_record_weights_load_back_into_the_model():
-    rec = experiment.run(tiny())
+    """The record holds the trained weights: loaded into a new model (fp32, so that the numbers
+    agree to float tolerance) they give the recorded test loss, and the initial weights do not."""
     from wpcore import nets
+    from wpcore.data import DeviceLoader
+    from wpcore.train import classification_eval
 
+    exp = tiny(precision="fp32")
+    rec = experiment.run(exp)
+    _, test = experiment.splits(exp)
+    evaluate = classification_eval(DeviceLoader(test, 500, False, "cpu", rec.data["mean"], rec.data["std"]))
+    experiment.seed_everything(exp.seed)  # the same initial weights as the run started from
     model = nets.create("wrn-10-1", in_channels=1)
-    model.load_state_dict(records.load_weights(rec))
+    with torch.no_grad():
+        initial = evaluate(model.eval())
+        model.load_state_dict(records.load_weights(rec))
+        loaded = evaluate(model.eval())
+    assert loaded["test_loss"] == pytest.approx(rec.final["test_loss"], rel=1e-5)
+    assert loaded["test_error"] == pytest.approx(rec.final["test_error"])
+    assert initial["test_loss"] != pytest.approx(rec.final["test_loss"], rel=1e-3), (initial, rec.final)
 
 
 def test_unreadable_record_counts_as_missing(tmp_path):

@@ -69,27 +69,36 @@ def test_failed_download_leaves_nothing_that_looks_valid(tmp_path, monkeypatch):
     assert list((tmp_path / "cifar-10").iterdir()) == []
 
 
+WRITES = 50  # per writer; each write is a 200 kB JSON, fsynced
+
+
 def _hammer(args):
     runs, i = args
     os.environ["WPCORE_RUNS"] = runs
     rec = records.Record(key="samekey", config={"writer": i, "pad": "x" * 200_000}, history=[], final={"i": i},
                          wall_time_s=0.0, device={}, code={}, data={}, created="now")
-    for _ in range(20):
+    for _ in range(WRITES):
         records.write(rec)
     return i
 
 
 def test_concurrent_record_writers_never_leave_a_partial_file(tmp_path, monkeypatch):
+    """Three processes rewrite one record while this one reads the file directly (records.find
+    would hide a partial file: it treats an unreadable record as missing)."""
     monkeypatch.setenv("WPCORE_RUNS", str(tmp_path))
+    path = tmp_path / "samekey.json"
+    seen, reads = set(), 0
     with mp.get_context("spawn").Pool(3) as pool:
         result = pool.map_async(_hammer, [(str(tmp_path), i) for i in range(3)])
-        seen = set()
         while not result.ready():
-            rec = records.find("samekey")  # must always parse: old or new, never half
-            if rec:
-                seen.add(rec.final["i"])
-        result.get()
-    assert records.find("samekey").final["i"] in {0, 1, 2}
+            if path.exists():
+                data = json.loads(path.read_bytes())  # a partial file raises here: old or new, never half
+                assert len(data["config"]["pad"]) == 200_000 and data["config"]["writer"] == data["final"]["i"]
+                seen.add(data["final"]["i"])
+                reads += 1
+        assert sorted(result.get()) == [0, 1, 2]
+    assert reads > 0 and seen <= {0, 1, 2}, f"{reads} reads while the writers ran, writers seen: {seen}"
+    assert json.loads(path.read_bytes())["final"]["i"] in {0, 1, 2}
     assert not list(tmp_path.glob(".*.tmp"))
 
 

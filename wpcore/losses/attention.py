@@ -15,11 +15,18 @@ Knowledge distillation (Hinton et al.), T = 4, alpha = 0.9:
 
     L = alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)
 
-KL reduction. We use ``batchmean`` (KL summed over classes, averaged over the batch): the true
-per-sample KL, as the official code computes it since the July 2018 "fix KL" change. The code
-behind the paper's numbers used ``kl_div``'s old default (averaged over batch x classes) and
-multiplied by 2*alpha*T^2, i.e. a KD term C/2 times smaller (5x on CIFAR-10); ``reduction="legacy"``
-reproduces that scale.
+KL reduction, two forms from the official history of ``distillation`` (attention-transfer utils.py):
+
+- ``"legacy"``, the code behind the paper's numbers (from the first commit a28b02e, 2017-01-20,
+  cifar.py line 177, to utils.py lines 13-15 at 79fd943 and unchanged until July 2018): ``kl_div(log_softmax(s/T), softmax(t/T)) * (T*T * 2. * alpha)`` with
+  ``kl_div``'s old default, the mean over batch x classes: alpha * T^2 * 2 * sum / (N * C).
+- ``"batchmean"``, since the "fix KL" commit 4133ac5 (2018-07-11; utils.py lines 10-15):
+  ``kl_div(..., size_average=False) * T**2 / N`` times alpha, the true per-sample KL:
+  alpha * T^2 * sum / N.
+
+So the legacy KD term is C/2 times smaller (5x on CIFAR-10); the cross-entropy term is the same.
+``kd_loss`` defaults to ``batchmean``; the study (wpcore/studies/attention.py) sets ``legacy`` for
+the runs it compares with the thesis's KD and AT+KD numbers.
 
 Gradient-based attention transfer (the official code never released it). With J = dL/dx the
 gradient of a network's per-sample loss with respect to its input (N, C, H, W),
@@ -110,6 +117,9 @@ def at_total(student: list[torch.Tensor], teacher: list[torch.Tensor], beta: flo
 
 # --- knowledge distillation -----------------------------------------------------------------
 
+KD_REDUCTIONS = ("batchmean", "legacy")  # see the module docstring
+
+
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
             temperature: float = TEMPERATURE, alpha: float = ALPHA, reduction: str = "batchmean") -> torch.Tensor:
     """alpha * T^2 * KL(p_T || p_S) + (1 - alpha) * CE: logits (N, K), labels (N,) -> scalar.
@@ -125,7 +135,7 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     elif reduction == "legacy":
         kl = 2.0 * F.kl_div(log_p_s, p_t, reduction="sum") / log_p_s.numel()  # old default: mean
     else:
-        raise ValueError(f"reduction must be 'batchmean' or 'legacy', got {reduction!r}")
+        raise ValueError(f"reduction must be one of {', '.join(KD_REDUCTIONS)}, got {reduction!r}")
     return alpha * temperature ** 2 * kl + (1.0 - alpha) * F.cross_entropy(student_logits, labels)
 
 

@@ -22,9 +22,17 @@ Notation (paper): C(n,k,s) conv n filters k x k stride s, P(k,s) max-pool, F(n) 
                    training file uses a deeper 1024-1024 head, the paper and we use F(512).
 - ``*-l2``         score = -||d1/|d1| - d2/|d2|||: the distance of L2-normalised descriptors,
                    as the official evaluator computes it (pytorch/eval.py).
-- ``*-spp``        spatial pyramid pooling (max-pool to 1x1 and 2x2 grids) between the last
-                   convolution and the decision layers, so any patch size >= 64 works. The
-                   paper does not give its pyramid levels here [U]; ours are a choice.
+- ``*-spp``        spatial pyramid pooling between the last convolution and the decision layers
+                   (the paper's SPP networks), so any patch size >= 64 works. The pyramid
+                   levels are unknown [U]: training/models/ holds no SPP model, and issue #15
+                   answers only "There is no difference in SPP training, see the paper". Our
+                   pyramid has one level, a 1x1 max-pool over the whole last map
+                   (``SPP_LEVELS``): the paper's tower ends
+                   in a 1x1 map at 64x64, so any finer level would pool that one cell into
+                   several bins (our earlier (1, 2) fed the same 256 numbers to the decision
+                   layer five times). With one level, an SPP net at 64x64 *is* the plain net
+                   (same parameters), which fits the author's remark; larger patches give a
+                   larger map that the level max-pools. See ``spp_bins``.
 
 ReLU follows every convolution and hidden linear layer unless said otherwise. ``width`` scales
 every channel count (1.0 = the paper; the quick profile trains thinner nets on 2 CPU cores).
@@ -76,11 +84,26 @@ def central_surround(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre, F.avg_pool2d(x, 2)
 
 
-SPP_LEVELS = (1, 2)
+# Pyramid levels: l x l bins each. Every level must fit the last map at 64x64 input (1x1 for
+# TOWER, ``out_size(TOWER, PATCH)``), or its bins repeat cells; see the module docstring.
+SPP_LEVELS = (1,)
+
+
+def spp_bins(side: int, level: int) -> list[tuple[int, int]]:
+    """The [start, end) cell ranges along one side of length ``side`` that adaptive pooling to
+    ``level`` bins pools (PyTorch's rule: floor(i * side / level) to ceil((i + 1) * side / level))."""
+    return [(i * side // level, -(-(i + 1) * side // level)) for i in range(level)]
 
 
 def spp(x: torch.Tensor, levels: tuple[int, ...] = SPP_LEVELS) -> torch.Tensor:
-    """Spatial pyramid max-pooling: (N, C, H, W) -> (N, C * sum(l*l for l in levels))."""
+    """Spatial pyramid max-pooling: (N, C, H, W) -> (N, C * sum(l*l for l in levels)).
+
+    A level finer than the map (l > H or l > W) would pool some cells into several bins; it is an
+    error rather than a silent copy."""
+    h, w = x.shape[-2:]
+    if max(levels) > min(h, w):
+        raise ValueError(f"SPP level {max(levels)} needs a map of at least {max(levels)}x{max(levels)} "
+                         f"cells, got {h}x{w}; use larger patches or coarser levels")
     return torch.cat([F.adaptive_max_pool2d(x, lv).flatten(1) for lv in levels], 1)
 
 

@@ -64,6 +64,10 @@ class Plan:
     # about 0.35 and ||J_S - J_T||^2 about 1 for an untrained student, so grad_beta/2 * penalty
     # starts at a fraction of the cross-entropy
     grad_beta: float = 1.0
+    # KL scale of the KD and AT+KD runs. "legacy": the paper-era scale (kl_div's old mean over batch
+    # x classes, x 2 alpha T^2; attention-transfer utils.py before git 4133ac5), the one behind the
+    # thesis's KD and AT+KD numbers we compare with; "batchmean" is C/2 times stronger (losses.attention)
+    kd_reduction: str = "legacy"
 
 
 PLANS = {
@@ -91,6 +95,8 @@ def student_experiment(profile: str, teacher: str, student: str, method: str, se
         options["teacher"] = teacher_experiment(profile, teacher).config()
     if method in ("grad-at", "flip"):
         options["grad_beta"] = plan.grad_beta
+    if method in ("kd", "at+kd"):
+        options["kd_reduction"] = plan.kd_reduction
     label = METHOD_NAMES[method] + ("" if method in ("student", "flip") else f" ({teacher}→{student})")
     return Experiment(student, task="attention", epochs=plan.student_epochs, seed=seed,
                       max_steps=plan.max_steps, options=options, label=label, **plan.data)

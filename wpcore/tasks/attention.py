@@ -9,7 +9,9 @@
     beta         AT weight (1e3, the official code's)
     grad_beta    weight of the gradient penalties (grad-at, flip)
     p            attention map exponent (2)
-    temperature, alpha, kd_reduction   KD settings (4, 0.9, "batchmean"; see the loss module)
+    temperature, alpha, kd_reduction   KD settings (4, 0.9, "batchmean"; see the loss module).
+                 kd_reduction "legacy" is the paper-era KL scale, C/2 times smaller; the study
+                 sets it for the runs compared with the thesis's KD and AT+KD numbers
 
 The teacher comes from its record: reused when present, trained (``experiment.run``) when not,
 and its weights are read from the record's safetensors. It is frozen: eval mode (BatchNorm uses
@@ -44,6 +46,8 @@ def check_options(options: dict) -> dict:
         raise ValueError(f"unknown method {opts['method']!r}; known: {', '.join(losses.METHODS)}")
     if opts["method"] not in NO_TEACHER and not opts["teacher"]:
         raise ValueError(f"method {opts['method']!r} needs options['teacher'] (a teacher Experiment.config())")
+    if opts["kd_reduction"] not in losses.KD_REDUCTIONS:
+        raise ValueError(f"unknown kd_reduction {opts['kd_reduction']!r}; known: {', '.join(losses.KD_REDUCTIONS)}")
     return opts
 
 

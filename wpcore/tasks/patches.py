@@ -4,6 +4,7 @@ stereo application (a disparity map by matching along scanlines).
 ``patches`` trains ``exp.model`` with the hinge loss (±1 labels) on balanced batches of pairs
 (per-patch mean subtraction, /256; flips, 90° rotations and order swaps), evaluates FPR95 on the
 test pairs after every epoch, and stores the final FPR95 (both protocols) and a ROC curve.
+Scoring always runs in fp32 (``scores_of``), also when training used bf16 autocast.
 Deviation from training/train.lua: SGD with Nesterov momentum and the book's step schedule
 (the one ``fit`` loop) instead of ASGD with averaged weights.
 
@@ -64,10 +65,20 @@ def load_split(exp: Experiment) -> tuple[P.PairSet, P.PairSet]:
             _pairs(exp.dataset, "test", o.get("n_test", 4000), 0, ts))
 
 
+def fp32(device):
+    """A context that turns autocast off on ``device``: scoring runs in fp32 even inside the bf16
+    autocast of ``fit``'s evaluation (bf16 keeps 8 mantissa bits, so nearby scores collapse into
+    ties that the FPR95 protocol must then average over)."""
+    return torch.autocast(torch.device(device).type, enabled=False)
+
+
 @torch.no_grad()
 def scores_of(model: nn.Module, data: P.PairSet, device, batch: int = 500) -> np.ndarray:
+    """Scores (N,) of the pairs of ``data``, in eval mode and fp32 whatever the training arithmetic."""
     model.eval()
-    return torch.cat([model(x).float().cpu() for x, _ in P.PairLoader(data, batch, False, device)]).numpy()
+    with fp32(device):
+        return torch.cat([model(x).float().cpu()
+                          for x, _ in P.PairLoader(data, batch, False, device)]).numpy()
 
 
 def matching_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -201,7 +212,8 @@ def stereo_map(model: nn.Module, device, stride: int = 12, max_disp: int = 64, d
         rp = np.stack([P.crop(right, r, c - d) for d in ds], 1)                     # (k, D, 64, 64)
         pairs = torch.from_numpy(np.stack([np.repeat(lp[:, None], len(ds), 1), rp], 2))  # (k, D, 2, 64, 64)
         x = P.normalize(pairs.flatten(0, 1)).to(device)
-        s = model(x).float().cpu().view(len(r), len(ds))
+        with fp32(device):
+            s = model(x).float().cpu().view(len(r), len(ds))
         best[i:i + chunk] = ds[s.argmax(1).numpy()]
     gt = disp[rr, cc]
     ok = np.isfinite(gt)
