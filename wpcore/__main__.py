@@ -74,6 +74,17 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="execute the chapters and build the HTML book")
     b.add_argument("--profile", default="quick", choices=PROFILES)
     b.add_argument("--chapter", action="append", default=None, help="only this chapter (repeatable)")
+    b.add_argument("--retrain", action="store_true",
+                   help="first train every run of the profile that is missing or stale (published ones too), "
+                        "then publish the profile's records under results/<profile>/")
+
+    r = sub.add_parser("records", help="list records and their status (current, stale, orphan); publish a profile")
+    r.add_argument("action", nargs="?", default="list", choices=("list", "publish"),
+                   help="list (default), or publish: copy a profile's records into results/<profile>/")
+    r.add_argument("--profile", action="append", choices=PROFILES, default=None,
+                   help="only the records this profile uses (repeatable); publish needs exactly one")
+    r.add_argument("--check", action="store_true",
+                   help="exit 1 when a published record is stale or a published profile lacks a record")
 
     sub.add_parser("models", help="list the registered network families")
     d = sub.add_parser("data", help="make sure the embedded data (Fashion-MNIST) is present")
@@ -110,7 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "book":
             from .book import build
 
+            if args.retrain:
+                from .experiment import run
+                from .present import TerminalProgress
+                from .publish import publish, used_experiments
+
+                for _, exp in used_experiments([args.profile]).values():
+                    run(exp, log=TerminalProgress(), retrain_stale=True)
+                publish(args.profile)
             build(args.profile, args.chapter)
+        elif args.command == "records":
+            return _records(args)
         elif args.command == "models":
             from .nets import families, list_models
 
@@ -129,6 +150,30 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _records(args) -> int:
+    from . import publish
+    from .profiles import PROFILES
+
+    profiles = args.profile or list(PROFILES)
+    if args.action == "publish":
+        if len(profiles) != 1:
+            raise ValueError("publish needs exactly one --profile")
+        publish.publish(profiles[0])
+        return 0
+    rows = publish.status(profiles)
+    for r in rows:
+        print(f"{r.status.value:8s} {r.key} {r.where:18s} {r.label[:40]:40s} {r.used_by or '-'}"
+              + (f"  [{r.why}]" if r.why else ""))
+    counts = {s: sum(r.status is s for r in rows) for s in publish.Status}
+    print(", ".join(f"{n} {s.value}" for s, n in counts.items()))
+    if args.check:
+        problems = publish.check(profiles)
+        for p in problems:
+            print("error: " + p, file=sys.stderr)
+        return 1 if problems else 0
     return 0
 
 

@@ -63,7 +63,12 @@ class TerminalProgress:
         from tqdm import tqdm
 
         if "reused" in row:
-            print(f"{row['label']}: reusing record {row['reused']}")
+            stale = f" (made with older code: {'; '.join(row['stale'])})" if row.get("stale") else ""
+            print(f"{row['label']}: reusing record {row['reused']}{stale}")
+        elif "retrain" in row:
+            print(f"{row['label']}: record {row['retrain']} is stale ({'; '.join(row['stale'])}); training it again")
+        elif "restart" in row:
+            print(f"checkpoint {row['restart']} was written by other code ({', '.join(row['changed'])}); starting over")
         elif "resumed_from_epoch" in row:
             print(f"resuming from epoch {row['resumed_from_epoch']} (checkpoint)")
         elif "start" in row:

@@ -76,6 +76,8 @@ PLANS = {
                   extra_methods=("flip",), max_steps=2),
     "quick": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
                   {"dataset": "fashion-mnist", "train_subset": 2000, "test_subset": 1000}, 8, 4),
+    "standard": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
+                  {"dataset": "fashion-mnist", "train_subset": 2000, "test_subset": 1000}, 8, 4),
     "full": Plan(tuple(THESIS), ("student", "at", "kd", "at+kd"), (0, 1, 2),
                  {"dataset": "cifar-10", "milestones": (0.3, 0.6, 0.8)}, 200, 200,
                  extra_methods=("grad-at", "flip")),

@@ -52,9 +52,9 @@ REACH = Margin("10% of the thesis's error: its own ZCA -> mean/std change moved 
                relative=0.10)
 FOLD_TOLERANCE = 1e-4  # max |folded - unfolded| / max |unfolded| of the logits, float32
 
-DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "full": (10, 22, 34, 52)}
-WIDTH = {"smoke": 1, "quick": 1, "full": 2}
-SEEDS = {"smoke": [0], "quick": [0, 1, 2], "full": [0]}
+DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "standard": (10, 22, 46), "full": (10, 22, 34, 52)}
+WIDTH = {"smoke": 1, "quick": 1, "standard": 1, "full": 2}
+SEEDS = {"smoke": [0], "quick": [0, 1, 2], "standard": [0, 1, 2], "full": [0]}
 RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "gamma": 0.2,
           "milestones": (0.3, 0.6, 0.8)}
 SETUP = {
@@ -62,6 +62,8 @@ SETUP = {
               "test_subset": 100, "image_size": 14},
     "quick": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
               "test_subset": 1000, "image_size": 14},
+    "standard": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
+                 "test_subset": 1000, "image_size": 14},
     "full": {"dataset": "cifar-10", "epochs": 200, "batch_size": 128},
 }
 

@@ -52,7 +52,7 @@ def experiments(profile: str) -> list[Experiment]:
         common = {"dataset": "fashion-scenes", "epochs": 1, "batch_size": 4, "lr": 0.02, "max_steps": 3,
                   "options": {"train_images": 16, "test_images": 8, "scene_size": 64}}
         model_kw = {"widths": (8, 16, 16), "head_dim": 32, "rois_per_image": 16, "proposals_train": 32}
-    elif profile == "quick":
+    elif profile in ("quick", "standard"):
         common = {"dataset": "fashion-scenes", "epochs": 3, "batch_size": 8, "lr": 0.02,
                   "options": {"train_images": 1000, "test_images": 200}}
         model_kw = QUICK_MODEL

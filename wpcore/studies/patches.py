@@ -36,8 +36,9 @@ THESIS_SIFT_MEAN = 26.55  # mean of 6 Brown splits as quoted by the HardNet pape
 
 MODELS = {"smoke": ["2ch", "2ch-2stream", "siam", "siam-l2"],
           "quick": ["2ch", "2ch-2stream", "siam", "siam-l2"],
+          "standard": ["2ch", "2ch-2stream", "siam", "siam-l2"],
           "full": ["2ch", "2ch-2stream", "2ch-deep", "siam", "siam-2stream", "siam-l2"]}
-SEEDS = {"smoke": [0], "quick": [0], "full": [0]}
+SEEDS = {"smoke": [0], "quick": [0], "standard": [0], "full": [0]}
 STEREO_MODEL = "2ch"  # the network that draws the disparity map
 BROWN = {"yosemite": "yos", "notredame": "nd", "liberty": "lib"}
 
@@ -46,7 +47,7 @@ def _common(profile: str) -> dict:
     if profile == "smoke":
         return {"dataset": "stereo", "epochs": 1, "batch_size": 32, "max_steps": 2, "model_kw": {"width": 0.25},
                 "options": {"n_train": 128, "n_test": 100, "transfer": "warped"}}
-    if profile == "quick":  # 10,240 pairs, 2 epochs of 128-pair balanced batches = 160 steps
+    if profile in ("quick", "standard"):  # 10,240 pairs, 2 epochs of 128-pair balanced batches = 160 steps
         return {"dataset": "stereo", "epochs": 2, "batch_size": 128, "lr": 0.01, "milestones": (0.5, 0.75),
                 "model_kw": {"width": 0.5}, "options": {"n_train": 10240, "n_test": 4000, "transfer": "warped"}}
     return {"epochs": 20, "batch_size": 256, "lr": 0.01, "milestones": (0.5, 0.75), "model_kw": {}}

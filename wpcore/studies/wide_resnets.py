@@ -74,7 +74,7 @@ TABLE6_DROPOUT = {
     ("wrn-16-4", "cifar-10"): (5.02, 5.24, "U"),
 }
 
-SEEDS = {"smoke": [0], "quick": [0, 1, 2], "full": [0]}
+SEEDS = {"smoke": [0], "quick": [0, 1, 2], "standard": [0, 1, 2], "full": [0]}
 COMMON = {
     "smoke": {
         "dataset": "fashion-mnist",
@@ -85,6 +85,14 @@ COMMON = {
         "lr": 0.05,
     },
     "quick": {
+        "dataset": "fashion-mnist",
+        "epochs": 3,
+        "train_subset": 3000,
+        "test_subset": 1000,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
+    "standard": {
         "dataset": "fashion-mnist",
         "epochs": 3,
         "train_subset": 3000,
@@ -105,17 +113,19 @@ SVHN = {
 # (deep-thin, shallow-wide) of similar parameter count
 PAIRS = {
     "smoke": ("wrn-16-1", "wrn-10-2"),
-    "quick": ("wrn-22-1", "wrn-10-2"),  # 272k vs 303k parameters (28x28x1 input); 22 vs 10 layers
+    "quick": ("wrn-22-1", "wrn-10-2"),
+    "standard": ("wrn-22-1", "wrn-10-2"),  # 272k vs 303k parameters (28x28x1 input); 22 vs 10 layers
     "full": ("wrn-40-4", "wrn-16-8"),
 }  # 8.9M vs 11.0M, the thesis's own pair
 # block type -> depth; width 1 at smoke/quick (~35k-185k parameters), 2 at full (Table 2)
 BLOCK_DEPTHS = {
     "smoke": {b: 10 for b in TABLE2_BLOCKS},
     "quick": {"B(3,3)": 16, "B(3,1,3)": 16, "B(1,3,1)": 22, "B(1,3)": 22, "B(3,1)": 22, "B(3,1,1)": 22},
+    "standard": {"B(3,3)": 16, "B(3,1,3)": 16, "B(1,3,1)": 22, "B(1,3)": 22, "B(3,1)": 22, "B(3,1,1)": 22},
     "full": {b: d for b, (d, _) in TABLE2_BLOCKS.items()},
 }
-BLOCK_WIDTH = {"smoke": 1, "quick": 1, "full": 2}
-DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "full": "wrn-28-10"}
+BLOCK_WIDTH = {"smoke": 1, "quick": 1, "standard": 1, "full": 2}
+DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "standard": "wrn-10-2", "full": "wrn-28-10"}
 
 
 def _exp(profile: str, model: str, seed: int, label: str, base: dict | None = None, **model_kw) -> Experiment:

@@ -11,12 +11,14 @@ from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, describe
 GRID = {
     "smoke": {"depths": [10, 16, 22], "widths": [1, 2, 4], "blocks": ["B(3,3)", "B(1,3,1)"]},
     "quick": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
+    "standard": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
     "full": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
 }
 # throughput measurement per profile: batch, timed steps, max training GFLOP per image, time budget (s)
 MEASURE = {
     "smoke": {"batch_size": 8, "steps": 1, "max_gflop": 0.1, "budget_s": 3.0},
     "quick": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
+    "standard": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
     "full": {"batch_size": 128, "steps": 10, "max_gflop": 1000.0, "budget_s": 120.0},
 }
 

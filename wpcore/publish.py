@@ -1,0 +1,156 @@
+"""Which records the book uses, whether they are current, and publishing them with the book.
+
+``python -m wpcore records`` lists every record (in ``runs/`` and under ``results/``) with its
+status; ``--check`` exits non-zero when a published record is stale or a published profile lacks
+a record its chapters ask for. ``python -m wpcore records publish --profile standard`` copies the
+profile's records from ``runs/`` to ``results/standard/`` (JSON with histories; weights only for
+the runs a page draws from, ``page_weights`` of each study), read-only, and refuses stale ones.
+
+Statuses: *current* (the code that defines the run and the records it was made from are
+unchanged), *stale* (with the reason), *orphan* (no study of any profile asks for it: made by
+hand with the CLI, or by an older version of a study).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from . import records
+from .profiles import PROFILES
+
+
+class Status(Enum):
+    CURRENT = "current"
+    STALE = "stale"
+    ORPHAN = "orphan"
+
+
+@dataclass
+class Row:
+    key: str
+    where: str           # "runs" or "results/<profile>"
+    label: str
+    used_by: str         # "profile/chapter, ..." or ""
+    status: Status
+    why: str = ""
+
+
+def used_experiments(profiles=PROFILES) -> dict[str, tuple[list[str], object]]:
+    """{key: (["profile/chapter", ...], experiment)} of every run the studies ask for."""
+    from .scorecard import study_modules
+
+    out: dict[str, tuple[list[str], object]] = {}
+    for profile in profiles:
+        for mod in study_modules():
+            for e in mod.experiments(profile):
+                out.setdefault(e.key(), ([], e))[0].append(f"{profile}/{mod.CHAPTER}")
+    return out
+
+
+def status(profiles=PROFILES) -> list[Row]:
+    """A row per record file, in ``runs/`` and every published folder."""
+    from .experiment import staleness
+
+    used = used_experiments(profiles)
+    rows = []
+    for rec in records.all_records():
+        where = "runs" if not rec.published else f"results/{rec.folder.name}"
+        users, exp = used.get(rec.key, ([], None))
+        if exp is None:
+            st, why = Status.ORPHAN, "no study asks for it"
+        else:
+            reasons = staleness(rec, exp)
+            st, why = (Status.STALE, "; ".join(reasons)) if reasons else (Status.CURRENT, "")
+        rows.append(Row(rec.key, where, rec.extra.get("label") or rec.config.get("model", "?"), ", ".join(users),
+                        st, why))
+    return rows
+
+
+def check(profiles=PROFILES) -> list[str]:
+    """Problems with the published records: stale ones, and runs a published profile's chapters ask
+    for that are not there (empty: every published record is current and complete)."""
+    problems = [f"results: {r.key} ({r.label}) is stale: {r.why}" for r in status(profiles)
+                if r.where.startswith("results/") and r.status is Status.STALE]
+    for folder in records.results_dirs():
+        profile = folder.name
+        if profile not in PROFILES:
+            problems.append(f"results/{profile}: not a profile ({', '.join(PROFILES)})")
+            continue
+        for key, (users, exp) in used_experiments([profile]).items():
+            if not (folder / f"{key}.json").exists():
+                problems.append(f"results/{profile}: missing {key} ({exp.name()}, {', '.join(users)})")
+    return problems
+
+
+def page_weight_keys(profile: str) -> set[str]:
+    """Keys of the runs whose weights a page of ``profile`` draws from (studies' ``page_weights``)."""
+    from .scorecard import study_modules
+
+    return {e.key() for mod in study_modules() if hasattr(mod, "page_weights") for e in mod.page_weights(profile)}
+
+
+def publish(profile: str, log=print) -> dict:
+    """Copy the profile's records from ``runs/`` into ``results/<profile>/``, read-only; weights only
+    where a page needs them. Refuses (ValueError, listing them) when a record is missing or stale."""
+    from .experiment import staleness
+
+    used = used_experiments([profile])
+    want_weights = page_weight_keys(profile)
+    missing, stale, todo = [], [], []
+    for key, (_, exp) in used.items():
+        rec = records.find(key)
+        if rec is None:
+            missing.append(f"{key} ({exp.name()})")
+        elif why := staleness(rec, exp):
+            stale.append(f"{key} ({exp.name()}): {'; '.join(why)}")
+        else:
+            todo.append(rec)
+    if missing or stale:
+        raise ValueError(f"cannot publish {profile}: " + "; ".join(
+            ([f"{len(missing)} missing: " + ", ".join(missing[:5])] if missing else [])
+            + ([f"{len(stale)} stale: " + ", ".join(stale[:5])] if stale else []))
+            + f". Make them first: python -m wpcore book --profile {profile} --retrain")
+    out = records.RESULTS / profile
+    out.mkdir(parents=True, exist_ok=True)
+    size = 0
+    for rec in todo:
+        size += _copy(rec, out, rec.key in want_weights)
+    keep = {f"{r.key}{ext}" for r in todo for ext in (".json", ".safetensors")}
+    for f in out.iterdir():  # records the profile no longer asks for
+        if f.name not in keep:
+            f.chmod(stat.S_IWUSR | stat.S_IRUSR)
+            f.unlink()
+    summary = {"profile": profile, "records": len(todo), "weights": len(want_weights & {r.key for r in todo}),
+               "bytes": size}
+    log(f"published {summary['records']} records of {profile} ({summary['weights']} with weights, "
+        f"{size / 1e6:.1f} MB) in {out}")
+    return summary
+
+
+def _copy(rec, out: Path, weights: bool) -> int:
+    """Copy one record (and its weights when asked) into ``out``, read-only; bytes written."""
+    size = 0
+    if rec.folder != out:
+        data = json.dumps(rec.to_json(), indent=1, default=float).encode()
+        for name, payload in [(f"{rec.key}.json", data)]:
+            target = out / name
+            if target.exists():
+                target.chmod(stat.S_IWUSR | stat.S_IRUSR)
+            records.atomic_write(target, payload)
+            target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        if weights:
+            if not rec.weights_path.exists():
+                raise ValueError(f"{rec.key} has no weights file ({rec.weights_path}); retrain it to publish")
+            target = out / f"{rec.key}.safetensors"
+            if target.exists():
+                target.chmod(stat.S_IWUSR | stat.S_IRUSR)
+            shutil.copyfile(rec.weights_path, target)
+            target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    size += (out / f"{rec.key}.json").stat().st_size
+    if weights:
+        size += (out / f"{rec.key}.safetensors").stat().st_size
+    return size

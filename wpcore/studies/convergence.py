@@ -1,0 +1,40 @@
+"""Has a chapter's baseline learned its task? Evidence before presentation.
+
+Each study names its baseline runs at its profile's training length and at shorter and longer
+ones (``convergence(profile) -> {multiplier: [experiments, one per seed]}``, with 1 the length
+every other run of the chapter uses). The check: training twice as long changes the baseline's
+mean test metric by less than one seed standard deviation at the profile's length. It is an
+implementation check of the profile, not a claim of the thesis, and the page draws it as a small
+figure (metric against training length, one dot per seed).
+"""
+from __future__ import annotations
+
+from statistics import mean, stdev
+
+from . import verdict as v
+from .verdict import Claim, Kind
+
+
+def values(records, runs: dict[float, list], metric: str = "test_error") -> dict[float, list[float]]:
+    """{multiplier: [final ``metric`` of each seed's record]} for the runs that have records."""
+    by_key = {r.key: r for r in records}
+    return {m: [by_key[e.key()].final[metric] for e in exps if e.key() in by_key] for m, exps in runs.items()}
+
+
+def check(chapter: str, records, runs: dict[float, list], what: str, metric: str = "test_error",
+          unit: str = "points of test error") -> Claim:
+    """The check "doubling the training of ``what`` changes its ``metric`` by less than one seed s.d.\""""
+    vals = values(records, runs, metric)
+    base, doubled = vals.get(1, []), vals.get(2, [])
+    claim = f"The baseline ({what}) has converged: training it twice as long changes its {metric.replace('_', ' ')} " \
+            "by less than one seed standard deviation."
+    if len(base) < 2 or not doubled:
+        verdict, ev = v.not_measured(v.Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
+                                                          "runs twice as long")
+        ours = "—"
+    else:
+        change, sd = abs(mean(doubled) - mean(base)), stdev(base)
+        verdict, ev = v.check(change, sd, unit, note=f"{len(base)} and {len(doubled)} seeds")
+        ours = (f"{metric.replace('_', ' ')} {mean(base):.2f} ± {sd:.2f} at the profile's length, "
+                f"{mean(doubled):.2f} at twice that: a change of {change:.2f} against one s.d. of {sd:.2f}")
+    return Claim(chapter, claim, "— (a check of our profile, not a thesis claim)", ours, verdict, ev, kind=Kind.CHECK)
