@@ -254,7 +254,10 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
         raise RuntimeError(f"out of GPU memory training {exp.model} with batch_size={exp.batch_size}; "
                            f"try batch_size={max(1, exp.batch_size // 2)} (and scale lr by the same factor)") from None
     wall = time.perf_counter() - t0
-    bad = {k: v for k, v in result.final.items() if isinstance(v, float) and not math.isfinite(v)}
+    # a loss or an error that is not a number means training diverged (an undefined COCO metric,
+    # e.g. AP of large objects on scenes that have none, is NaN by convention and is kept)
+    bad = {k: v for k, v in result.final.items()
+           if isinstance(v, float) and not math.isfinite(v) and ("loss" in k or "error" in k)}
     if bad:
         shutil.rmtree(ckpt, ignore_errors=True)
         raise RuntimeError(f"{exp.name()} diverged: final {', '.join(f'{k} = {v}' for k, v in bad.items())}; "

@@ -39,3 +39,17 @@ def collect(profile: str) -> tuple[list[verdict.Claim], list[dict]]:
                                         *verdict.not_measured(verdict.Rule.DIFFERENCE, "",
                                                               "execute the chapter to make its records")))
     return claims, runs
+
+
+def complete(profile: str) -> bool:
+    """Whether every run of every study of ``profile`` has a record (made here, published, or unpacked)."""
+    return all(records.find(e.key()) is not None for mod in study_modules() for e in mod.experiments(profile))
+
+
+def profiles_shown(profile: str) -> list[str]:
+    """The profiles a page shows next to the thesis: the page's own, then every other profile whose
+    records are all present (``standard`` when published, ``full`` when a user made or unpacked it)."""
+    from .profiles import PROFILES
+
+    others = [p for p in PROFILES if p not in (profile, "smoke") and complete(p)]
+    return [profile, *others]
