@@ -79,7 +79,7 @@ def detection_eval(test, device, cache: bool, batch_size: int = 16, workers: int
     from ..data.coco import eval_batches, read_all
     from ..metrics.detection import coco_evaluate, detect
 
-    items = {(0, i): v for (_, i), v in read_all([test]).items()} if cache else None
+    items = read_all([test]) if cache else None
 
     def evaluate(model) -> dict:
         results, ids = detect(model, eval_batches(test, batch_size, device, workers, items), test.cat_of_label,
