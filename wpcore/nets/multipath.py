@@ -11,18 +11,21 @@ Fast R-CNN with three switches, each of which can be turned off alone:
   ``skip_scale`` and a 1x1 conv reduces them to the last stage's width (models/model_utils.lua
   conv345Combine; the repo multiplies by 1000, see the deviations). Without ``skip`` every region pools the last stage only.
 - ``integral``: 6 classifiers, head i trained on its own RoI batch with positives at IoU >= u_i and
-  background at IoU in [0.1, u_i), u = 0.50, 0.55, ..., 0.75 (donkey.lua createTrainLoader); at
+  background at IoU in [0.1, u_i), u = 0.50, 0.55, ..., 0.75 (donkey.lua:39-41); at
   test their softmax outputs are averaged (model_utils.integral). Without it there is one
   classifier at IoU 0.5 (background [0.1, 0.5), train.lua defaults).
 
 Each head's batch is drawn from the images of the step as the repo's BatchProviderROI.lua draws
-it: per image ``rois_per_image`` (the COCO script's batchSize 64) RoIs, a quarter (fg_fraction
-0.25) among the candidates at IoU >= u_i and the rest among those in [0.1, u_i), each draw with
-replacement and at most as many draws as the pool has candidates (so a batch can be smaller, and
-its foreground fraction below 1/4); an image without candidates in either pool gives that head
-nothing. Each region's fc6 and fc7 are followed by ReLU and dropout 0.5, as the ImageNet VGG-16
-``top`` that models/multipathnet.lua clones into every foveal branch (its own ``train.lua`` keeps
-the dropouts unless ``train_remove_dropouts``).
+it (BatchProviderROI.lua:116-117, BatchProviderBase.lua:95-96): per image ``rois_per_image`` (the
+COCO script's batchSize 64) RoIs, a quarter (fg_fraction 0.25) among the candidates at IoU >= u_i
+and the rest among those in [0.1, u_i), each draw with replacement and at most as many draws as
+the pool has candidates (so a batch can be smaller, and its foreground fraction below 1/4); an
+image without candidates in either pool gives that head nothing (permuteIdx,
+BatchProviderROI.lua:76-80, draws another image instead). Each region's fc6 and fc7 are followed
+by ReLU and dropout 0.5 (``dropout``), as in the ImageNet VGG-16 ``top`` that
+models/multipathnet.lua:89 clones into every foveal branch; train.lua keeps those dropouts unless
+``train_remove_dropouts`` (default false). The .t7 holding that ``top`` is not in the repo: 0.5 is
+VGG-16's and Fast R-CNN's value.
 
 Class-specific box regression from the concatenated features, targets normalised by the
 py-faster-rcnn standard deviations (0.1, 0.1, 0.2, 0.2) (BoxCoder weights 10, 10, 5, 5); test
@@ -42,8 +45,9 @@ Deviations from the official code, and why:
   expectation, and the images of a step are shared. A RoI drawn for several heads is pooled once,
   so those heads see it under one dropout mask.
 - The released repo pairs heads and thresholds at random: data.lua draws each batch from a random
-  loader (``loaders[torch.random(#loaders)]``) but tags it with the loader thread's index
-  (``g_donkey_idx``), which train.lua uses to pick the head (``v.index = samples[2][3]``), so every
+  loader (``loaders[torch.random(#loaders)]``, data.lua:49) but tags it with the loader thread's
+  index (``g_donkey_idx``, data.lua:34, BatchProviderROI.lua:134), which picks the head
+  (``v.index = samples[2][3]``, train.lua:291), so every
   head sees all six thresholds. We pair head i with u_i, as the paper describes.
 - No 5th box-regression branch (the repo's ``model_het``): boxes use the concatenated features.
 - ``skip_scale`` defaults to sqrt(C_last * 7 * 7), the norm of a unit-scale RoI map of the last
