@@ -46,7 +46,7 @@ import torch
 from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
-from wpcore import records as rec_store
+from wpcore.present.multipath import top_detections
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
 
@@ -212,18 +212,9 @@ fig.tight_layout()
 shown = [test[i] for i in range(min(6, len(test)))]
 
 
-def top_detections(record, k=3):
-    """Rebuild a run's detector from its record's weights; its k best detections per image."""
-    net = nets.create(record.config["model"], num_classes=test.num_classes, **record.config["model_kw"])
-    net.load_state_dict(rec_store.load_weights(record))
-    with torch.no_grad():
-        return [{key: v[:k] for key, v in o.items()}
-                for o in net.eval()(torch.stack([x for x, _ in shown]), image_sizes=[tuple(x.shape[-2:]) for x, _ in shown])]
-
-
 fig, axes = plt.subplots(len(labels), len(shown), figsize=(2.2 * len(shown), 2.6 * len(labels)), squeeze=False)
 for row, lab in zip(axes, labels):
-    for ax, (image, _), det in zip(row, shown, top_detections(runs[lab])):
+    for ax, (image, _), det in zip(row, shown, top_detections(runs[lab], shown)):
         draw(ax, image, det["boxes"].tolist(), [test.classes[c - 1] for c in det["labels"].tolist()], "deepskyblue",
              det["scores"].tolist())
     row[0].set_title(lab, loc="left", fontsize=9)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -101,3 +102,49 @@ def install(monkeypatch, root: Path, name: str) -> Path:
     monkeypatch.setitem(store.SYSTEM_DIRS, name, [])
     monkeypatch.setenv("WPCORE_DATA", str(root))
     return root / name
+
+
+# --- COCO: annotations/instances_{train,val}2014.json with train2014/ and val2014/ JPEGs ---------
+
+COCO_CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"},
+                   {"id": 3, "name": "car", "supercategory": "vehicle"},
+                   {"id": 18, "name": "dog", "supercategory": "animal"}]
+
+
+def write_coco(root: Path, sizes: dict[str, list[tuple[int, int]]] | None = None, seed: int = 0) -> Path:
+    """A tiny COCO in the real layout: per part (train2014, val2014) one JPEG per (h, w) in ``sizes``
+    with 1-3 coloured rectangles on noise, each an annotation (xywh, non-contiguous category ids
+    1, 3, 18), plus one crowd annotation; the last train image has no annotation. -> ``root``."""
+    from PIL import Image
+
+    sizes = sizes or {"train2014": [(48, 64), (64, 40), (40, 40), (56, 72), (48, 64)],
+                      "val2014": [(40, 56), (64, 48), (48, 48)]}
+    rng = np.random.RandomState(seed)
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    image_id, ann_id = 100, 1
+    for part, part_sizes in sizes.items():
+        (root / part).mkdir(exist_ok=True)
+        images, annotations = [], []
+        for k, (h, w) in enumerate(part_sizes):
+            image_id += 7  # ids neither contiguous nor sorted by file order
+            pixels = rng.randint(0, 60, (h, w, 3)).astype(np.uint8)
+            n = 0 if (part == "train2014" and k == len(part_sizes) - 1) else rng.randint(1, 4)
+            for _ in range(n):
+                bw, bh = rng.randint(10, w // 2 + 1), rng.randint(10, h // 2 + 1)
+                x, y = rng.randint(0, w - bw + 1), rng.randint(0, h - bh + 1)
+                pixels[y: y + bh, x: x + bw] = rng.randint(120, 256, 3)
+                cat = COCO_CATEGORIES[rng.randint(len(COCO_CATEGORIES))]["id"]
+                annotations.append({"id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": 0,
+                                    "bbox": [x, y, bw, bh], "area": bw * bh, "segmentation": []})
+                ann_id += 1
+            if k == 0:
+                annotations.append({"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 1,
+                                    "bbox": [0, 0, 8, 8], "area": 64, "segmentation": []})
+                ann_id += 1
+            name = f"COCO_{part}_{image_id:012d}.jpg"
+            Image.fromarray(pixels).save(root / part / name, quality=95)
+            images.append({"id": image_id, "file_name": name, "height": h, "width": w})
+        dataset = {"info": {"description": f"wpcore test fixture, {part}"}, "images": images,
+                   "annotations": annotations, "categories": COCO_CATEGORIES}
+        (root / "annotations" / f"instances_{part}.json").write_text(json.dumps(dataset))
+    return root

@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torchvision.ops import box_iou
 
 from wpcore import nets
-from wpcore.data import scenes
-from wpcore.losses.detection import IGNORE, box_regression_loss, integral_labels, integral_loss
+from wpcore.data import coco, scenes
+from wpcore.losses.detection import box_regression_loss, integral_loss
 from wpcore.metrics.detection import coco_evaluate, coco_from_dict, to_coco_results
 from wpcore.nets.multipath import FOVEAL_SCALES, INTEGRAL_THRESHOLDS, foveal_boxes
 
@@ -91,27 +93,95 @@ def test_test_time_scores_average_the_integral_heads():
     assert torch.allclose(m.scores(logits).sum(1), torch.ones(5))
 
 
-# --- integral loss and box regression ---------------------------------------------------------
+# --- integral loss: each head its own batch; dropout ---------------------------------------------
 
-def test_integral_labels_move_positives_to_background_as_the_threshold_rises():
-    iou = torch.tensor([0.3, 0.52, 0.62, 0.8, 0.05])
-    labels = integral_labels(iou, torch.full((5,), 3), INTEGRAL_THRESHOLDS, bg_low=0.1)
-    assert labels.shape == (6, 5)
-    assert labels[0].tolist() == [0, 3, 3, 3, IGNORE]   # u = 0.50
-    assert labels[1].tolist() == [0, 0, 3, 3, IGNORE]   # u = 0.55
-    assert labels[3].tolist() == [0, 0, 0, 3, IGNORE]   # u = 0.65
-    assert labels[5].tolist() == [0, 0, 0, 3, IGNORE]   # u = 0.75
+def crowd_of_candidates(n=400, seed=0):
+    """Proposals around one gt box at every IoU from 0 to 1, the gt box (IoU 1) and the target."""
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.tensor([[20.0, 20.0, 60.0, 60.0]])
+    shift = torch.cat([torch.rand(n // 2, 2, generator=g) * 50 - 25,  # up to 25 px off a 40 px box
+                       torch.randn(n - n // 2, 2, generator=g) * 3])  # and many close to it: IoU 0 .. 1
+    props = gt + shift.repeat(1, 2)
+    return props, {"boxes": gt, "labels": torch.tensor([2])}
 
 
-def test_integral_heads_get_different_positives_in_training():
+def test_each_head_gets_its_own_batch_a_quarter_foreground():
+    """BatchProviderROI.lua: per image and head, 1/4 of batchSize drawn among IoU >= u_i, the rest
+    among IoU in [0.1, u_i) (donkey.lua: bg_threshold {0.1, u_i}), u_i = 0.50, 0.55, ..., 0.75."""
     torch.manual_seed(0)
-    m = build(jitter_per_gt=40, rois_per_image=200)
-    targets = [{"boxes": torch.tensor([[10.0, 12.0, 40.0, 50.0]]), "labels": torch.tensor([2])}]
-    rois, iou, matched, _ = m.training_rois([torch.tensor([[0.0, 0.0, 20.0, 20.0]])], targets)
-    positives = (integral_labels(iou, matched, m.thresholds) > 0).sum(1).tolist()
-    assert positives == sorted(positives, reverse=True) and positives[0] > positives[-1] > 0
-    loss = integral_loss([torch.zeros(len(rois), 4, requires_grad=True)] * 6, integral_labels(iou, matched, m.thresholds))
-    assert torch.isclose(loss, torch.log(torch.tensor(4.0)))  # uniform logits: log K for every head
+    m = build(rois_per_image=64, jitter_per_gt=0).train()
+    props, target = crowd_of_candidates()
+    rois, iou, matched, gt, rows = m.training_rois([props, props + 100], [target, {  # image 1: no object
+        "boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}])
+    assert len(rows) == 6 and m.thresholds == INTEGRAL_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+    assert (rois[:, 0] == 0).all()  # an image without a foreground candidate gives no head anything
+    for u, r in zip(m.thresholds, rows):
+        fg, bg = iou[r] >= u, iou[r] < u
+        assert len(r) == 64 and fg.sum() == 16  # rois_per_image, fg_fraction 0.25
+        assert (iou[r][bg] >= 0.1).all() and (iou[r][bg] < u).all()  # background in [0.1, u)
+        assert (matched[r][fg] == 2).all() and torch.equal(gt[r], target["boxes"].expand(64, 4))
+    # the heads' batches differ: the IoU-0.5 head's positives include RoIs the 0.75 head calls background
+    assert ((iou[rows[0]] >= 0.5) & (iou[rows[0]] < 0.75)).any()
+    assert not torch.equal(rows[0], rows[5])
+
+
+def test_small_pools_are_drawn_with_replacement_and_not_topped_up():
+    """selectBBoxesOne draws min(num_max, n) times with replacement: 3 foreground candidates give 3
+    foreground draws and the background stays at 48, so the batch is 51 and the fraction below 1/4."""
+    torch.manual_seed(0)
+    m = build(rois_per_image=64, jitter_per_gt=0, integral=False).train()
+    iou = torch.cat([torch.tensor([0.9, 0.6, 0.55]), torch.linspace(0.0, 0.45, 200)])
+    picked = m.sample(iou, 0.5)
+    assert len(picked) == 51 and (iou[picked] >= 0.5).sum() == 3
+    assert ((iou[picked] < 0.5) & (iou[picked] >= 0.1)).sum() == 48
+    assert len(m.sample(iou[3:], 0.5)) == 0  # no foreground: the image gives this head nothing
+    assert len(m.sample(torch.tensor([0.8, 0.05]), 0.5)) == 0  # no background in [0.1, 0.5) either
+
+
+def test_every_head_is_trained_on_its_own_batch():
+    """The classifier of head i sees exactly head i's RoIs and its loss is the cross-entropy with
+    labels at u_i; the loss is the mean over heads."""
+    torch.manual_seed(0)
+    m = build(rois_per_image=32, jitter_per_gt=8).train()
+    props, target = crowd_of_candidates(200)
+    seen = []
+    hooks = [clf.register_forward_hook(lambda mod, inp, out: seen.append((inp[0].shape[0], out))) for clf in m.classifiers]
+    state = torch.get_rng_state()
+    losses = m.losses(trunk_features(1), [props], [target])
+    torch.set_rng_state(state)
+    _, iou, matched, _, rows = m.training_rois([props], [target])
+    for h in hooks:
+        h.remove()
+    assert [n for n, _ in seen] == [len(r) for r in rows]
+    expected = [F.cross_entropy(out, torch.where(iou[r] >= u, matched[r], 0))
+                for (_, out), r, u in zip(seen, rows, m.thresholds)]
+    assert torch.isclose(losses["loss_classifier"], torch.stack(expected).mean())
+    positives = [int((iou[r] >= u).sum()) for r, u in zip(rows, m.thresholds)]
+    assert positives == [8] * 6  # every head a quarter of 32, each at its own threshold
+
+
+def test_integral_loss_is_the_mean_of_the_heads_losses():
+    logits = [torch.zeros(5, 4), torch.zeros(3, 4), torch.zeros(0, 4)]
+    labels = [torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 1, 0]), torch.zeros(0, dtype=torch.int64)]
+    assert torch.isclose(integral_loss(logits, labels), 2 * torch.log(torch.tensor(4.0)) / 3)  # empty head: 0
+    with pytest.raises(ValueError, match="heads"):
+        integral_loss(logits, labels[:2])
+
+
+def test_fc6_and_fc7_dropout_is_on_in_training_and_off_in_eval():
+    """The VGG-16 top cloned into every foveal branch: fc6-ReLU-Dropout(0.5)-fc7-ReLU-Dropout(0.5)."""
+    m = build()
+    for head in m.region_heads:
+        kinds = [type(x) for x in head]
+        assert kinds == [nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout]
+        assert [x.p for x in head if isinstance(x, nn.Dropout)] == [0.5, 0.5]
+    f = trunk_features()
+    m.train()
+    a, b = m.region_features(f, ROIS), m.region_features(f, ROIS)
+    assert not torch.equal(a, b)
+    assert 0.35 < (a == 0).float().mean() < 0.85  # about half the units dropped (and some ReLU zeros)
+    m.eval()
+    assert torch.equal(m.region_features(f, ROIS), m.region_features(f, ROIS))
 
 
 def test_box_regression_loss_uses_only_the_true_class_of_foreground_rois():
@@ -185,9 +255,9 @@ def pycocotools_stats(gt: dict, results: list) -> np.ndarray:
     import io
 
     from pycocotools.cocoeval import COCOeval
-    coco = coco_from_dict(gt)
+    gt_coco = coco_from_dict(gt)
     with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(coco, coco.loadRes(results), "bbox")
+        ev = COCOeval(gt_coco, gt_coco.loadRes(results), "bbox")
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -233,7 +303,7 @@ def blob_objects(n=20, seed=0):
 def test_written_scenes_are_valid_coco(tmp_path):
     objects, labels = blob_objects()
     ann = scenes.write_scenes(tmp_path, "val", 6, seed=1, size=64, objects=objects, labels=labels)
-    data = scenes.CocoScenes(ann, tmp_path / "images" / "val")
+    data = coco.CocoScenes(ann, tmp_path / "images" / "val")
     assert len(data) == 6 and data.num_classes == 11 and data.classes[0] == "T-shirt/top"
     from pycocotools import mask as mask_utils
     n = 0
@@ -258,18 +328,17 @@ def test_coco_selection_keeps_the_file_order(tmp_path):
     d = tiny_coco()
     d["images"] = [{**d["images"][0], "id": i} for i in (9, 2, 7, 1, 5)]
     (tmp_path / "ann.json").write_text(json.dumps({**d, "annotations": []}))
-    assert scenes.CocoScenes(tmp_path / "ann.json", tmp_path, first=3).image_ids == [9, 2, 7]
-    assert scenes.CocoScenes(tmp_path / "ann.json", tmp_path, skip=3).image_ids == [1, 5]
+    assert coco.CocoScenes(tmp_path / "ann.json", tmp_path, first=3).image_ids == [9, 2, 7]
+    assert coco.CocoScenes(tmp_path / "ann.json", tmp_path, skip=3).image_ids == [1, 5]
     with pytest.raises(ValueError, match="val5k"):
-        scenes.coco2014(tmp_path, "test")
+        coco.coco2014(tmp_path, "test")
 
 
-def test_hflip_mirrors_boxes():
-    images = torch.arange(2 * 3 * 4 * 10, dtype=torch.float32).view(2, 3, 4, 10)
-    t = [{"boxes": torch.tensor([[1.0, 0.0, 4.0, 2.0]])}] * 2
-    flipped, ft = scenes.hflip(images, t, [(4, 10)] * 2)
-    assert ft[0]["boxes"].tolist() == [[6.0, 0.0, 9.0, 2.0]]
-    assert torch.equal(flipped[..., 0], images[..., -1])
+def test_hflip_mirrors_one_image_and_its_boxes_about_its_own_width():
+    image = torch.arange(3 * 4 * 10, dtype=torch.float32).view(3, 4, 10)
+    flipped, t = coco.hflip(image, {"boxes": torch.tensor([[1.0, 0.0, 4.0, 2.0]]), "labels": torch.tensor([1])})
+    assert t["boxes"].tolist() == [[6.0, 0.0, 9.0, 2.0]] and t["labels"].tolist() == [1]
+    assert torch.equal(flipped[..., 0], image[..., -1])
 
 
 # --- the chapter's study and task ---------------------------------------------------------------
@@ -320,3 +389,23 @@ def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
     assert experiment.run(exps[0]).created == records[0].created
     # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
     assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (records[0].path, records[0].weights_path)] == stamps
+
+
+
+def test_the_page_draws_detections_on_images_of_different_sizes(monkeypatch):
+    """COCO's val images differ in size: the chapter's detections figure pads them into one batch
+    (it stacked them, which fails on COCO) and each image's boxes stay inside that image."""
+    from types import SimpleNamespace
+
+    from wpcore.present import multipath as page
+
+    kw = {"widths": WIDTHS, "head_dim": HEAD, "roi_size": 5}
+    torch.manual_seed(0)
+    net = nets.create("multipath", num_classes=4, **kw)
+    monkeypatch.setattr(page, "load_model", lambda record: net.eval())
+    items = [(torch.rand(3, 40, 72), {}), (torch.rand(3, 64, 48), {}), (torch.rand(3, 56, 56), {})]
+    dets = page.top_detections(SimpleNamespace(config={"model": "multipath", "model_kw": kw}), items, k=3)
+    assert len(dets) == 3
+    for d, (x, _) in zip(dets, items):
+        assert 0 < len(d["boxes"]) <= 3 and (d["scores"][:-1] >= d["scores"][1:]).all()
+        assert (d["boxes"][:, 2] <= x.shape[2]).all() and (d["boxes"][:, 3] <= x.shape[1]).all()

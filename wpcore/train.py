@@ -6,7 +6,8 @@ warm-up, for the short runs of the ``standard`` profile), bf16 autocast where th
 natively (CUDA, AVX512_BF16 CPUs: ``wpcore.precision``), channels_last,
 optional torch.compile, an evaluation after every epoch, and a checkpoint after every epoch
 (model and optimizer as safetensors, the rest as JSON, both written atomically) from which a
-killed run resumes. What differs between chapters is passed in, not branched on:
+killed run resumes (with ``checkpoint_every_s``, also every so many seconds inside an epoch).
+What differs between chapters is passed in, not branched on:
 
     objective(model, batch) -> scalar loss        (default: cross-entropy on (x, y))
     evaluate(model) -> {"test_error": ..., ...}   (called in eval mode, without gradients)
@@ -50,6 +51,7 @@ class FitConfig:
     compile: bool = False           # torch.compile the model (pays off on GPUs, not on 2 CPU cores)
     max_steps: int | None = None    # stop after this many optimizer steps (tests)
     log_every: int = 10             # steps between progress rows
+    checkpoint_every_s: float | None = None  # also checkpoint inside an epoch this often (hour-long COCO epochs)
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 0:
@@ -64,6 +66,8 @@ class FitConfig:
             raise ValueError(f"warmup must be a fraction of training in [0, 1), got {self.warmup!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
+            raise ValueError(f"checkpoint_every_s must be positive or None, got {self.checkpoint_every_s!r}")
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -177,6 +181,7 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
 
     # --- epochs ---------------------------------------------------------------------------
     interrupted = _InterruptFlag()
+    timer = _CheckpointTimer(cfg.checkpoint_every_s)
     for epoch in range(start_epoch, cfg.epochs):
         if step >= total_steps:
             break
@@ -188,6 +193,9 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
             skip, n_batches = partial["batches_done"], partial["batches_done"]
             loss_sum += partial["loss_sum"]
             partial = None
+            if hasattr(train_batches, "skip_next"):  # a loader that can start mid-epoch without reading
+                train_batches.skip_next(skip)
+                skip = 0
         for i, batch in enumerate(train_batches):
             if i < skip:
                 continue
@@ -223,6 +231,9 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
                          "elapsed_s": time.perf_counter() - t_start})
             if step >= total_steps:
                 break
+            if timer.due() and ckpt and distributed.is_main():  # a long epoch: checkpoint between two steps
+                save_checkpoint(ckpt, model, opt, epoch_start, epoch, step, history,
+                                {"batches_done": n_batches, "loss_sum": loss_sum.item()})
         train_loss = distributed.mean_over_ranks(loss_sum / max(n_batches, 1)).item()
         if not math.isfinite(train_loss):
             raise NonFiniteLoss(f"loss is {train_loss} in epoch {epoch + 1}; lower the learning rate "
@@ -244,6 +255,19 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
     if distributed.is_distributed():
         distributed.unsync_batchnorm(model)  # plain BatchNorm again for the record and later use
     return history
+
+
+class _CheckpointTimer:
+    """``due()`` is true once every ``every_s`` seconds (never with None)."""
+
+    def __init__(self, every_s: float | None):
+        self.every_s, self.last = every_s, time.monotonic()
+
+    def due(self) -> bool:
+        if self.every_s is None or time.monotonic() - self.last < self.every_s:
+            return False
+        self.last = time.monotonic()
+        return True
 
 
 class _InterruptFlag:

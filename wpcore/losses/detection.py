@@ -1,12 +1,12 @@
 """Detection losses of the MultiPath chapter (thesis ch. 2; Zagoruyko et al., BMVC 2016).
 
 Integral loss: the paper approximates the integral of the classification loss over IoU
-thresholds u in [0.5, 0.75] by n heads, head i trained with positives at IoU >= u_i and background
-at IoU in [bg_low, u_i) (donkey.lua: u_i = 0.5 + (i - 1) / 20). The repo trains one head per
-minibatch, chosen by the loader it came from; the mean over heads weights them the same in
-expectation. Box regression: smooth L1 on the
-normalised deltas of the ground-truth class, for foreground RoIs only, averaged over all RoIs
-(Fast R-CNN, sigma = 1).
+thresholds u in [0.5, 0.75] by n heads, head i trained on its own RoI batch with positives at
+IoU >= u_i and background at IoU in [0.1, u_i) (donkey.lua createTrainLoader: u_i = 0.5 + (i - 1)
+/ 20); the batches are drawn by ``MultiPathNet.sample``. The repo updates one head per step; the
+mean over heads weights them the same in expectation. Box regression: smooth L1 on the normalised
+deltas of the ground-truth class, for foreground RoIs only, summed and divided by the number of
+RoIs (BBoxRegressionCriterion.lua; Fast R-CNN, sigma = 1).
 """
 from __future__ import annotations
 
@@ -15,26 +15,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-IGNORE = -1  # label of a RoI that a head neither calls object nor background
 
-
-def integral_labels(iou: torch.Tensor, matched: torch.Tensor, thresholds: Sequence[float],
-                    bg_low: float = 0.0) -> torch.Tensor:
-    """Per-head labels: iou (R,), matched gt class (R,) -> (len(thresholds), R).
-
-    Head i: ``matched`` where iou >= u_i, 0 (background) where bg_low <= iou < u_i, else IGNORE.
-    """
-    u = torch.as_tensor(list(thresholds), dtype=iou.dtype, device=iou.device).view(-1, 1)
-    labels = torch.where(iou >= u, matched.view(1, -1), torch.zeros_like(matched).view(1, -1))
-    return torch.where(iou.view(1, -1) >= min(bg_low, min(thresholds)), labels, torch.full_like(labels, IGNORE))
-
-
-def integral_loss(logits: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-    """Mean over heads of each head's cross-entropy: n x (R, K) logits, (n, R) labels -> scalar."""
+def integral_loss(logits: Sequence[torch.Tensor], labels: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over heads of each head's cross-entropy on its own batch: n x (R_i, K) logits and
+    n x (R_i,) labels (0 = background) -> scalar. A head with an empty batch adds 0."""
     if len(logits) != len(labels):
         raise ValueError(f"{len(logits)} heads but labels for {len(labels)}")
-    losses = [F.cross_entropy(x, y, ignore_index=IGNORE) if (y != IGNORE).any() else x.sum() * 0
-              for x, y in zip(logits, labels)]
+    losses = [F.cross_entropy(x, y) if len(y) else x.sum() * 0 for x, y in zip(logits, labels)]
     return torch.stack(losses).mean()
 
 

@@ -10,9 +10,22 @@ Fast R-CNN with three switches, each of which can be turned off alone:
   L2-normalised per RoI over all its C*7*7 values, the maps are concatenated, multiplied by
   ``skip_scale`` and a 1x1 conv reduces them to the last stage's width (models/model_utils.lua
   conv345Combine; the repo multiplies by 1000, see the deviations). Without ``skip`` every region pools the last stage only.
-- ``integral``: 6 classifiers, head i trained with positives at IoU >= u_i, u = 0.50, 0.55, ...,
-  0.75 (donkey.lua); at test their softmax outputs are averaged (model_utils.integral).
-  Without it there is one classifier at IoU 0.5.
+- ``integral``: 6 classifiers, head i trained on its own RoI batch with positives at IoU >= u_i and
+  background at IoU in [0.1, u_i), u = 0.50, 0.55, ..., 0.75 (donkey.lua:39-41); at
+  test their softmax outputs are averaged (model_utils.integral). Without it there is one
+  classifier at IoU 0.5 (background [0.1, 0.5), train.lua defaults).
+
+Each head's batch is drawn from the images of the step as the repo's BatchProviderROI.lua draws
+it (BatchProviderROI.lua:116-117, BatchProviderBase.lua:95-96): per image ``rois_per_image`` (the
+COCO script's batchSize 64) RoIs, a quarter (fg_fraction 0.25) among the candidates at IoU >= u_i
+and the rest among those in [0.1, u_i), each draw with replacement and at most as many draws as
+the pool has candidates (so a batch can be smaller, and its foreground fraction below 1/4); an
+image without candidates in either pool gives that head nothing (permuteIdx,
+BatchProviderROI.lua:76-80, draws another image instead). Each region's fc6 and fc7 are followed
+by ReLU and dropout 0.5 (``dropout``), as in the ImageNet VGG-16 ``top`` that
+models/multipathnet.lua:89 clones into every foveal branch; train.lua keeps those dropouts unless
+``train_remove_dropouts`` (default false). The .t7 holding that ``top`` is not in the repo: 0.5 is
+VGG-16's and Fast R-CNN's value.
 
 Class-specific box regression from the concatenated features, targets normalised by the
 py-faster-rcnn standard deviations (0.1, 0.1, 0.2, 0.2) (BoxCoder weights 10, 10, 5, 5); test
@@ -26,11 +39,16 @@ Deviations from the official code, and why:
 - During training the ground-truth boxes and ``jitter_per_gt`` jittered copies of each are added to
   the proposals, so the integral heads see positives at every IoU from the first step (the thesis's
   DeepMask proposals are fixed and already dense around objects).
-- All integral heads share one sampled RoI minibatch (each with its own labels) and the loss is
-  the mean of the heads' losses. The repo instead gives each minibatch to one head, that of the
-  loader (threshold) it came from (train.lua sets the SelectTable index per sample), so each head
-  gets 1/n of the updates: the same weighting in expectation. Background is IoU in [``bg_low``, u_i) with ``bg_low`` = 0 (the repo uses
-  0.1 with external proposals; with an RPN, Faster R-CNN's 0 lets the heads reject clutter).
+- Every step trains every head, each on its own batch drawn from the same images, and the loss is
+  the mean of the heads' losses (classification and box regression). The repo trains one head per
+  step, with a batch from one threshold's loader; averaging weights the heads the same in
+  expectation, and the images of a step are shared. A RoI drawn for several heads is pooled once,
+  so those heads see it under one dropout mask.
+- The released repo pairs heads and thresholds at random: data.lua draws each batch from a random
+  loader (``loaders[torch.random(#loaders)]``, data.lua:49) but tags it with the loader thread's
+  index (``g_donkey_idx``, data.lua:34, BatchProviderROI.lua:134), which picks the head
+  (``v.index = samples[2][3]``, train.lua:291), so every
+  head sees all six thresholds. We pair head i with u_i, as the paper describes.
 - No 5th box-regression branch (the repo's ``model_het``): boxes use the concatenated features.
 - ``skip_scale`` defaults to sqrt(C_last * 7 * 7), the norm of a unit-scale RoI map of the last
   stage, not 1000: the repo's 1000 matches ImageNet VGG-16's conv5 magnitudes, which its pretrained
@@ -50,7 +68,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes, roi_align, roi_pool
 
-from ..losses.detection import box_regression_loss, integral_labels, integral_loss
+from ..losses.detection import box_regression_loss, integral_loss
 from .registry import register
 
 FOVEAL_SCALES = (1.0, 1.5, 2.0, 4.0)
@@ -106,8 +124,8 @@ class MultiPathNet(nn.Module):
 
     def __init__(self, num_classes: int = 11, foveal: bool = True, skip: bool = True, integral: bool = True,
                  widths: tuple[int, int, int] = (32, 64, 128), head_dim: int = 256, roi_size: int = 7,
-                 pool: str = "roi_pool", skip_scale: float | None = None, dropout: float = 0.0,
-                 rois_per_image: int = 64, fg_fraction: float = 0.25, bg_low: float = 0.0, jitter_per_gt: int = 4,
+                 pool: str = "roi_pool", skip_scale: float | None = None, dropout: float = 0.5,
+                 rois_per_image: int = 64, fg_fraction: float = 0.25, bg_low: float = 0.1, jitter_per_gt: int = 4,
                  anchor_sizes: tuple[int, ...] = (16, 32, 64, 128), pre_nms: int = 600, proposals_train: int = 150,
                  proposals_test: int = 100, score_thresh: float = 0.01, nms_thresh: float = 0.5,
                  detections_per_image: int = 100):
@@ -189,38 +207,65 @@ class MultiPathNet(nn.Module):
         return [clf(h) for clf in self.classifiers], self.box_head(h)
 
     # --- training -----------------------------------------------------------------------------
-    def training_rois(self, proposals: list[torch.Tensor], targets: list[dict]) -> tuple[torch.Tensor, ...]:
-        """Add ground truth (+ jitter) to the proposals, match, sample; -> rois (R, 5), iou (R,),
-        matched labels (R,), matched gt boxes (R, 4)."""
-        rois, ious, labels, gts = [], [], [], []
+    def candidates(self, proposals: torch.Tensor, target: dict) -> tuple[torch.Tensor, ...]:
+        """One image's candidate RoIs: its proposals, its ground truth and ``jitter_per_gt`` jittered
+        copies of each gt box -> boxes (C, 4), best IoU (C,), matched class (C,), matched gt box (C, 4)."""
+        gt, gl = target["boxes"], target["labels"]
+        wh = (gt[:, 2:] - gt[:, :2]).repeat(1, 2).repeat(self.jitter_per_gt, 1)
+        jitter = gt.repeat(self.jitter_per_gt, 1) + 0.15 * wh * torch.randn_like(wh)
+        cand = torch.cat([proposals.detach(), gt, jitter])
+        if not len(gt):  # no object: every candidate has IoU 0, below any background interval
+            return cand, cand.new_zeros(len(cand)), gl.new_zeros(len(cand)), cand
+        iou, idx = box_iou(cand, gt).max(1)
+        return cand, iou, gl[idx], gt[idx]
+
+    def sample(self, iou: torch.Tensor, u: float) -> torch.Tensor:
+        """Indices of one image's RoIs for the head at threshold ``u`` (BatchProviderROI.lua):
+        ``fg_fraction * rois_per_image`` draws among IoU >= u and the rest among IoU in
+        [bg_low, u), each with replacement and at most as many as the pool holds; none at all
+        when either pool is empty (permuteIdx draws another image then)."""
+        fg = torch.nonzero(iou >= u).flatten()
+        bg = torch.nonzero((iou >= self.bg_low) & (iou < u)).flatten()
+        if not len(fg) or not len(bg):
+            return fg[:0]
+        n_fg = int(self.fg_fraction * self.rois_per_image)
+        n_bg = self.rois_per_image - n_fg
+        pick = [pool[torch.randint(len(pool), (min(n, len(pool)),), device=pool.device)]
+                for pool, n in ((fg, n_fg), (bg, n_bg))]
+        return torch.cat(pick)
+
+    def training_rois(self, proposals: list[torch.Tensor], targets: list[dict]) -> tuple:
+        """Each head's RoI batch from the same images -> (rois (U, 5) [image, x1, y1, x2, y2], iou (U,),
+        matched class (U,), matched gt box (U, 4), [rows of head i's batch in the U RoIs, per head]).
+
+        A RoI drawn for several heads (or twice for one) is stored and pooled once."""
+        rois, ious, labels, gts, heads = [], [], [], [], [[] for _ in self.thresholds]
+        offset = 0
         for i, (props, t) in enumerate(zip(proposals, targets)):
-            gt, gl = t["boxes"], t["labels"]
-            wh = (gt[:, 2:] - gt[:, :2]).repeat(1, 2).repeat(self.jitter_per_gt, 1)
-            jitter = gt.repeat(self.jitter_per_gt, 1) + 0.15 * wh * torch.randn_like(wh)
-            cand = torch.cat([props.detach(), gt, jitter])
-            if len(gt):
-                iou, idx = box_iou(cand, gt).max(1)
-            else:
-                iou, idx = cand.new_zeros(len(cand)), torch.zeros(len(cand), dtype=torch.long, device=cand.device)
-            fg = torch.nonzero(iou >= self.thresholds[0]).flatten()
-            bg = torch.nonzero((iou < self.thresholds[0]) & (iou >= self.bg_low)).flatten()
-            n_fg = min(len(fg), int(self.fg_fraction * self.rois_per_image))
-            n_bg = min(len(bg), self.rois_per_image - n_fg)
-            keep = torch.cat([fg[torch.randperm(len(fg), device=fg.device)[:n_fg]],
-                              bg[torch.randperm(len(bg), device=bg.device)[:n_bg]]])
+            cand, iou, matched, gt = self.candidates(props, t)
+            picks = [self.sample(iou, u) for u in self.thresholds]
+            keep, inverse = torch.unique(torch.cat(picks), return_inverse=True)
+            for h, rows in enumerate(inverse.split([len(p) for p in picks])):
+                heads[h].append(rows + offset)
             rois.append(torch.cat([cand.new_full((len(keep), 1), float(i)), cand[keep]], 1))
             ious.append(iou[keep])
-            labels.append(gl[idx[keep]] if len(gt) else torch.zeros_like(keep))
-            gts.append(gt[idx[keep]] if len(gt) else cand[keep])
-        return torch.cat(rois), torch.cat(ious), torch.cat(labels), torch.cat(gts)
+            labels.append(matched[keep])
+            gts.append(gt[keep])
+            offset += len(keep)
+        return torch.cat(rois), torch.cat(ious), torch.cat(labels), torch.cat(gts), [torch.cat(h) for h in heads]
 
     def losses(self, features: list[torch.Tensor], proposals: list[torch.Tensor], targets: list[dict]) -> dict:
-        rois, iou, matched, gt = self.training_rois(proposals, targets)
-        logits, deltas = self.heads(features, rois)
-        labels = integral_labels(iou, matched, self.thresholds, self.bg_low)  # (heads, R)
+        """Every head's classification loss and the box loss, each on that head's own batch,
+        averaged over the heads (the repo's one head per step, in expectation)."""
+        rois, iou, matched, gt, rows = self.training_rois(proposals, targets)
+        h = self.region_features(features, rois)  # (U, regions * head_dim)
+        deltas = self.box_head(h)
         box_targets = self.box_coder.encode_single(gt, rois[:, 1:])
-        return {"loss_classifier": integral_loss(logits, labels),
-                "loss_box": box_regression_loss(deltas, labels[0], box_targets)}
+        labels = [torch.where(iou[r] >= u, matched[r], torch.zeros_like(matched[r]))  # all others are background
+                  for r, u in zip(rows, self.thresholds)]
+        logits = [clf(h[r]) for clf, r in zip(self.classifiers, rows)]
+        box = [box_regression_loss(deltas[r], y, box_targets[r]) for r, y in zip(rows, labels)]
+        return {"loss_classifier": integral_loss(logits, labels), "loss_box": torch.stack(box).mean()}
 
     # --- test ---------------------------------------------------------------------------------
     def scores(self, logits: list[torch.Tensor]) -> torch.Tensor:

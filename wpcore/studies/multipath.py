@@ -58,7 +58,8 @@ def experiments(profile: str) -> list[Experiment]:
         model_kw = QUICK_MODEL
     else:  # the repo's COCO recipe; 320k iterations of 4 images = 1280k images ~ 10.4 epochs of trainval35k
         common = {"dataset": "coco", "epochs": 11, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0,
-                  "milestones": (280 / 320,), "gamma": 0.1}  # COCO's folder: $WPCORE_COCO
+                  "milestones": (280 / 320,), "gamma": 0.1,  # COCO's folder: $WPCORE_COCO
+                  "options": {"checkpoint_every_s": 1800}}  # an epoch is about an hour: resume within it
         model_kw = {"widths": (128, 256, 512), "head_dim": 1024, "proposals_test": 400, "pre_nms": 4000,
                     "proposals_train": 2000, "anchor_sizes": (32, 64, 128, 256, 512)}
     base = {"task": "detect", "nesterov": False, "weight_decay": 1e-4, "milestones": (0.75,), "gamma": 0.1, "seed": 0}

@@ -7,8 +7,13 @@ detector's summed losses (RPN objectness + RPN boxes + integral classification +
 evaluation after each epoch is pycocotools' AP on the test split, with AP at every IoU threshold.
 
 Options (all part of the record key): ``train_images``, ``test_images``, ``scene_size``,
-``scene_seed`` (fashion-scenes), ``flip`` (horizontal flip, the thesis's augmentation),
-``coco_root`` (coco; default ``$WPCORE_COCO``, kept out of the key so records move between machines).
+``scene_seed`` (fashion-scenes), ``flip`` (horizontal flip of each image with probability 1/2,
+the thesis's augmentation), ``coco_root`` (coco; default ``$WPCORE_COCO``, kept out of the key
+so records move between machines), ``checkpoint_every_s`` (a checkpoint inside an epoch every so
+many seconds, for COCO's hour-long epochs; None: at the end of each epoch only).
+
+COCO images are decoded by worker processes (``decode_workers``) while the model trains, and a
+missing file is reported before training starts (``wpcore.data.coco.check``).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from ..experiment import Context, Experiment, TaskResult, register_task
 from .setup import build, fit_config
 
 DEFAULTS = {"train_images": 1000, "test_images": 200, "scene_size": 128, "scene_seed": 0, "flip": True,
-            "coco_root": None}
+            "coco_root": None, "checkpoint_every_s": None}
 
 
 def check_options(options: dict) -> dict:
@@ -32,24 +37,25 @@ def check_options(options: dict) -> dict:
 
 def train_splits(dataset: str, opts: dict) -> list:
     """The training CocoScenes (fashion-scenes train, or COCO trainval35k = train2014 + val35k)."""
-    from ..data import scenes
+    from ..data import coco, scenes
 
     if dataset == "fashion-scenes":
         return [scenes.fashion_scenes("train", opts["train_images"], seed=opts["scene_seed"], size=opts["scene_size"])]
-    return scenes.coco2014(_coco_root(dataset, opts), "trainval35k")
+    return coco.coco2014(coco_root(dataset, opts), "trainval35k")
 
 
 def test_split(dataset: str, options: dict):
     """The test CocoScenes (fashion-scenes val, or COCO val5k); the chapter draws from it too."""
-    from ..data import scenes
+    from ..data import coco, scenes
 
     opts = check_options(options)
     if dataset == "fashion-scenes":
         return scenes.fashion_scenes("val", opts["test_images"], seed=opts["scene_seed"], size=opts["scene_size"])
-    return scenes.coco2014(_coco_root(dataset, opts), "val5k")[0]
+    return coco.coco2014(coco_root(dataset, opts), "val5k")[0]
 
 
-def _coco_root(dataset: str, opts: dict) -> str:
+def coco_root(dataset: str, opts: dict) -> str:
+    """The COCO folder: ``options["coco_root"]``, else ``$WPCORE_COCO``."""
     if dataset != "coco":
         raise ValueError(f"detect task: unknown dataset {dataset!r}; use 'fashion-scenes' or 'coco'")
     root = opts["coco_root"] or os.environ.get("WPCORE_COCO")
@@ -59,40 +65,9 @@ def _coco_root(dataset: str, opts: dict) -> str:
     return root
 
 
-class SceneBatches:
-    """Training batches (images, targets, sizes) on ``device``, reshuffled each epoch; with
-    ``cache`` (small scenes) the set is held in memory, else (COCO) read per batch.
-    ``state``/``set_state`` let fit resume."""
-
-    def __init__(self, parts, batch_size: int, device, seed: int, flip: bool, cache: bool):
-        from ..data import scenes
-
-        self.items = [(p, i) for p in parts for i in range(len(p))]
-        self.cache = [p[i] for p, i in self.items] if cache else None
-        self.batch_size, self.device, self.seed, self.flip, self.epoch = batch_size, device, seed, flip, 0
-        self._collate, self._hflip = scenes.collate, scenes.hflip
-
-    def __len__(self) -> int:
-        return (len(self.items) + self.batch_size - 1) // self.batch_size
-
-    def state(self) -> dict:
-        return {"epoch": self.epoch}
-
-    def set_state(self, state: dict) -> None:
-        self.epoch = state["epoch"]
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
-        self.epoch += 1
-        order = torch.randperm(len(self.items), generator=g).tolist()
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start: start + self.batch_size]
-            items = [self.cache[i] if self.cache is not None else self.items[i][0][self.items[i][1]] for i in idx]
-            images, targets, sizes = self._collate(items)
-            if self.flip and len(set(sizes)) == 1 and torch.rand((), generator=g) < 0.5:
-                images, targets = self._hflip(images, targets, sizes)
-            targets = [{"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)} for t in targets]
-            yield images.to(self.device), targets, sizes
+def decode_workers() -> int:
+    """Processes that decode COCO images while the model trains: one core is left to the step."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def detection_objective(model, batch) -> torch.Tensor:
@@ -100,15 +75,16 @@ def detection_objective(model, batch) -> torch.Tensor:
     return sum(model(images, targets, sizes).values())
 
 
-def detection_eval(test, device, cache: bool, batch_size: int = 16):
+def detection_eval(test, device, cache: bool, batch_size: int = 16, workers: int = 0):
     """evaluate(model) -> pycocotools AP/AR (%) and AP at each IoU threshold on ``test``."""
-    from ..data.scenes import batches
+    from ..data.coco import eval_batches, read_all
     from ..metrics.detection import coco_evaluate, detect
 
-    items = [test[i] for i in range(len(test))] if cache else None
+    items = read_all([test]) if cache else None
 
     def evaluate(model) -> dict:
-        results, ids = detect(model, batches(test, batch_size, items), test.cat_of_label, device)
+        results, ids = detect(model, eval_batches(test, batch_size, device, workers, items), test.cat_of_label,
+                              device)
         return coco_evaluate(test.coco, results, ids)
 
     return evaluate
@@ -116,17 +92,22 @@ def detection_eval(test, device, cache: bool, batch_size: int = 16):
 
 @register_task("detect")
 def detect_task(exp: Experiment, ctx: Context) -> TaskResult:
+    from ..data.coco import TrainBatches, check
     from ..train import fit
 
     opts = check_options(exp.options)
+    if exp.dataset == "coco":  # every missing file in one message, before hours of training
+        check(coco_root(exp.dataset, opts))
     train_parts, test = train_splits(exp.dataset, opts), test_split(exp.dataset, opts)
     model, args = build(exp, num_classes=test.num_classes)
-    small = exp.dataset == "fashion-scenes"  # held in memory; COCO is read from disk per batch
-    train_batches = SceneBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"], cache=small)
-    cfg = fit_config(exp, ctx, channels_last=False)
+    small = exp.dataset == "fashion-scenes"  # held in memory; COCO is read from disk by worker processes
+    workers = 0 if small else decode_workers()
+    train_batches = TrainBatches(train_parts, exp.batch_size, ctx.device, exp.seed, opts["flip"], cache=small,
+                                 workers=workers)
+    cfg = fit_config(exp, ctx, channels_last=False, checkpoint_every_s=opts["checkpoint_every_s"])
     history = fit(model, train_batches, cfg, objective=detection_objective,
-                  evaluate=detection_eval(test, ctx.device, cache=small), log=ctx.log, checkpoint=ctx.checkpoint,
-                  device=ctx.device)
+                  evaluate=detection_eval(test, ctx.device, cache=small, workers=workers), log=ctx.log,
+                  checkpoint=ctx.checkpoint, device=ctx.device)
     final = dict(history[-1]) if history else {}
     final["params"] = sum(p.numel() for p in model.parameters())
     data = {"train": [p.identity() for p in train_parts], "test": test.identity(),
