@@ -1,0 +1,71 @@
+"""Published records: listing with status, --check, publish (read-only, weights only where pages need them)."""
+import json
+import stat
+
+import pytest
+
+from wpcore import __main__ as cli
+from wpcore import experiment, publish, records
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def smoke_wrn(monkeypatch):
+    """Only the WRN study, at smoke: a fast stand-in for a published profile."""
+    from wpcore import scorecard
+    from wpcore.studies import wide_resnets
+
+    monkeypatch.setattr(scorecard, "study_modules", lambda: [wide_resnets])
+    return wide_resnets
+
+
+def test_publish_refuses_missing_records_then_publishes_read_only(results, smoke_wrn, monkeypatch, capsys):
+    with pytest.raises(ValueError, match=r"cannot publish smoke: \d+ missing"):
+        publish.publish("smoke")
+    exps = smoke_wrn.experiments("smoke")
+    recs = [experiment.run(e) for e in exps]
+    monkeypatch.setattr(smoke_wrn, "page_weights", lambda profile: exps[:1], raising=False)
+    summary = publish.publish("smoke")
+    out = results / "smoke"
+    assert summary["records"] == len(exps) and summary["weights"] == 1
+    assert sorted(p.name for p in out.glob("*.json")) == sorted(f"{r.key}.json" for r in recs)
+    assert [p.name for p in out.glob("*.safetensors")] == [f"{recs[0].key}.safetensors"]
+    assert not (out / f"{recs[0].key}.json").stat().st_mode & stat.S_IWUSR  # read-only
+    assert publish.check(["smoke"]) == []
+    # the book now finds them even with runs/ empty
+    for r in recs:
+        r.path.unlink()
+    found = records.find(recs[1].key)
+    assert found.published and experiment.run(exps[1]).created == recs[1].created
+    assert cli.main(["records", "--profile", "smoke", "--check"]) == 0
+    assert "current" in capsys.readouterr().out
+
+
+def test_check_fails_on_a_stale_published_record(results, smoke_wrn):
+    exps = smoke_wrn.experiments("smoke")
+    for e in exps:
+        experiment.run(e)
+    publish.publish("smoke")
+    path = results / "smoke" / f"{exps[0].key()}.json"
+    data = json.loads(path.read_text())
+    data["code"]["fingerprint"]["files"]["train.py"] = "0" * 16
+    path.chmod(0o644)
+    path.write_text(json.dumps(data))
+    (records.runs_dir() / path.name).unlink()
+    problems = publish.check(["smoke"])
+    assert len(problems) == 1 and "stale" in problems[0] and "train.py" in problems[0]
+    assert cli.main(["records", "--profile", "smoke", "--check"]) == 1
+    rows = {r.key: r for r in publish.status(["smoke"])}
+    assert rows[exps[0].key()].status is publish.Status.STALE
+
+
+def test_an_orphan_is_a_record_no_study_asks_for(results, smoke_wrn):
+    rec = experiment.run(experiment.Experiment("wrn-10-1", dataset="digits", epochs=1, train_subset=64,
+                                               test_subset=64))
+    row = next(r for r in publish.status(["smoke"]) if r.key == rec.key)
+    assert row.status is publish.Status.ORPHAN
