@@ -120,3 +120,17 @@ def test_preflight_reports_an_input_the_network_cannot_take():
     item.exp = Experiment("diracnet-18", dataset="fashion-mnist", label="bad")
     check = plan.preflight([item], "cpu", log=None)[0]
     assert not check.ok and "Output size is too small" in check.message
+
+
+def test_runs_without_their_data_are_skipped_with_their_students():
+    from wpcore import fanout
+
+    def item(key, ds, teacher=None):
+        e = Experiment("wrn-10-1", dataset=ds)
+        return plan.Item("c", 0, e, key, plan.Cost(1, "est.", False), plan.DataStatus(plan.Data.EMBEDDED), False,
+                         teacher)
+
+    items = [item("t", "imagenet"), item("s", "imagenet", "t"), item("x", "digits")]
+    keep, skipped = fanout.runnable(items, {"imagenet": "put it there"})
+    assert [it.key for it in keep] == ["x"]
+    assert [o.key for o in skipped] == ["t", "s"] and "put it there" in skipped[0].message

@@ -270,16 +270,17 @@ def cmd_run(args) -> int:
                   f"{'recorded' if it.recorded else 'to run'}")
         return 0
     if args.ray:
-        fanout.prepare_data(items)
-        outcomes = fanout.run_ray(items, None if args.ray == "local" else args.ray, args.runs_per_gpu,
-                                  args.device, args.compile)
+        items, skipped = fanout.runnable(items, fanout.prepare_data(items))
+        outcomes = skipped + fanout.run_ray(items, None if args.ray == "local" else args.ray, args.runs_per_gpu,
+                                            args.device, args.compile)
     else:
         device = distributed.init_from_env(args.device)  # torchrun: every rank runs, rank 0 writes
-        try:
-            if distributed.is_main():
-                fanout.prepare_data(items)
-            outcomes = fanout.run_here(items, device, args.compile,
-                                       log=print if distributed.is_main() else (lambda s: None))
+        main_rank = distributed.is_main()
+        try:  # every rank checks the data; concurrent first downloads are safe (store.download)
+            unavailable = fanout.prepare_data(items, log=print if main_rank else (lambda s: None))
+            items, skipped = fanout.runnable(items, unavailable)
+            outcomes = skipped + fanout.run_here(items, device, args.compile,
+                                                 log=print if main_rank else (lambda s: None))
         finally:
             distributed.shutdown()
     print(fanout.summary(outcomes))

@@ -70,27 +70,47 @@ def ordered(items: list[Item], plan_items: list[Item] | None = None) -> list[Ite
     return out
 
 
-def prepare_data(items: list[Item], log: Callable[[str], None] = print) -> None:
-    """Fetch and check every dataset the runs read, once, before any run starts (DataError if one
-    cannot be had: ImageNet, COCO and PhotoTour are put in place by hand)."""
+def prepare_data(items: list[Item], log: Callable[[str], None] = print) -> dict[str, str]:
+    """Fetch and check every dataset the runs read, once, before any run starts. Returns the
+    datasets that cannot be had here, with what to do (ImageNet, COCO and PhotoTour are put in
+    place by hand); the runs that read them are skipped, not the others (``runnable``)."""
     from .data import DataError, store
     from .plan import Data
 
+    unavailable = {}
     for ds in dict.fromkeys(it.exp.dataset for it in items):
         it = next(x for x in items if x.exp.dataset == ds)
-        if ds in store.FILES:
-            d = store.dataset_dir(ds)  # downloads what is missing, verifies every file
-            if ds.startswith("cifar"):
-                store.extract(d / store.FILES[ds][0].path, d / "extracted")
-            log(f"data {ds}: {d}")
-        elif ds.startswith("brown:"):
-            from .data.phototour import phototour_dir
+        try:
+            if ds in store.FILES:
+                d = store.dataset_dir(ds)  # downloads what is missing, verifies every file
+                if ds.startswith("cifar"):
+                    store.extract(d / store.FILES[ds][0].path, d / "extracted")
+                log(f"data {ds}: {d}")
+            elif ds.startswith("brown:"):
+                from .data.phototour import phototour_dir
 
-            for scene in (ds.split(":", 1)[1], it.exp.options.get("test_scene")):
-                if scene:
-                    phototour_dir(scene, store.data_root() / "phototour")  # checks the md5, unpacks once
-        elif it.data.status == Data.MISSING:
-            raise DataError(f"{ds}: {it.data.detail}")
+                for scene in (ds.split(":", 1)[1], it.exp.options.get("test_scene")):
+                    if scene:
+                        phototour_dir(scene, store.data_root() / "phototour")  # checks the md5, unpacks once
+            elif it.data.status == Data.MISSING:
+                raise DataError(it.data.detail)
+        except (DataError, OSError) as e:
+            unavailable[ds] = str(e)
+            log(f"data {ds}: not available, its runs are skipped: {e}")
+    return unavailable
+
+
+def runnable(items: list[Item], unavailable: dict[str, str]) -> tuple[list[Item], list[Outcome]]:
+    """(the runs whose data, and whose teacher's data, is here; an outcome for each skipped run)."""
+    keep, skipped, lost = [], [], set()
+    for it in items:
+        if it.exp.dataset in unavailable or it.teacher in lost:
+            lost.add(it.key)
+            why = unavailable.get(it.exp.dataset, "its teacher cannot run")
+            skipped.append(Outcome(it.key, it.label, False, message=f"skipped: {it.exp.dataset}: {why}"))
+        else:
+            keep.append(it)
+    return keep, skipped
 
 
 def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teachers: dict) -> dict:

@@ -328,8 +328,9 @@ def data_status(exp: Experiment) -> DataStatus:
         d = store.find_dir(ds)
         if d is not None:
             return DataStatus(Data.PRESENT, str(d))
-        urls = all(s.url for s in store.FILES[ds])
-        return DataStatus(Data.DOWNLOAD if urls else Data.MISSING, store.how_to_get(ds))
+        if all(s.url for s in store.FILES[ds]):
+            return DataStatus(Data.DOWNLOAD, f"fetched and checked on first use into {store.data_root() / ds}")
+        return DataStatus(Data.MISSING, store.how_to_get(ds))
     if ds.startswith("brown:"):
         from .data.phototour import PHOTOTOUR_ARCHIVES
 
