@@ -103,7 +103,11 @@ def experiment_from_args(args: argparse.Namespace):
             kw[f.name] = dict(v) if isinstance(v, list) else v
     if args.dropout is not None:
         kw["model_kw"] = {**kw.get("model_kw", {}), "dropout": args.dropout}
-    return Experiment(args.model, **kw)
+    try:
+        return Experiment(args.model, **kw)
+    except ValueError as e:  # "epochs must be ..." -> "--epochs: epochs must be ...": name the option
+        field = next((f.name for f in dataclasses.fields(Experiment) if str(e).startswith(f.name + " ")), None)
+        raise UsageError(f"--{field.replace('_', '-')}: {e}" if field else str(e)) from None
 
 
 IMAGE_TASKS = ("classify", "attention", "dirac", "imagenet")
@@ -146,7 +150,9 @@ def check_trainable(exp) -> None:
         return
     known = ("imagenet",) if exp.task == "imagenet" else DATASETS
     if exp.dataset not in known:
-        raise UsageError(f"unknown dataset {exp.dataset!r} for task {exp.task!r}; known: {', '.join(known)}")
+        hint = " (ImageNet: --task imagenet)" if exp.dataset == "imagenet" else ""
+        raise UsageError(f"--dataset: unknown dataset {exp.dataset!r} for task {exp.task!r}{hint}; "
+                         f"known: {', '.join(known)}")
     with torch.device("meta"):
         try:
             net = create(exp.model, **exp.model_kw)
