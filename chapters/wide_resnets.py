@@ -193,7 +193,7 @@ if not os.environ.get("WPCORE_CHAPTER"):
 present.show_verdicts(study.claims(records, profile), profile, (
     "the networks are small (tens to hundreds of thousands "
     f"of parameters) and trained for {study.COMMON[profile]['epochs']} epoch(s) on "
-    f"{study.COMMON[profile]['train_subset']} {main_ds} images, far from convergence, so the "
+    f"{study.COMMON[profile].get('train_subset', 'all')} {main_ds} images, far from convergence, so the "
     "verdicts speak about early training of small networks on an easy data set, not about the "
     "thesis's CIFAR results; differences of a point or two are within seed noise there. Each verdict "
     "above says which rule decided it: a difference holds only when its whole 95% interval lies on the "

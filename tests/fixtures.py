@@ -147,4 +147,29 @@ def write_coco(root: Path, sizes: dict[str, list[tuple[int, int]]] | None = None
         dataset = {"info": {"description": f"wpcore test fixture, {part}"}, "images": images,
                    "annotations": annotations, "categories": COCO_CATEGORIES}
         (root / "annotations" / f"instances_{part}.json").write_text(json.dumps(dataset))
+
+
+def write_imagenet(root: Path, classes=("n01440764", "n01443537", "n01484850"), n_train=4, n_val=2,
+                   seed=0) -> Path:
+    """A tiny ImageNet in the ImageFolder layout: real JPEG files of assorted sizes (one greyscale,
+    one PNG named .JPEG, as ImageNet has both) under train/<wnid>/ and val/<wnid>/."""
+    import torch
+    from torchvision.io import encode_jpeg, encode_png
+
+    rng = np.random.RandomState(seed)
+    for split, n in (("train", n_train), ("val", n_val)):
+        for c, wnid in enumerate(classes):
+            d = root / split / wnid
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                h, w = int(rng.randint(40, 90)), int(rng.randint(40, 90))
+                img = torch.from_numpy(rng.randint(0, 60, (3, h, w)).astype(np.uint8)) + 60 * c
+                name = f"{d / wnid}_{split}_{i}.JPEG"
+                if (c, i) == (0, 1):
+                    data = encode_jpeg(img[:1], quality=90)  # greyscale JPEG
+                elif (c, i) == (1, 1):
+                    data = encode_png(img)                   # a PNG with a .JPEG name
+                else:
+                    data = encode_jpeg(img, quality=90)
+                Path(name).write_bytes(bytes(data.numpy()))
     return root

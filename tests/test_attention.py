@@ -221,7 +221,7 @@ def test_study_plans_pair_every_student_with_its_teacher():
     from wpcore.studies import attention as study
 
     for profile in ("smoke", "quick", "full"):
-        exps = study.experiments(profile)
+        exps = [e for e in study.experiments(profile) if e.dataset != "imagenet"]  # ImageNet: test_full_profile.py
         plan = study.PLANS[profile]
         teachers = {t for t, _ in plan.pairs}
         assert [e.model for e in exps[:len(teachers)]] == list(dict.fromkeys(t for t, _ in plan.pairs))

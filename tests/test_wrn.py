@@ -242,7 +242,7 @@ def test_full_profile_is_the_thesis_recipe():
     exps = study.experiments("full")
     cifar = [e for e in exps if e.dataset.startswith("cifar")]
     assert all(e.epochs == 200 and e.lr == 0.1 and e.batch_size == 128 and e.augment for e in cifar)
-    assert {e.dataset for e in exps} == {"cifar-10", "cifar-100", "svhn"}
+    assert {e.dataset for e in exps} == {"cifar-10", "cifar-100", "svhn", "imagenet"}  # ImageNet: test_full_profile.py
     svhn = [e for e in exps if e.dataset == "svhn"]
     assert all(
         e.epochs == 160 and e.lr == 0.01 and e.milestones == (0.5, 0.75) and e.gamma == 0.1 and not e.augment

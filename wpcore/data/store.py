@@ -2,8 +2,11 @@
 
 Every file a loader reads is listed in ``FILES`` with its checksum. A file is verified before its
 first use in a process (and right after a download); a file that fails is never used: the error
-names it and says how to get a good copy. Downloads go to ``<name>.part`` and are renamed only
-after the checksum matched, so nothing half-downloaded ever looks valid.
+names it and says how to get a good copy. Downloads go to a temporary file of their own
+(``.<name>.<pid>.<random>.part``: two processes fetching the same file on first use never write
+into one file) and are renamed onto ``<name>`` (an atomic ``os.replace``) only after the checksum
+matched, so nothing half-downloaded ever looks valid, and concurrent fetchers each install a whole,
+verified copy. Archives are unpacked the same way: into a private folder, renamed into place.
 
 Root: ``$WPCORE_DATA`` or ``~/.cache/wpcore/data``. Fashion-MNIST is also looked for in
 ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist`` package).
@@ -16,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,21 +100,36 @@ def verify(path: Path, spec: FileSpec) -> None:
 
 
 def download(url: str, dest: Path, spec: FileSpec) -> Path:
-    """Download to ``dest.part``, verify, then rename: a failure leaves nothing that looks valid."""
+    """Download to a private temporary file, verify, then rename atomically onto ``dest``.
+
+    A failure leaves nothing that looks valid; two processes downloading the same file at once
+    each write their own temporary file, and each rename installs a complete, verified copy.
+    """
     from torchvision.datasets.utils import download_url
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    part.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    part = Path(tmp)
     print(f"downloading {url} -> {dest}", flush=True)
     try:
         download_url(url, str(part.parent), part.name)
         verify(part, spec)
+        os.replace(part, dest)
     except Exception as e:
         part.unlink(missing_ok=True)
         raise DataError(f"could not download {url} ({e}); put the file at {dest} by hand") from e
-    os.replace(part, dest)
     return dest
+
+
+def find_dir(name: str, root: Path | None = None) -> Path | None:
+    """The first folder where every file of ``name`` exists (not verified: cheap), or None."""
+    if name not in FILES:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(FILES)}")
+    for d in ([Path(root) / name] if root else []) + SYSTEM_DIRS.get(name, []) + [data_root() / name]:
+        if all((d / s.path).exists() for s in FILES[name]):
+            return d
+    return None
 
 
 def dataset_dir(name: str, root: Path | None = None, download_missing: bool = True) -> Path:
@@ -163,12 +182,27 @@ def ensure_fashion_mnist() -> Path:
 
 
 def extract(archive: Path, dest: Path) -> Path:
-    """Unpack a verified tar archive once (members may not escape ``dest``)."""
+    """Unpack a verified tar archive once (members may not escape ``dest``).
+
+    Unpacked into a private folder beside ``dest`` and renamed into place, so a reader never sees
+    a half-unpacked folder and concurrent first users do not unpack into the same files.
+    """
     stamp = dest / ".extracted"
     if stamp.exists():
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    stamp.touch()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{os.getpid()}.", dir=dest.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        (tmp / ".extracted").touch()
+        if dest.exists() and not stamp.exists():  # left by an interrupted unpack of an older version
+            shutil.rmtree(dest, ignore_errors=True)
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another process installed it first
+            if not stamp.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest

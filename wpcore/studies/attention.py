@@ -116,7 +116,22 @@ def experiments(profile: str) -> list[Experiment]:
                 if e.key() not in seen:  # the plain student is shared by pairs with the same student
                     seen.add(e.key())
                     exps.append(e)
+    if profile == "full":
+        exps += imagenet_experiments()
     return exps
+
+
+def imagenet_experiments() -> list[Experiment]:
+    """ResNet-18 <- ResNet-34 on ImageNet (thesis §4.2, official ``imagenet.py``): the teacher, the
+    student alone (the same run as the DiracNets chapter's ResNet-18) and the student with AT
+    (β = 1e3, the four group outputs). Deviation: the official teacher was fb.resnet.torch's
+    pretrained ResNet-34; ours is trained here with the same recipe as the student."""
+    from .imagenet import imagenet_experiment
+
+    teacher = imagenet_experiment("resnet-34", "resnet-34 (ImageNet teacher)")
+    return [teacher, imagenet_experiment("resnet-18", "student alone (ImageNet)"),
+            imagenet_experiment("resnet-18", "AT (resnet-34→resnet-18, ImageNet)",
+                                options={"method": "at", "teacher": teacher.config()})]
 
 
 # --- reading the records ---------------------------------------------------------------------

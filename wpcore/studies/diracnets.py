@@ -82,7 +82,15 @@ def experiments(profile: str) -> list[Experiment]:
         for model, dataset in (("diracnet-28-10", "cifar-10"), ("diracnet-28-10", "cifar-100"),
                                ("wrn-28-10", "cifar-100")):
             exps.append(Experiment(model, seed=0, label=f"{model} {dataset}", **{**common, "dataset": dataset}))
+        exps += imagenet_experiments()
     return exps
+
+
+def imagenet_experiments() -> list:
+    """DiracNet-18/34 against ResNet-18/34 on ImageNet, the official recipe (thesis §5.3)."""
+    from .imagenet import imagenet_experiment
+
+    return [imagenet_experiment(m, f"{m} (ImageNet)") for m in ("diracnet-18", "resnet-18", "diracnet-34", "resnet-34")]
 
 
 def role_of(record) -> str | None:

@@ -179,12 +179,17 @@ def _parts(profile: str) -> dict[str, list[Experiment]]:
 
 
 def experiments(profile: str) -> list[Experiment]:
-    """Every run of the chapter, each once (the experiments share their baselines)."""
+    """Every run of the chapter, each once (the experiments share their baselines); at full also
+    WRN-50-2-bottleneck on ImageNet with the official recipe (thesis §3.4; ``studies.imagenet``)."""
     seen, exps = set(), []
     for e in (e for group in parts(profile).values() for e in group):
         if e.key() not in seen:
             seen.add(e.key())
             exps.append(e)
+    if profile == "full":
+        from .imagenet import imagenet_experiment
+
+        exps.append(imagenet_experiment("wrn-50-2", "WRN-50-2-bottleneck (ImageNet)"))
     return exps
 
 
