@@ -21,24 +21,25 @@
 # where to look. The thesis defines the *attention* of a layer as a spatial map: how strongly the
 # activations respond at each position. Activation-based attention transfer (AT) adds a loss that
 # pulls the student's normalised maps towards the teacher's, at the end of each group of residual
-# blocks. It can be combined with knowledge distillation (KD), which matches the softened class
-# probabilities. A second variant matches the *gradient* of the loss with respect to the input.
+# blocks. It can be combined with knowledge distillation (KD) {cite}`hinton2015distilling`, which
+# matches the softened class probabilities. A second variant matches the *gradient* of the loss with respect to the input.
 #
 # This chapter builds these losses, trains teacher and student pairs under the selected profile,
 # shows the attention maps, and compares what we measure with the thesis.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
 
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from wpcore import experiment, nets, present
+from wpcore import experiment, present
 from wpcore.losses import attention as losses
+from wpcore.present import attention as show
 from wpcore.studies import attention as study
 from wpcore.tasks.attention import load_model
 
@@ -49,7 +50,7 @@ plan = study.PLANS[profile]
 # ## What the thesis reports
 #
 # CIFAR-10 test error (%) of WRN students trained alone, with AT, with full-activation transfer
-# (F-ActT, FitNets-style), with KD and with AT+KD, next to their teachers. Each number carries
+# (F-ActT, FitNets-style {cite}`romero2015fitnets`), with KD and with AT+KD, next to their teachers. Each number carries
 # its source tag from the reference sheet: **[T]** a third-party quote of the paper's table,
 # **[U]** recalled from the paper and not yet checked against its PDF.
 
@@ -61,7 +62,7 @@ present.show_table(pd.DataFrame([
     for (t, s), ref in study.THESIS.items()]), caption=f"Thesis: CIFAR-10 test error (%), {study.THESIS_SOURCE}")
 
 # %% [markdown]
-# A later public reproduction (RepDistiller) measured AT on CIFAR-100 with other pairs; it is a
+# A later public reproduction (RepDistiller {cite}`tian2020repdistiller`) measured AT on CIFAR-100 with other pairs; it is a
 # peer's number, not the thesis's, and uses accuracy rather than error.
 
 # %% tags=["hide-input"]
@@ -84,29 +85,24 @@ present.show_table(pd.DataFrame([
 #
 # The student's and teacher's group outputs come from one model contract,
 # `GroupNet.forward_groups`, so any registered pair works; groups are paired by spatial size.
-# Below, the three maps of one group of an untrained WRN-16-1 on one Fashion-MNIST-sized input,
-# and the group outputs the pairs are matched on.
+#
+# ## The idea: the student looks where the teacher looks
+#
+# Drawn from this page's teacher and student (their group outputs are computed, and the groups
+# are linked exactly as `match_groups` pairs them): the teacher is trained first and frozen; the
+# student is trained on its own loss plus the AT loss between each pair of linked groups. The
+# channel counts differ (the teacher is wider); the attention maps do not, which is why the
+# loss compares maps and not activations.
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-
-torch.manual_seed(0)
 teacher_name, student_name = plan.pairs[0]
-t_net, s_net = nets.create(teacher_name, in_channels=1), nets.create(student_name, in_channels=1)
-x0 = torch.randn(1, 1, 28, 28)
-with torch.no_grad():
-    g_t, g_s = t_net.eval().forward_groups(x0), s_net.eval().forward_groups(x0)
-pairs = losses.match_groups(g_s, g_t)
-present.show_table(pd.DataFrame([{"pair": k + 1, f"student {student_name} group": i + 1,
-                                  "student shape (C, H, W)": tuple(g_s[i].shape[1:]),
-                                  f"teacher {teacher_name} group": j + 1,
-                                  "teacher shape (C, H, W)": tuple(g_t[j].shape[1:])}
-                                 for k, (i, j) in enumerate(pairs)]), caption="Groups paired by spatial size")
-fig, axes = plt.subplots(1, 3, figsize=(7, 2.5))
-for ax, (name, fn) in zip(axes, losses.MAPS.items()):
-    ax.imshow(fn(g_s[0])[0].numpy(), cmap="inferno")
-    ax.set(title=f"F_{name}", xticks=[], yticks=[])
-fig.tight_layout()
+fig = show.transfer_figure(teacher_name, student_name, (1, 28, 28))
+
+# %% [markdown]
+# The attention transfer loss as `wpcore` has it: three short functions.
+
+# %% tags=["hide-input"]
+present.show_source(losses.at, losses.at_loss, losses.at_total)
 
 # %% [markdown]
 # Knowledge distillation uses $T=4$, $\alpha=0.9$:
@@ -148,14 +144,16 @@ display(Markdown(
 
 # %%
 exps = study.experiments(profile)
-records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+records = [experiment.run(e, log=progress) for e in exps]
+progress.summary(records)
 
 # %% [markdown]
 # ## Attention maps: teacher, plain student, AT student
 #
-# The same test images through the teacher, a student trained alone and a student trained with
-# AT (seed 0), one map ($F_\mathrm{sum}^2$, scaled to [0, 1] per image) per group. If AT works as
-# intended, the AT student's maps look more like the teacher's than the plain student's do.
+# First the three maps of the thesis on one test image, for the second group of the trained
+# teacher: the sum of absolute values, the sum of squares (the map AT uses) and the maximum of
+# squares over channels.
 
 # %% tags=["hide-input"]
 t_rec = next(r for r in records if study.method_of(r) == "teacher" and r.config["model"] == teacher_name)
@@ -169,28 +167,36 @@ def pick(method, seed=0):
 
 teacher = load_model(t_rec)
 raw, x, y, classes = study.test_images(t_rec, 4)
+fig = show.definitions_figure(teacher, x[:1], 1, f"the teacher {teacher_name}")
+
+# %% [markdown]
+# Then the same test images through the teacher, a student trained alone and a student trained
+# with AT (seed 0), one map ($F_\mathrm{sum}^2$, scaled to [0, 1] per image) per group. If AT works
+# as intended, the AT student's maps look more like the teacher's than the plain student's do.
+
+# %% tags=["hide-input"]
+display(Markdown(show.maps_note(t_rec)))
 maps = {f"teacher {teacher_name}": study.group_maps(teacher, x),
         "student alone": study.group_maps(load_model(pick("student")), x),
         "AT student": study.group_maps(load_model(pick("at")), x)}
-fig = study.plot_attention_maps(raw, maps, classes, y)
+fig = show.maps_figure(raw, maps, classes, y)
 
 # %% [markdown]
 # How far is each student's attention from the teacher's? The AT distance (the AT loss with
-# $\beta=1$, summed over groups) on the first test images, for every seed:
+# $\beta=1$, summed over groups) on the first test images, for every seed, in the unit the
+# implementation check below uses:
 
 # %% tags=["hide-input"]
-distances = study.attention_distances(records, profile)
-present.show_table(pd.DataFrame([{"student": study.METHOD_NAMES[m], "seeds": len(v),
-                                  "AT distance to the teacher": study.mean_spread(v, 4)}
-                                 for m, v in distances.items()]),
-                   caption=f"Attention distance to {teacher_name} (lower: closer), mean ± s.d. over seeds")
+present.show_table(show.distance_table(study.attention_distances(records, profile)),
+                   caption=f"Attention distance to {teacher_name} on {study.DISTANCE_IMAGES} test images "
+                           "(lower: closer), mean ± s.d. over seeds")
 
 # %% [markdown]
 # ## Student error by method
 
 # %% tags=["hide-input"]
 rows = study.results_table(records, profile)
-fig = study.plot_errors(rows, title=f"Student test error by method ({profile} profile, {d['dataset']})")
+fig = show.errors_figure(rows, title=f"Student test error by method ({profile} profile, {d['dataset']})")
 present.show_table(pd.DataFrame([{k: v for k, v in r.items() if k != "errors"} for r in rows]),
                    caption="Test error (%), mean ± s.d. over seeds, from the records")
 
@@ -225,4 +231,4 @@ present.show_verdicts(study.claims(records, profile), profile, (
     "times stronger than in the code behind the thesis's KD numbers."))
 
 # %% tags=["hide-input"]
-present.provenance(records, profile, time.perf_counter() - t_page)
+present.provenance(records, profile, time.perf_counter() - t_page, chapter="attention")
