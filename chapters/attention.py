@@ -55,21 +55,14 @@ plan = study.PLANS[profile]
 # **[U]** recalled from the paper and not yet checked against its PDF.
 
 # %% tags=["hide-input"]
-cols = {"student": "student alone", "at": "AT", "f-actt": "F-ActT", "kd": "KD", "at+kd": "AT+KD",
-        "teacher": "teacher"}
-present.show_table(pd.DataFrame([
-    {"teacher → student": f"{t} → {s}", **{name: f"{ref[m][0]} [{ref[m][1]}]" for m, name in cols.items()}}
-    for (t, s), ref in study.THESIS.items()]), caption=f"Thesis: CIFAR-10 test error (%), {study.THESIS_SOURCE}")
+present.show_table(show.thesis_table(), caption=f"Thesis: CIFAR-10 test error (%), {study.THESIS_SOURCE}")
 
 # %% [markdown]
 # A later public reproduction (RepDistiller {cite}`tian2020repdistiller`) measured AT on CIFAR-100 with other pairs; it is a
 # peer's number, not the thesis's, and uses accuracy rather than error.
 
 # %% tags=["hide-input"]
-present.show_table(pd.DataFrame([
-    {"teacher": t, "student": s, "teacher top-1 (%)": present.fmt(ta), "student alone top-1 (%)": present.fmt(sa),
-     "AT top-1 (%)": present.fmt(at), "source": study.PEER_SOURCE}
-    for (t, s), (ta, sa, at) in study.PEERS.items()]), caption="Peer numbers (not the thesis)")
+present.show_table(show.peers_table(), caption="Peer numbers (not the thesis)")
 
 # %% [markdown]
 # ## Attention maps and the losses
@@ -129,18 +122,7 @@ present.show_source(losses.at, losses.at_loss, losses.at_total)
 
 # %% tags=["hide-input"]
 d = plan.data
-display(Markdown(
-    f"This profile: pairs {', '.join(f'{t} → {s}' for t, s in plan.pairs)}; {d['dataset']}"
-    + (f" ({d['train_subset']} training images, {d['test_subset']} test images)" if d.get("train_subset") else "")
-    + f"; teacher {plan.teacher_epochs} epochs, students {plan.student_epochs} epochs; methods "
-    + ", ".join(study.METHOD_NAMES[m] for m in plan.methods)
-    + (f" (and {', '.join(study.METHOD_NAMES[m] for m in plan.extra_methods)} on the first pair)"
-       if plan.extra_methods else "")
-    + f"; seeds {', '.join(map(str, plan.seeds))}."
-    + ("" if len(plan.pairs) == len(study.THESIS) else
-       " The other thesis pairs are left to the `full` profile: their teachers (WRN-40-1, WRN-40-2) cost "
-       "several times more per step than WRN-16-2 on two CPU cores, and gradient AT's double backprop "
-       "already makes it the most expensive method here.")))
+display(Markdown(show.plan_sentence(plan)))
 
 # %%
 exps = study.experiments(profile)
@@ -208,15 +190,7 @@ present.show_table(pd.DataFrame([{k: v for k, v in r.items() if k != "errors"} f
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-table = []
-for r in rows:
-    t, s = r["pair"].split(" → ")
-    key = {v: k for k, v in study.METHOD_NAMES.items()}.get(r["method"], "teacher")
-    ref = study.THESIS.get((t, s), {}).get(key)
-    table.append({"pair": r["pair"], "method": r["method"], f"ours: {d['dataset']} error (%)": r["test error (%)"],
-                  "seeds": r["seeds"], "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "—",
-                  "source": study.THESIS_SOURCE if ref else "— (no thesis number for this pair or method)"})
-present.show_table(pd.DataFrame(table), caption=f"Ours ({profile} profile) next to the thesis")
+present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({profile} profile) next to the thesis")
 
 # %% [markdown]
 # ## Verdict

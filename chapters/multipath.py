@@ -18,7 +18,7 @@
 # P. Dollár, "A MultiPath Network for Object Detection", BMVC 2016* {cite}`zagoruyko2016multipath`.
 #
 # Fast R-CNN {cite}`girshick2015fast` classifies each object proposal from one RoI-pooled window of the last convolutional
-# layer. COCO's objects are often small, crowded and only recognisable from their surroundings,
+# layer. COCO's {cite}`lin2014coco` objects are often small, crowded and only recognisable from their surroundings,
 # and its metric averages AP over IoU thresholds from 0.5 to 0.95, so a detector must also place
 # boxes tightly. The MultiPath network changes Fast R-CNN in three ways:
 #
@@ -40,7 +40,6 @@ live_widgets = True  # the book build sets False: its static pages have no kerne
 # %% tags=["hide-input"]
 import time
 
-import pandas as pd
 from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
@@ -60,11 +59,7 @@ t_page = present.start(profile)
 # sheet, so the chapter tests the *direction* of each step, not its size.
 
 # %% tags=["hide-input"]
-rows = []
-for v in study.THESIS.values():
-    nums = ", ".join(f"{k} {present.fmt(x, 1)}" for k, x in v.items() if k not in ("what", "source"))
-    rows.append({"result": v["what"], "numbers": nums or "—", "source": v["source"]})
-present.show_table(pd.DataFrame(rows), caption="Thesis numbers (COCO)")
+present.show_table(show.thesis_table(), caption="Thesis numbers (COCO)")
 
 # %% [markdown]
 # ## The data
@@ -142,11 +137,7 @@ present.show_table(show.shapes_table(full, image), caption="MultiPath shapes (on
 # already exists is not trained again.
 
 # %% tags=["hide-input"]
-e0 = exps[0]
-display(Markdown(
-    f"Recipe under `{profile}`: {e0.epochs} epochs of {e0.options.get('train_images') or 'all'} training images "
-    f"({e0.dataset}), batch {e0.batch_size}, learning rate {e0.lr:g} x{e0.gamma:g} at "
-    f"{', '.join(f'{m:.0%}' for m in e0.milestones)} of training, weight decay {e0.weight_decay:g}, seed {e0.seed}."))
+display(Markdown(show.recipe_sentence(exps[0], profile)))
 
 # %%
 progress = present.NotebookProgress(exps)
@@ -193,11 +184,8 @@ fig = show.detections_figure(runs, test, [labels[0], labels[-1]])
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-ref = study.THESIS["resnet18-integral"]
-rows = [{"run": f"thesis: {ref['what']}", **{k: present.fmt(ref.get(k), 1) for k in show.KEYS}, "source": ref["source"]}]
-rows += [{"run": f"ours: {lab}", **{k: present.fmt(runs[lab].final.get(k), 1) for k in show.KEYS},
-          "source": f"record {runs[lab].key[:10]} ({profile}, {records[0].config['dataset']})"} for lab in labels]
-present.show_table(pd.DataFrame(rows), caption="Thesis (COCO val5k) and ours: different data, read the gains, not the levels")
+present.show_table(show.thesis_vs_ours(runs, labels, profile),
+                   caption="Thesis (COCO val5k) and ours: different data, read the gains, not the levels")
 
 # %% [markdown]
 # ## Verdict

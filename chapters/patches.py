@@ -35,12 +35,9 @@ live_widgets = True  # the book build sets False: its static pages have no kerne
 # %% tags=["hide-input"]
 import time
 
-import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from wpcore import experiment, nets, present
+from wpcore import experiment, present
 from wpcore.data import patches as P
 from wpcore.nets import deepcompare
 from wpcore.present import patches as show
@@ -62,12 +59,8 @@ t_page = present.start(profile)
 # {cite}`mishchuk2017hardnet`; the thesis's own SIFT row has not been checked against its PDF.
 
 # %% tags=["hide-input"]
-rows = [{"network": m, **{s: present.fmt(v) for s, v in zip(study.SPLITS, vals)},
-         "mean": present.fmt(float(np.mean(vals)))} for m, vals in study.THESIS.items()]
-present.show_table(pd.DataFrame(rows), caption=f"Thesis: {study.THESIS_SOURCE}")
-rows = [{"network": m, **{s: present.fmt(v) for s, v in zip(study.SPLITS, vals)},
-         "mean": present.fmt(float(np.mean(vals)))} for m, vals in study.THESIS_PYTORCH.items()]
-present.show_table(pd.DataFrame(rows), caption=f"Thesis models, {study.THESIS_PYTORCH_SOURCE}")
+for table, caption in show.thesis_tables():
+    present.show_table(table, caption=caption)
 
 # %% [markdown]
 # Two protocols compute FPR95 in the official code. The Lua meter behind the paper's table
@@ -110,14 +103,7 @@ present.show_source(deepcompare.TwoChannel, deepcompare.Siamese.forward, deepcom
 # pyramid pooling and accept larger patches. Parameter counts at the paper's width:
 
 # %% tags=["hide-input"]
-rows = []
-for name in sorted(nets.deepcompare.BUILDERS):
-    with torch.device("meta"):
-        m = nets.create(name)
-    rows.append({"network": name, "parameters": present.fmt(sum(p.numel() for p in m.parameters())),
-                 "descriptor size": getattr(m, "dim", "— (no descriptor)"),
-                 "patch sizes": "any >= 64" if "spp" in name else "64x64"})
-present.show_table(pd.DataFrame(rows), caption="DeepCompare networks (width 1.0, the paper's)")
+present.show_table(show.networks_table(), caption="DeepCompare networks (width 1.0, the paper's)")
 
 # %% [markdown]
 # ## The data

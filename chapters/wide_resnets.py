@@ -34,11 +34,9 @@ live_widgets = True  # the book build sets False: its static pages have no kerne
 # %% tags=["hide-input"]
 import time
 
-import pandas as pd
-import torch
 from IPython.display import display
 
-from wpcore import experiment, flops, nets, present
+from wpcore import experiment, present
 from wpcore.nets import wrn
 from wpcore.present import wide_resnets as show
 from wpcore.present.explorer import live_explorer, show_explorer
@@ -91,11 +89,7 @@ present.show_source(wrn.Block)
 # Below, the shapes of WRN-16-4 on a 32x32 colour image, group by group.
 
 # %% tags=["hide-input"]
-net = nets.create("wrn-16-4", num_classes=10)
-groups = net.forward_groups(torch.zeros(1, 3, 32, 32))
-present.show_table(pd.DataFrame([{"group": i + 1, "output shape (C, H, W)": tuple(g.shape[1:]),
-                                  "parameters": present.fmt(sum(p.numel() for p in net.groups[i].parameters()))}
-                                 for i, g in enumerate(groups)]), caption="WRN-16-4, group outputs")
+present.show_table(show.groups_table("wrn-16-4"), caption="WRN-16-4, group outputs")
 
 # %% [markdown]
 # The paper also varies what a block is. B(*a*,*b*,...) lists the kernel sizes of its
@@ -107,20 +101,7 @@ present.show_table(pd.DataFrame([{"group": i + 1, "output shape (C, H, W)": tupl
 # pass (1 multiply-add = 2 FLOP; a training step costs about 3x the forward).
 
 # %% tags=["hide-input"]
-variants = [("wrn-28-10", {}, 32), ("wrn-40-4", {}, 32), ("wrn-16-8", {}, 32)]
-variants += [(f"wrn-{d}-2", {} if b == "B(3,3)" else {"block": b}, 32) for b, (d, _) in study.TABLE2_BLOCKS.items()]
-variants += [("wrn-40-2", {"l": n}, 32) for n in (1, 3, 4)]
-variants += [("resnet-50", {}, 224), ("wrn-50-2", {}, 224)]
-rows = []
-for name, kw, size in variants:
-    with torch.device("meta"):
-        m = nets.create(name, **({"num_classes": 1000} if size == 224 else {}), **kw)
-        params = sum(p.numel() for p in m.parameters())
-    fwd = flops.count_flops(m, (3, size, size))
-    rows.append({"network": name + "".join(f" {k}={v}" for k, v in kw.items()),
-                 "input": f"{size}x{size}", "parameters": present.fmt(params),
-                 "forward GFLOP": present.fmt(fwd / 1e9, 2), "training GFLOP / image": present.fmt(3 * fwd / 1e9, 2)})
-present.show_table(pd.DataFrame(rows), caption="Parameters and FLOPs (PyTorch's FlopCounterMode), CIFAR-10 or ImageNet head")
+present.show_table(show.cost_table(), caption="Parameters and FLOPs (PyTorch's FlopCounterMode), CIFAR-10 or ImageNet head")
 
 # %% [markdown]
 # ## The experiments

@@ -155,3 +155,54 @@ def maps_note(teacher_record) -> str:
             f"steps) on {r.data.get('n_train', '?')} {r.config['dataset']} images, {r.final['test_error']:.1f}% test "
             "error. A map says where a network looks only as far as the network has learned to look: read these "
             "with that error in mind: the thesis's figures show the maps of converged networks.*")
+
+
+# --- tables and sentences ---------------------------------------------------------------------
+
+THESIS_COLUMNS = {"student": "student alone", "at": "AT", "f-actt": "F-ActT", "kd": "KD", "at+kd": "AT+KD",
+                  "teacher": "teacher"}
+
+
+def thesis_table() -> pd.DataFrame:
+    """The thesis's CIFAR-10 errors per pair and method, each with its source tag."""
+    return pd.DataFrame([{"teacher → student": f"{t} → {s}",
+                          **{name: f"{ref[m][0]} [{ref[m][1]}]" for m, name in THESIS_COLUMNS.items()}}
+                         for (t, s), ref in study.THESIS.items()])
+
+
+def peers_table() -> pd.DataFrame:
+    """A peer reproduction's CIFAR-100 accuracies (not the thesis's numbers)."""
+    from .tables import fmt
+
+    return pd.DataFrame([{"teacher": t, "student": s, "teacher top-1 (%)": fmt(ta), "student alone top-1 (%)": fmt(sa),
+                          "AT top-1 (%)": fmt(at), "source": study.PEER_SOURCE}
+                         for (t, s), (ta, sa, at) in study.PEERS.items()])
+
+
+def plan_sentence(plan) -> str:
+    """What this profile trains: pairs, data, epochs, methods, seeds."""
+    d = plan.data
+    return (f"This profile: pairs {', '.join(f'{t} → {s}' for t, s in plan.pairs)}; {d['dataset']}"
+            + (f" ({d['train_subset']} training images, {d['test_subset']} test images)" if d.get("train_subset") else "")
+            + f"; teacher {plan.teacher_epochs} epochs, students {plan.student_epochs} epochs; methods "
+            + ", ".join(study.METHOD_NAMES[m] for m in plan.methods)
+            + (f" (and {', '.join(study.METHOD_NAMES[m] for m in plan.extra_methods)} on the first pair)"
+               if plan.extra_methods else "")
+            + f"; seeds {', '.join(map(str, plan.seeds))}."
+            + ("" if len(plan.pairs) == len(study.THESIS) else
+               " The other thesis pairs are left to the `full` profile: their teachers (WRN-40-1, WRN-40-2) cost "
+               "several times more per step than WRN-16-2 on two CPU cores, and gradient AT's double backprop "
+               "already makes it the most expensive method here."))
+
+
+def thesis_vs_ours(rows: list[dict], dataset: str) -> pd.DataFrame:
+    """``study.results_table`` rows next to the thesis's number for the same pair and method."""
+    keys = {v: k for k, v in study.METHOD_NAMES.items()}
+    out = []
+    for r in rows:
+        t, s = r["pair"].split(" → ")
+        ref = study.THESIS.get((t, s), {}).get(keys.get(r["method"], "teacher"))
+        out.append({"pair": r["pair"], "method": r["method"], f"ours: {dataset} error (%)": r["test error (%)"],
+                    "seeds": r["seeds"], "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "—",
+                    "source": study.THESIS_SOURCE if ref else "— (no thesis number for this pair or method)"})
+    return pd.DataFrame(out)

@@ -189,3 +189,96 @@ def error_by_depth_table(records) -> pd.DataFrame:
     table["parameters (plain / dirac / resnet)"] = [
         " / ".join(fmt(params.get((role, d))) for role in study.ARCHS) for d in table["depth"]]
     return table
+
+
+# --- tables of the thesis and of the networks ------------------------------------------------
+
+def thesis_table() -> pd.DataFrame:
+    """The thesis's errors and parameter counts, each with its source tags."""
+    return pd.DataFrame([{"network": name, "parameters": fmt(v.get("params")),
+                          "CIFAR-10 error (%)": fmt(v.get("cifar-10")), "CIFAR-100 error (%)": fmt(v.get("cifar-100")),
+                          "ImageNet top-1 error (%)": fmt(v.get("imagenet-top1")), "source": v["source"]}
+                         for name, v in study.THESIS.items()])
+
+
+@torch.no_grad()
+def identity_table(seed: int = 0) -> pd.DataFrame:
+    """A Dirac convolution with a = 1, b = 0 is the identity: v2 on x, v1 on NCReLU(x)."""
+    from ..nets.dirac import DiracConv2d, ncrelu
+
+    torch.manual_seed(seed)
+    x = torch.randn(2, 8, 9, 9)
+    rows = []
+    for version, inp in (("v2", x), ("v1", ncrelu(x))):
+        conv = DiracConv2d(inp.shape[1], 8, 3, version=version)
+        conv.a.fill_(1.0)
+        conv.b.zero_()
+        rows.append({"version": version,
+                     "a, b": f"{tuple(conv.a.shape)} per {'channel' if version == 'v2' else 'layer'}",
+                     "input to the conv": "x" if version == "v2" else "NCReLU(x)",
+                     "max |conv(input) - x| with a=1, b=0": f"{(conv(inp) - x).abs().max().item():.1e}"})
+    return pd.DataFrame(rows)
+
+
+def parameters_table() -> pd.DataFrame:
+    """Our parameter counts (networks built on the meta device) next to the thesis's [C] counts."""
+    from .. import nets
+
+    rows = []
+    for name, classes in (("diracnet-28-10", 10), ("diracnet-28-10", 100), ("diracnet-34-2", 10),
+                          ("diracnet-18", 1000), ("diracnet-34", 1000)):
+        with torch.device("meta"):
+            n = sum(p.numel() for p in nets.create(name, num_classes=classes).parameters())
+        thesis = study.THESIS[name]["params_cifar100" if classes == 100 else "params"]
+        rows.append({"network": name, "classes": classes, "ours": fmt(n), "thesis": fmt(thesis),
+                     "equal": "yes" if n == thesis else "NO"})
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def networks_table(profile: str) -> tuple[pd.DataFrame, str]:
+    """Plain, Dirac and ResNet of the profile's deepest depth: group outputs, 3x3 convolutions,
+    parameters; and the table's caption."""
+    from .. import nets
+
+    depth = study.DEPTHS[profile][-1]
+    shape = (1, 14, 14) if profile != "full" else (3, 32, 32)
+    rows = []
+    for role in study.ARCHS:
+        name = study.model_name(role, depth, study.WIDTH[profile])
+        net = nets.create(name, in_channels=shape[0])
+        outs = net.forward_groups(torch.zeros(1, *shape))
+        rows.append({"network": name, "group outputs (C, H, W)": ", ".join(str(tuple(o.shape[1:])) for o in outs),
+                     "3x3 convolutions": sum(1 for m in net.modules() if getattr(m, "weight", None) is not None
+                                             and m.weight.dim() == 4 and m.weight.shape[-1] == 3),
+                     "parameters": fmt(sum(p.numel() for p in net.parameters()))})
+    return pd.DataFrame(rows), f"The three networks of depth {depth} on a {shape} input"
+
+
+def speed_table(record, profile: str) -> pd.DataFrame:
+    """Folded vs unfolded, measured now (not a record): ``record``'s trained DiracNet and an
+    ImageNet-shaped DiracNet-18 (random weights), at batch 1 and a larger batch."""
+    from .. import nets, records
+    from ..tasks.diracnets import fold_speed
+
+    weights = records.load_weights(record)
+    trained = nets.create(record.config["model"], num_classes=weights["fc.bias"].shape[0],
+                          in_channels=record.data["shape"][0])
+    trained.load_state_dict(weights)
+    size = 64 if profile == "smoke" else 112
+    cases = [(f"{record.config['model']} (trained)", trained, tuple(record.data["shape"]), (1, 256)),
+             (f"diracnet-18 at {size}x{size}", nets.create("diracnet-18"), (3, size, size), (1, 16))]
+    return pd.DataFrame([{"network": name, "batch": row["batch"], "unfolded (ms)": fmt(row["unfolded_ms"], 1),
+                          "folded (ms)": fmt(row["folded_ms"], 1),
+                          "time saved (%)": fmt(100 * (1 - row["folded_ms"] / row["unfolded_ms"]), 0),
+                          "speed-up": fmt(row["speedup"], 2, "x"), "max relative difference": f"{row['max_rel_diff']:.1e}"}
+                         for name, net, shape, batches in cases
+                         for row in fold_speed(net, shape, batches, repeats=3 if profile == "smoke" else 9)])
+
+
+def thesis_networks_rows(records) -> list[dict]:
+    """Our runs of the thesis's own CIFAR networks (full profile) next to its numbers."""
+    return [{"network": r.extra.get("label") or r.config["model"], "our error (%)": fmt(r.final["test_error"]),
+             "thesis error (%)": fmt(study.THESIS.get(r.config["model"], {}).get(r.config["dataset"])),
+             "source": study.THESIS.get(r.config["model"], {}).get("source", "—")}
+            for r in records if "28-10" in r.config["model"]]

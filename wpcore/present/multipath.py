@@ -225,3 +225,35 @@ def shapes_table(m, image: torch.Tensor) -> pd.DataFrame:
              {"tensor": f"class scores, each of {len(logits)} heads", "shape": tuple(logits[0].shape)},
              {"tensor": "class-specific box deltas", "shape": tuple(deltas.shape)}]
     return pd.DataFrame(rows)
+
+
+# --- tables of the thesis and the recipe -----------------------------------------------------
+
+def thesis_table() -> pd.DataFrame:
+    """The thesis's COCO numbers, each result with its source tag."""
+    from ..studies import multipath as study
+
+    rows = []
+    for v in study.THESIS.values():
+        nums = ", ".join(f"{k} {fmt(x, 1)}" for k, x in v.items() if k not in ("what", "source"))
+        rows.append({"result": v["what"], "numbers": nums or "—", "source": v["source"]})
+    return pd.DataFrame(rows)
+
+
+def recipe_sentence(e, profile: str) -> str:
+    """The training recipe of the ablation's runs under ``profile``."""
+    return (f"Recipe under `{profile}`: {e.epochs} epoch{'s' * (e.epochs != 1)} of "
+            f"{e.options.get('train_images') or 'all'} training images ({e.dataset}), batch {e.batch_size}, learning "
+            f"rate {e.lr:g} x{e.gamma:g} at {', '.join(f'{m:.0%}' for m in e.milestones)} of training, weight decay "
+            f"{e.weight_decay:g}, seed {e.seed}.")
+
+
+def thesis_vs_ours(runs: dict, labels: list[str], profile: str) -> pd.DataFrame:
+    """The thesis's released model next to each of our variants (different data: read the gains)."""
+    from ..studies import multipath as study
+
+    ref = study.THESIS["resnet18-integral"]
+    rows = [{"run": f"thesis: {ref['what']}", **{k: fmt(ref.get(k), 1) for k in KEYS}, "source": ref["source"]}]
+    rows += [{"run": f"ours: {lab}", **{k: fmt(runs[lab].final.get(k), 1) for k in KEYS},
+              "source": f"record {runs[lab].key[:10]} ({profile}, {runs[lab].config['dataset']})"} for lab in labels]
+    return pd.DataFrame(rows)

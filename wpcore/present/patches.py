@@ -203,3 +203,27 @@ def ranking_sentence(records) -> str:
 def curves_ylabels() -> dict:
     return {"train_loss": "training loss (hinge)", "fpr95": "test FPR95 (%)"}
 
+
+
+# --- tables of the thesis and of the networks ------------------------------------------------
+
+def thesis_tables() -> list[tuple[pd.DataFrame, str]]:
+    """The thesis's Brown FPR95 per split and their mean: the paper's table and the re-scored models."""
+    out = []
+    for table, caption in ((study.THESIS, f"Thesis: {study.THESIS_SOURCE}"),
+                           (study.THESIS_PYTORCH, f"Thesis models, {study.THESIS_PYTORCH_SOURCE}")):
+        out.append((pd.DataFrame([{"network": m, **{s: fmt(v) for s, v in zip(study.SPLITS, vals)},
+                                   "mean": fmt(float(np.mean(vals)))} for m, vals in table.items()]), caption))
+    return out
+
+
+def networks_table() -> pd.DataFrame:
+    """Every registered DeepCompare network at the paper's width: parameters, descriptor, patch sizes."""
+    rows = []
+    for name in sorted(dc.BUILDERS):
+        with torch.device("meta"):
+            m = nets.create(name)
+        rows.append({"network": name, "parameters": fmt(sum(p.numel() for p in m.parameters())),
+                     "descriptor size": getattr(m, "dim", "— (no descriptor)"),
+                     "patch sizes": "any >= 64" if "spp" in name else "64x64"})
+    return pd.DataFrame(rows)

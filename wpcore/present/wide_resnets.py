@@ -192,3 +192,43 @@ def thesis_tables() -> list[tuple[pd.DataFrame, str]]:
 def planned_cells(exps) -> list[tuple[int, int]]:
     """(depth, width) of every network the page's experiments train."""
     return sorted({(int(e.model.split("-")[1]), int(e.model.split("-")[2])) for e in exps})
+
+
+# --- tables of the networks ------------------------------------------------------------------
+
+@torch.no_grad()
+def groups_table(name: str = "wrn-16-4", shape: tuple[int, int, int] = (3, 32, 32)) -> pd.DataFrame:
+    """Output shape and parameters of each group of ``name`` on one image of ``shape``."""
+    from .tables import fmt
+
+    net = nets.create(name, num_classes=10, in_channels=shape[0])
+    groups = net.forward_groups(torch.zeros(1, *shape))
+    return pd.DataFrame([{"group": i + 1, "output shape (C, H, W)": tuple(g.shape[1:]),
+                          "parameters": fmt(sum(p.numel() for p in net.groups[i].parameters()))}
+                         for i, g in enumerate(groups)])
+
+
+def cost_variants() -> list[tuple[str, dict, int]]:
+    """(name, builder arguments, input side) of every variant of the paper the chapter costs."""
+    variants = [("wrn-28-10", {}, 32), ("wrn-40-4", {}, 32), ("wrn-16-8", {}, 32)]
+    variants += [(f"wrn-{d}-2", {} if b == "B(3,3)" else {"block": b}, 32) for b, (d, _) in study.TABLE2_BLOCKS.items()]
+    variants += [("wrn-40-2", {"l": n}, 32) for n in (1, 3, 4)]
+    return variants + [("resnet-50", {}, 224), ("wrn-50-2", {}, 224)]
+
+
+def cost_table(variants=None) -> pd.DataFrame:
+    """Parameters (networks built on the meta device) and FLOPs (PyTorch's counter, one forward
+    pass; a training step is about 3x) of each variant, CIFAR-10 or ImageNet head."""
+    from .. import flops
+    from .tables import fmt
+
+    rows = []
+    for name, kw, size in variants or cost_variants():
+        with torch.device("meta"):
+            m = nets.create(name, **({"num_classes": 1000} if size == 224 else {}), **kw)
+            params = sum(p.numel() for p in m.parameters())
+        fwd = flops.count_flops(m, (3, size, size))
+        rows.append({"network": name + "".join(f" {k}={v}" for k, v in kw.items()), "input": f"{size}x{size}",
+                     "parameters": fmt(params), "forward GFLOP": fmt(fwd / 1e9, 2),
+                     "training GFLOP / image": fmt(3 * fwd / 1e9, 2)})
+    return pd.DataFrame(rows)
