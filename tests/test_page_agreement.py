@@ -12,6 +12,7 @@ from .conftest import needs_fmnist
 from .test_book_html import soup
 
 pytestmark = [pytest.mark.slow, needs_fmnist]
+NUM = r"-?\d+(?:\.\d+)?(?: ± \d+(?:\.\d+)?)?"   # a number as mean_spread writes it
 
 
 def table(page, caption: str) -> list[dict]:
@@ -43,7 +44,7 @@ def verdict_text(page, claim_start: str) -> str:
 def test_diracnets_fold_saving_in_the_verdict_is_the_tables(built_book):
     page = soup(built_book / "chapters" / "diracnets.html")
     text = page.get_text(" ", strip=True)
-    said = re.search(r"unfolded vs folded, on .+?, right after training: (\S+(?: ± \S+)?)% saved", text)
+    said = re.search(rf"unfolded vs folded, on .+?, right after training: ({NUM})% saved", text)
     assert said, "the verdict no longer states the time saved"
     rows = table(page, "Folded vs unfolded, from the records")
     assert rows[-1]["network"] == "all trained DiracNets"
@@ -53,7 +54,7 @@ def test_diracnets_fold_saving_in_the_verdict_is_the_tables(built_book):
 def test_attention_distance_table_and_check_agree(built_book):
     page = soup(built_book / "chapters" / "attention.html")
     text = page.get_text(" ", strip=True)
-    said = re.search(r"x1e-3\): AT students (\S+(?: ± \S+)?) vs plain students (\S+(?: ± \S+)?)", text)
+    said = re.search(rf"x1e-3\): AT students ({NUM}) vs plain students ({NUM})", text)
     assert said, "the check no longer states the distances"
     rows = {r["student"]: r for r in table(page, "Attention distance to")}
     col = next(k for k in next(iter(rows.values())) if k.startswith("AT distance"))

@@ -32,7 +32,11 @@ def css_class(c: Claim) -> str:
 
 
 def link(c: Claim) -> str:
-    """The claim's section on its chapter page (relative to a page in ``chapters/`` or ``book/``)."""
+    """The claim's section on its chapter page (relative to a page in ``chapters/`` or ``book/``);
+    an implementation check links to the chapter's verdict section (``show_verdicts`` anchors
+    claims only)."""
+    if c.kind is Kind.CHECK:
+        return f"../chapters/{c.chapter}.html#verdict"
     return f"../chapters/{c.chapter}.html#{slug(c)}"
 
 
