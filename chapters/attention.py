@@ -21,26 +21,27 @@
 # where to look. The thesis defines the *attention* of a layer as a spatial map: how strongly the
 # activations respond at each position. Activation-based attention transfer (AT) adds a loss that
 # pulls the student's normalised maps towards the teacher's, at the end of each group of residual
-# blocks. It can be combined with knowledge distillation (KD), which matches the softened class
-# probabilities. A second variant matches the *gradient* of the loss with respect to the input.
+# blocks. It can be combined with knowledge distillation (KD) {cite}`hinton2015distilling`, which
+# matches the softened class probabilities. A second variant matches the *gradient* of the loss with respect to the input.
 #
 # This chapter builds these losses, trains teacher and student pairs under the selected profile,
 # shows the attention maps, and compares what we measure with the thesis.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
 
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from wpcore import experiment, nets, present
+from wpcore import experiment, present
 from wpcore.losses import attention as losses
+from wpcore.present import attention as show
 from wpcore.studies import attention as study
-from wpcore.tasks.attention import load_model
+from wpcore.experiment import load_model
 
 t_page = present.start(profile)
 plan = study.PLANS[profile]
@@ -49,26 +50,19 @@ plan = study.PLANS[profile]
 # ## What the thesis reports
 #
 # CIFAR-10 test error (%) of WRN students trained alone, with AT, with full-activation transfer
-# (F-ActT, FitNets-style), with KD and with AT+KD, next to their teachers. Each number carries
+# (F-ActT, FitNets-style {cite}`romero2015fitnets`), with KD and with AT+KD, next to their teachers. Each number carries
 # its source tag from the reference sheet: **[T]** a third-party quote of the paper's table,
 # **[U]** recalled from the paper and not yet checked against its PDF.
 
 # %% tags=["hide-input"]
-cols = {"student": "student alone", "at": "AT", "f-actt": "F-ActT", "kd": "KD", "at+kd": "AT+KD",
-        "teacher": "teacher"}
-present.show_table(pd.DataFrame([
-    {"teacher → student": f"{t} → {s}", **{name: f"{ref[m][0]} [{ref[m][1]}]" for m, name in cols.items()}}
-    for (t, s), ref in study.THESIS.items()]), caption=f"Thesis: CIFAR-10 test error (%), {study.THESIS_SOURCE}")
+present.show_table(show.thesis_table(), caption=f"Thesis: CIFAR-10 test error (%), {study.THESIS_SOURCE}")
 
 # %% [markdown]
-# A later public reproduction (RepDistiller) measured AT on CIFAR-100 with other pairs; it is a
+# A later public reproduction (RepDistiller {cite}`tian2020repdistiller`) measured AT on CIFAR-100 with other pairs; it is a
 # peer's number, not the thesis's, and uses accuracy rather than error.
 
 # %% tags=["hide-input"]
-present.show_table(pd.DataFrame([
-    {"teacher": t, "student": s, "teacher top-1 (%)": present.fmt(ta), "student alone top-1 (%)": present.fmt(sa),
-     "AT top-1 (%)": present.fmt(at), "source": study.PEER_SOURCE}
-    for (t, s), (ta, sa, at) in study.PEERS.items()]), caption="Peer numbers (not the thesis)")
+present.show_table(show.peers_table(), caption="Peer numbers (not the thesis)")
 
 # %% [markdown]
 # ## Attention maps and the losses
@@ -84,29 +78,24 @@ present.show_table(pd.DataFrame([
 #
 # The student's and teacher's group outputs come from one model contract,
 # `GroupNet.forward_groups`, so any registered pair works; groups are paired by spatial size.
-# Below, the three maps of one group of an untrained WRN-16-1 on one Fashion-MNIST-sized input,
-# and the group outputs the pairs are matched on.
+#
+# ## The idea: the student looks where the teacher looks
+#
+# Drawn from this page's teacher and student (their group outputs are computed, and the groups
+# are linked exactly as `match_groups` pairs them): the teacher is trained first and frozen; the
+# student is trained on its own loss plus the AT loss between each pair of linked groups. The
+# channel counts differ (the teacher is wider); the attention maps do not, which is why the
+# loss compares maps and not activations.
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-
-torch.manual_seed(0)
 teacher_name, student_name = plan.pairs[0]
-t_net, s_net = nets.create(teacher_name, in_channels=1), nets.create(student_name, in_channels=1)
-x0 = torch.randn(1, 1, 28, 28)
-with torch.no_grad():
-    g_t, g_s = t_net.eval().forward_groups(x0), s_net.eval().forward_groups(x0)
-pairs = losses.match_groups(g_s, g_t)
-present.show_table(pd.DataFrame([{"pair": k + 1, f"student {student_name} group": i + 1,
-                                  "student shape (C, H, W)": tuple(g_s[i].shape[1:]),
-                                  f"teacher {teacher_name} group": j + 1,
-                                  "teacher shape (C, H, W)": tuple(g_t[j].shape[1:])}
-                                 for k, (i, j) in enumerate(pairs)]), caption="Groups paired by spatial size")
-fig, axes = plt.subplots(1, 3, figsize=(7, 2.5))
-for ax, (name, fn) in zip(axes, losses.MAPS.items()):
-    ax.imshow(fn(g_s[0])[0].numpy(), cmap="inferno")
-    ax.set(title=f"F_{name}", xticks=[], yticks=[])
-fig.tight_layout()
+fig = show.transfer_figure(teacher_name, student_name, (1, 28, 28))
+
+# %% [markdown]
+# The attention transfer loss as `wpcore` has it: three short functions.
+
+# %% tags=["hide-input"]
+present.show_source(losses.at, losses.at_loss, losses.at_total)
 
 # %% [markdown]
 # Knowledge distillation uses $T=4$, $\alpha=0.9$:
@@ -133,29 +122,20 @@ fig.tight_layout()
 
 # %% tags=["hide-input"]
 d = plan.data
-display(Markdown(
-    f"This profile: pairs {', '.join(f'{t} → {s}' for t, s in plan.pairs)}; {d['dataset']}"
-    + (f" ({d['train_subset']} training images, {d['test_subset']} test images)" if d.get("train_subset") else "")
-    + f"; teacher {plan.teacher_epochs} epochs, students {plan.student_epochs} epochs; methods "
-    + ", ".join(study.METHOD_NAMES[m] for m in plan.methods)
-    + (f" (and {', '.join(study.METHOD_NAMES[m] for m in plan.extra_methods)} on the first pair)"
-       if plan.extra_methods else "")
-    + f"; seeds {', '.join(map(str, plan.seeds))}."
-    + ("" if len(plan.pairs) == len(study.THESIS) else
-       " The other thesis pairs are left to the `full` profile: their teachers (WRN-40-1, WRN-40-2) cost "
-       "several times more per step than WRN-16-2 on two CPU cores, and gradient AT's double backprop "
-       "already makes it the most expensive method here.")))
+display(Markdown(show.plan_sentence(plan)))
 
 # %%
 exps = study.experiments(profile)
-records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+records = [experiment.run(e, log=progress) for e in exps]
+progress.summary(records)
 
 # %% [markdown]
 # ## Attention maps: teacher, plain student, AT student
 #
-# The same test images through the teacher, a student trained alone and a student trained with
-# AT (seed 0), one map ($F_\mathrm{sum}^2$, scaled to [0, 1] per image) per group. If AT works as
-# intended, the AT student's maps look more like the teacher's than the plain student's do.
+# First the three maps of the thesis on one test image, for the second group of the trained
+# teacher: the sum of absolute values, the sum of squares (the map AT uses) and the maximum of
+# squares over channels.
 
 # %% tags=["hide-input"]
 t_rec = next(r for r in records if study.method_of(r) == "teacher" and r.config["model"] == teacher_name)
@@ -169,28 +149,36 @@ def pick(method, seed=0):
 
 teacher = load_model(t_rec)
 raw, x, y, classes = study.test_images(t_rec, 4)
+fig = show.definitions_figure(teacher, x[:1], 1, f"the teacher {teacher_name}")
+
+# %% [markdown]
+# Then the same test images through the teacher, a student trained alone and a student trained
+# with AT (seed 0), one map ($F_\mathrm{sum}^2$, scaled to [0, 1] per image) per group. If AT works
+# as intended, the AT student's maps look more like the teacher's than the plain student's do.
+
+# %% tags=["hide-input"]
+display(Markdown(show.maps_note(t_rec)))
 maps = {f"teacher {teacher_name}": study.group_maps(teacher, x),
         "student alone": study.group_maps(load_model(pick("student")), x),
         "AT student": study.group_maps(load_model(pick("at")), x)}
-fig = study.plot_attention_maps(raw, maps, classes, y)
+fig = show.maps_figure(raw, maps, classes, y)
 
 # %% [markdown]
 # How far is each student's attention from the teacher's? The AT distance (the AT loss with
-# $\beta=1$, summed over groups) on the first test images, for every seed:
+# $\beta=1$, summed over groups) on the first test images, for every seed, in the unit the
+# implementation check below uses:
 
 # %% tags=["hide-input"]
-distances = study.attention_distances(records, profile)
-present.show_table(pd.DataFrame([{"student": study.METHOD_NAMES[m], "seeds": len(v),
-                                  "AT distance to the teacher": study.mean_spread(v, 4)}
-                                 for m, v in distances.items()]),
-                   caption=f"Attention distance to {teacher_name} (lower: closer), mean ± s.d. over seeds")
+present.show_table(show.distance_table(study.attention_distances(records, profile)),
+                   caption=f"Attention distance to {teacher_name} on {study.DISTANCE_IMAGES} test images "
+                           "(lower: closer), mean ± s.d. over seeds")
 
 # %% [markdown]
 # ## Student error by method
 
 # %% tags=["hide-input"]
 rows = study.results_table(records, profile)
-fig = study.plot_errors(rows, title=f"Student test error by method ({profile} profile, {d['dataset']})")
+fig = show.errors_figure(rows, title=f"Student test error by method ({profile} profile, {d['dataset']})")
 present.show_table(pd.DataFrame([{k: v for k, v in r.items() if k != "errors"} for r in rows]),
                    caption="Test error (%), mean ± s.d. over seeds, from the records")
 
@@ -202,15 +190,7 @@ present.show_table(pd.DataFrame([{k: v for k, v in r.items() if k != "errors"} f
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-table = []
-for r in rows:
-    t, s = r["pair"].split(" → ")
-    key = {v: k for k, v in study.METHOD_NAMES.items()}.get(r["method"], "teacher")
-    ref = study.THESIS.get((t, s), {}).get(key)
-    table.append({"pair": r["pair"], "method": r["method"], f"ours: {d['dataset']} error (%)": r["test error (%)"],
-                  "seeds": r["seeds"], "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "—",
-                  "source": study.THESIS_SOURCE if ref else "— (no thesis number for this pair or method)"})
-present.show_table(pd.DataFrame(table), caption=f"Ours ({profile} profile) next to the thesis")
+present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({profile} profile) next to the thesis")
 
 # %% [markdown]
 # ## Verdict
@@ -224,4 +204,4 @@ present.show_verdicts(study.claims(records, profile), profile, (
     "the paper-era KL scale, as the code behind the thesis's KD numbers did."))
 
 # %% tags=["hide-input"]
-present.provenance(records, profile, time.perf_counter() - t_page)
+present.provenance(records, profile, time.perf_counter() - t_page, chapter="attention")

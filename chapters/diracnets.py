@@ -35,6 +35,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
@@ -43,11 +44,10 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from wpcore import experiment, nets, present, records
-from wpcore.nets.dirac import DiracConv2d, ncrelu
+from wpcore import experiment, present
+from wpcore.nets import dirac
 from wpcore.present import diracnets as dfig
 from wpcore.studies import diracnets as study
-from wpcore.tasks.diracnets import fold_speed
 
 t_page = present.start(profile)
 
@@ -61,11 +61,26 @@ t_page = present.start(profile)
 # as figures, so it has no numbers here.
 
 # %% tags=["hide-input"]
-present.show_table(pd.DataFrame([
-    {"network": name, "parameters": present.fmt(v.get("params")),
-     "CIFAR-10 error (%)": present.fmt(v.get("cifar-10")), "CIFAR-100 error (%)": present.fmt(v.get("cifar-100")),
-     "ImageNet top-1 error (%)": present.fmt(v.get("imagenet-top1")), "source": v["source"]}
-    for name, v in study.THESIS.items()]), caption="Thesis numbers")
+present.show_table(dfig.thesis_table(), caption="Thesis numbers")
+
+# %% [markdown]
+# ## The idea: the identity inside the weights
+#
+# One real Dirac convolution of `wpcore` at initialisation, its weights read from the module: the
+# delta $I$ (each output channel copies its input channel), the normalised random weight scaled by
+# $b$, and their sum, the weight the convolution applies. At initialisation the layer is almost the
+# identity, like a residual block whose branch starts small; training moves $a$, $b$ and $W$, and
+# after training the sum is just an ordinary convolution weight.
+
+# %% tags=["hide-input"]
+fig = dfig.parameterisation_figure()
+
+# %% [markdown]
+# The parameterization as `wpcore` has it: the effective weight is one line, and the convolution
+# applies it like any other weight.
+
+# %% tags=["hide-input"]
+present.show_source(dirac.normalize_filters, dirac.DiracConv.effective_weight, dirac.DiracConv.forward)
 
 # %% [markdown]
 # ## The parameterization
@@ -76,17 +91,7 @@ present.show_table(pd.DataFrame([
 # is still the identity. Both checks run here, on random inputs:
 
 # %% tags=["hide-input"]
-x = torch.randn(2, 8, 9, 9)
-checks = []
-for version, inp in (("v2", x), ("v1", ncrelu(x))):
-    conv = DiracConv2d(inp.shape[1], 8, 3, version=version)
-    with torch.no_grad():
-        conv.a.fill_(1.0)
-        conv.b.zero_()
-        checks.append({"version": version, "a, b": f"{tuple(conv.a.shape)} per {'channel' if version == 'v2' else 'layer'}",
-                       "input to the conv": "x" if version == "v2" else "NCReLU(x)",
-                       "max |conv(input) - x| with a=1, b=0": f"{(conv(inp) - x).abs().max().item():.1e}"})
-present.show_table(pd.DataFrame(checks), caption="A Dirac convolution with a = 1, b = 0 is the identity")
+present.show_table(dfig.identity_table(), caption="A Dirac convolution with a = 1, b = 0 is the identity")
 
 # %% [markdown]
 # ## The networks
@@ -101,30 +106,11 @@ present.show_table(pd.DataFrame(checks), caption="A Dirac convolution with a = 1
 # each network, next to the thesis's:
 
 # %% tags=["hide-input"]
-rows = []
-for name, classes in (("diracnet-28-10", 10), ("diracnet-28-10", 100), ("diracnet-34-2", 10),
-                      ("diracnet-18", 1000), ("diracnet-34", 1000)):
-    with torch.device("meta"):
-        n = sum(p.numel() for p in nets.create(name, num_classes=classes).parameters())
-    thesis = study.THESIS[name]["params_cifar100" if classes == 100 else "params"]
-    rows.append({"network": name, "classes": classes, "ours": present.fmt(n), "thesis": present.fmt(thesis),
-                 "equal": "yes" if n == thesis else "NO"})
-present.show_table(pd.DataFrame(rows), caption="Parameters (BN, a and b included; the thesis's counts are [C])")
+present.show_table(dfig.parameters_table(), caption="Parameters (BN, a and b included; the thesis's counts are [C])")
 
 # %% tags=["hide-input"]
-depth_example = study.DEPTHS[profile][-1]
-shape = (1, 14, 14) if profile != "full" else (3, 32, 32)
-table = []
-for role in study.ARCHS:
-    net = nets.create(study.model_name(role, depth_example, study.WIDTH[profile]), in_channels=shape[0])
-    outs = net.forward_groups(torch.zeros(1, *shape))
-    table.append({"network": study.model_name(role, depth_example, study.WIDTH[profile]),
-                  "group outputs (C, H, W)": ", ".join(str(tuple(o.shape[1:])) for o in outs),
-                  "3x3 convolutions": sum(1 for m in net.modules()
-                                          if getattr(m, "weight", None) is not None and m.weight.dim() == 4
-                                          and m.weight.shape[-1] == 3),
-                  "parameters": present.fmt(sum(p.numel() for p in net.parameters()))})
-present.show_table(pd.DataFrame(table), caption=f"The three networks of depth {depth_example} on a {shape} input")
+table, caption = dfig.networks_table(profile)
+present.show_table(table, caption=caption)
 
 # %% [markdown]
 # ## The experiment
@@ -139,7 +125,9 @@ present.show_table(pd.DataFrame(table), caption=f"The three networks of depth {d
 
 # %%
 exps = study.experiments(profile)
-recs = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+recs = [experiment.run(e, log=progress) for e in exps]
+progress.summary(recs)
 
 # %% tags=["hide-input"]
 depth_recs = [r for r in recs if "28-10" not in r.config["model"]]
@@ -147,25 +135,30 @@ fig = dfig.depth_figure(depth_recs, study.DEPTHS[profile],
                         f"Error and training loss vs depth ({profile} profile, {depth_recs[0].config['dataset']}, "
                         f"width {study.WIDTH[profile]})")
 
-# %% [markdown]
-# Each line is the mean over seeds (band: the range of seeds; dots: single runs). The training
-# loss on the right is what the depth problem is about: a network that cannot be optimised has a
-# high loss on its own training data, whatever it would do on the test set.
+# %% tags=["hide-input"]
+display(Markdown(
+    "Each line is the mean over seeds (band: the range of seeds; dots: single runs). The training loss on the "
+    "right is what the depth problem is about: a network that cannot be optimised has a high loss on its own "
+    "training data, whatever it would do on the test set."
+    + (" Its axis is logarithmic because one network's loss is more than ten times another's: on a linear axis "
+       "that one curve would flatten all the others." if fig.log_axis else "")))
 
 # %% tags=["hide-input"]
 deep = study.DEPTHS[profile][-1]
 deepest = [r for r in depth_recs if study.depth_of(r) == deep]
-fig = present.curves(deepest, metrics=("train_loss", "test_error"),
-                     label=lambda r: f"{study.role_of(r)} {deep}",
-                     title=f"Learning curves at depth {deep} ({profile} profile)")
+fig = present.learning_curves(deepest, metrics=("train_loss", "test_error"),
+                              label=lambda r: f"{study.role_of(r)} {deep}",
+                              title=f"Learning curves at depth {deep} ({profile} profile)")
 
 # %% [markdown]
 # ## How a and b evolve
 #
 # BN follows every Dirac convolution, so the scale of $\hat W$ does not matter, only the ratio
 # $b/a$ per channel: how far a layer has moved away from the identity (0.1 at initialisation).
-# Left: the mean of $b/a$ per group after each epoch for the deepest DiracNets. Right: the mean
-# $a$ and $b$ of every layer at the end of training, input to output.
+# Left: the mean of $b/a$ per group after each epoch for the deepest DiracNets, on an axis from 0,
+# so that a change is a change and not seed noise magnified. Right: the mean $a$ and $b$ of every
+# layer at the end of training, input to output. The sentence under the figure says how far they
+# moved.
 
 # %% tags=["hide-input"]
 dirac_deep = [r for r in deepest if study.role_of(r) == "dirac"]
@@ -180,33 +173,25 @@ display(Markdown(dfig.ab_summary(dirac_deep, deep_name)))
 # with weight $\hat W \cdot \gamma/\sqrt{\sigma^2+\epsilon}$ and a bias. `wpcore.nets.fold` builds
 # that conv-ReLU chain from a trained DiracNet. Right after training, every DiracNet was folded:
 # the largest relative difference of its logits on a test batch, and the median time of a forward
-# pass of that batch, unfolded and folded, on the training device:
+# pass of that batch, unfolded and folded, on the training device. The last row, over all trained
+# DiracNets, is the number the verdict below uses.
 
 # %% tags=["hide-input"]
 present.show_table(dfig.fold_table(recs),
-                   caption="Folded vs unfolded, from the records (median over seeds; times in ms per batch)")
+                   caption="Folded vs unfolded, from the records (times in ms per test batch; time saved: mean ± "
+                           "s.d. over runs)")
 
 # %% [markdown]
-# The same comparison measured now, on this machine, for the deepest trained DiracNet (its
-# weights loaded from the record) and for an ImageNet-shaped DiracNet-18 (random weights; the
-# time does not depend on their values), at batch 1 (latency) and at a larger batch (throughput):
+# How much folding saves depends on the batch: computing the effective weights costs the same for
+# one image as for many, while the convolutions grow with the batch. A second measurement, made while
+# this page was built (not a record, and not what the verdict uses), times the deepest trained
+# DiracNet (its weights loaded from the record) and an ImageNet-shaped DiracNet-18 (random weights;
+# the time does not depend on their values) at batch 1 and at a larger batch:
 
 # %% tags=["hide-input"]
-r0 = dirac_deep[0]
-weights = records.load_weights(r0)
-trained = nets.create(r0.config["model"], num_classes=weights["fc.bias"].shape[0], in_channels=r0.data["shape"][0])
-trained.load_state_dict(weights)
-imagenet_size = 64 if profile == "smoke" else 112
-cases = [(f"{r0.config['model']} (trained)", trained, tuple(r0.data["shape"]), (1, 256)),
-         (f"diracnet-18 at {imagenet_size}x{imagenet_size}", nets.create("diracnet-18"),
-          (3, imagenet_size, imagenet_size), (1, 16))]
-speed = [{"network": name, "batch": row["batch"], "unfolded (ms)": present.fmt(row["unfolded_ms"], 1),
-          "folded (ms)": present.fmt(row["folded_ms"], 1), "speed-up": present.fmt(row["speedup"], 2, "x"),
-          "max relative difference": f"{row['max_rel_diff']:.1e}"}
-         for name, net, shape, batches in cases
-         for row in fold_speed(net, shape, batches, repeats=3 if profile == "smoke" else 9)]
-present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get_num_threads()} CPU threads, "
-                   "median of repeats, eval mode, no gradients)")
+present.show_table(dfig.speed_table(dirac_deep[0], profile),
+                   caption=f"Measured while building this page, not a record ({torch.get_num_threads()} CPU threads, "
+                           "median of repeats, eval mode, no gradients)")
 
 # %% [markdown]
 # ## Thesis vs ours
@@ -215,10 +200,7 @@ present.show_table(pd.DataFrame(speed), caption=f"Inference time now ({torch.get
 summary = dfig.error_by_depth_table(depth_recs)
 present.show_table(summary, caption=f"Ours: test error by depth ({profile} profile, "
                    f"{depth_recs[0].config['dataset']}, width {study.WIDTH[profile]}, mean ± s.d. over seeds)")
-rows = [{"network": r.extra.get("label") or r.config["model"], "our error (%)": present.fmt(r.final["test_error"]),
-         "thesis error (%)": present.fmt(study.THESIS.get(r.config["model"], {}).get(r.config["dataset"])),
-         "source": study.THESIS.get(r.config["model"], {}).get("source", "—")}
-        for r in recs if "28-10" in r.config["model"]]
+rows = dfig.thesis_networks_rows(recs)
 if rows:
     present.show_table(pd.DataFrame(rows), caption="The thesis's CIFAR networks (full profile)")
 else:
@@ -237,4 +219,4 @@ present.show_verdicts(study.claims(recs, profile), profile, (
     "ImageNet accuracies. Run the `full` profile on a GPU to test those."))
 
 # %% tags=["hide-input"]
-present.provenance(recs, profile, time.perf_counter() - t_page)
+present.provenance(recs, profile, time.perf_counter() - t_page, chapter="diracnets")

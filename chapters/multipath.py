@@ -15,10 +15,10 @@
 # # A MultiPath network for object detection
 #
 # *Thesis chapter 2; S. Zagoruyko, A. Lerer, T.-Y. Lin, P. O. Pinheiro, S. Gross, S. Chintala and
-# P. Dollár, "A MultiPath Network for Object Detection", BMVC 2016.*
+# P. Dollár, "A MultiPath Network for Object Detection", BMVC 2016* {cite}`zagoruyko2016multipath`.
 #
-# Fast R-CNN classifies each object proposal from one RoI-pooled window of the last convolutional
-# layer. COCO's objects are often small, crowded and only recognisable from their surroundings,
+# Fast R-CNN {cite}`girshick2015fast` classifies each object proposal from one RoI-pooled window of the last convolutional
+# layer. COCO's {cite}`lin2014coco` objects are often small, crowded and only recognisable from their surroundings,
 # and its metric averages AP over IoU thresholds from 0.5 to 0.95, so a detector must also place
 # boxes tightly. The MultiPath network changes Fast R-CNN in three ways:
 #
@@ -35,18 +35,16 @@
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
-from wpcore.present.multipath import top_detections
+from wpcore.nets import multipath as mpnet
+from wpcore.present import multipath as show
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
 
@@ -61,11 +59,7 @@ t_page = present.start(profile)
 # sheet, so the chapter tests the *direction* of each step, not its size.
 
 # %% tags=["hide-input"]
-rows = []
-for v in study.THESIS.values():
-    nums = ", ".join(f"{k} {present.fmt(x, 1)}" for k, x in v.items() if k not in ("what", "source"))
-    rows.append({"result": v["what"], "numbers": nums or "—", "source": v["source"]})
-present.show_table(pd.DataFrame(rows), caption="Thesis numbers (COCO)")
+present.show_table(show.thesis_table(), caption="Thesis numbers (COCO)")
 
 # %% [markdown]
 # ## The data
@@ -80,23 +74,30 @@ present.show_table(pd.DataFrame(rows), caption="Thesis numbers (COCO)")
 # %% tags=["hide-input"]
 exps = study.experiments(profile)
 test = test_split(exps[0].dataset, exps[0].options)
+fig = show.scenes_figure(test)
 
+# %% [markdown]
+# ## The idea: every proposal seen through several paths
+#
+# Drawn from the full MultiPath network of this page (its regions, the stages each region pools
+# from and its classifiers are read from the built module): on the left, the four foveal regions
+# of one proposal, computed by the network's own `foveal_boxes`; on the right, the paths a proposal
+# takes. Each region is pooled from one or more trunk stages (the skip connections), normalised and
+# reduced, and goes through its own fully connected head; the concatenated features feed six
+# classifiers, each trained to call a box positive from its own IoU threshold (the integral loss).
 
-def draw(ax, image, boxes, names, colour, scores=None):
-    ax.imshow(image.permute(1, 2, 0).numpy())
-    for k, (b, n) in enumerate(zip(boxes, names)):
-        ax.add_patch(plt.Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, color=colour, lw=1.5))
-        text = n if scores is None else f"{n} {scores[k]:.2f}"
-        ax.text(b[0], b[1] - 1, text, color="black", fontsize=6, backgroundcolor=colour)
-    ax.set_axis_off()
+# %% tags=["hide-input"]
+full = nets.create(exps[-1].model, num_classes=test.num_classes, **exps[-1].model_kw)
+image, target = test[0]
+fig = show.idea_figure(full, image, target["boxes"][0])
 
+# %% [markdown]
+# The heart of it in `wpcore`, as the package has it: `foveal_boxes` scales a box about its
+# centre, `region_features` pools every region from its stages and runs its head, and `scores`
+# averages the integral classifiers.
 
-fig, axes = plt.subplots(1, 6, figsize=(13, 2.6))
-for i, ax in enumerate(axes):
-    image, target = test[i % len(test)]
-    draw(ax, image, target["boxes"].tolist(), [test.classes[k - 1] for k in target["labels"].tolist()], "gold")
-fig.suptitle(f"Test scenes with their ground-truth boxes ({len(test)} test images)")
-fig.tight_layout()
+# %% tags=["hide-input"]
+present.show_source(mpnet.foveal_boxes, mpnet.MultiPathNet.region_features, mpnet.MultiPathNet.scores)
 
 # %% [markdown]
 # ## The network
@@ -106,9 +107,10 @@ fig.tight_layout()
 # The table lists, for each variant of the ablation, which stages each foveal region pools from,
 # how many classifiers it trains and its parameter count.
 #
-# **Proposals.** The thesis's detector classifies DeepMask/SharpMask proposals: a separate
+# **Proposals.** The thesis's detector classifies DeepMask/SharpMask proposals
+# {cite}`pinheiro2015deepmask,pinheiro2016sharpmask`: a separate
 # network, trained on COCO masks, that slides over an image pyramid and scores class-agnostic
-# segment candidates. We use a region proposal network instead (torchvision's): it too is a
+# segment candidates. We use a region proposal network {cite}`ren2015faster` instead (torchvision's): it too is a
 # learned, class-agnostic objectness model slid over the image, but it regresses boxes from
 # anchors on the shared trunk rather than predicting masks from 224x224 crops, so it needs no
 # masks and no second network, and it trains jointly with the detector in minutes on a CPU.
@@ -116,15 +118,7 @@ fig.tight_layout()
 # unlike the thesis, each variant's proposals come from its own jointly trained RPN.
 
 # %% tags=["hide-input"]
-rows = []
-for e in exps:
-    m = nets.create(e.model, num_classes=test.num_classes, **e.model_kw)
-    rows.append({"variant": e.label, "regions": ", ".join(f"{s:g}x" for s in m.regions),
-                 "stages per region": " | ".join("+".join(f"s{k + 1}" for k in st) for st in m.region_stages),
-                 "classifiers (IoU)": ", ".join(f"{u:.2f}" for u in m.thresholds),
-                 "RoI feature size": len(m.regions) * m.region_heads[0][1].out_features,
-                 "parameters": present.fmt(sum(p.numel() for p in m.parameters()))})
-present.show_table(pd.DataFrame(rows), caption="The four variants of the ablation")
+present.show_table(show.variants_table(exps, test.num_classes), caption="The four variants of the ablation")
 
 # %% [markdown]
 # The shapes for one test image through the full MultiPath network: the trunk's three stages,
@@ -132,20 +126,7 @@ present.show_table(pd.DataFrame(rows), caption="The four variants of the ablatio
 # feature and the outputs.
 
 # %% tags=["hide-input"]
-m = nets.create(exps[-1].model, num_classes=test.num_classes, **exps[-1].model_kw).eval()
-image = test[0][0][None]
-with torch.no_grad():
-    feats = m.trunk((image - m.mean) / m.std)
-    rois = torch.tensor([[0, 10.0, 10.0, 60.0, 70.0], [0, 40.0, 30.0, 90.0, 100.0], [0, 5.0, 50.0, 40.0, 90.0]])
-    logits, deltas = m.heads(feats, rois)
-shape_rows = [{"tensor": f"trunk stage {i + 1} (stride {s})", "shape": tuple(f.shape)}
-              for i, (f, s) in enumerate(zip(feats, m.trunk.strides))]
-shape_rows += [{"tensor": f"region {sc:g}x after 1x1 reduce", "shape": (3, m.reduce[r].out_channels, m.roi_size, m.roi_size)}
-               for r, sc in enumerate(m.regions)]
-shape_rows += [{"tensor": "concatenated region features", "shape": (3, m.region_features(feats, rois).shape[1])},
-               {"tensor": f"class scores, each of {len(logits)} heads", "shape": tuple(logits[0].shape)},
-               {"tensor": "class-specific box deltas", "shape": tuple(deltas.shape)}]
-present.show_table(pd.DataFrame(shape_rows), caption="MultiPath shapes (one image, three proposals)")
+present.show_table(show.shapes_table(full, image), caption="MultiPath shapes (one image, three proposals)")
 
 # %% [markdown]
 # ## The experiment
@@ -156,22 +137,19 @@ present.show_table(pd.DataFrame(shape_rows), caption="MultiPath shapes (one imag
 # already exists is not trained again.
 
 # %% tags=["hide-input"]
-e0 = exps[0]
-display(Markdown(
-    f"Recipe under `{profile}`: {e0.epochs} epochs of {e0.options.get('train_images') or 'all'} training images "
-    f"({e0.dataset}), batch {e0.batch_size}, learning rate {e0.lr:g} x{e0.gamma:g} at "
-    f"{', '.join(f'{m:.0%}' for m in e0.milestones)} of training, weight decay {e0.weight_decay:g}, seed {e0.seed}."))
+display(Markdown(show.recipe_sentence(exps[0], profile)))
 
 # %%
-records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+records = [experiment.run(e, log=progress) for e in exps]
+progress.summary(records)
 
 # %% tags=["hide-input"]
 labels = [e.label for e in exps]
 runs = {lab: recs[0] for lab, recs in study.by_label(records).items()}  # the first seed of each variant
-fig = present.curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),
-                     title=f"Training loss and test AP ({profile} profile)")
-fig.axes[0].set_ylabel("training loss (RPN + classifiers + boxes)")
-fig.axes[1].set_ylabel("test AP (%)");
+fig = present.learning_curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),
+                              title=f"Training loss and test AP ({profile} profile)",
+                              ylabels={"train_loss": "training loss (RPN + classifiers + boxes)"})
 
 # %% [markdown]
 # ## Results
@@ -180,56 +158,34 @@ fig.axes[1].set_ylabel("test AP (%)");
 # 0.50 and 0.75, AP for small and medium objects, recall with 100 detections per image).
 
 # %% tags=["hide-input"]
-keys = ["AP", "AP50", "AP75", "APs", "APm", "AR100"]
-table = pd.DataFrame([{"variant": lab, **{k: present.fmt(runs[lab].final.get(k), 1) for k in keys},
-                       "parameters": present.fmt(runs[lab].final["params"]),
-                       "train time (s)": present.fmt(runs[lab].wall_time_s, 0)} for lab in labels])
-present.show_table(table, caption=f"Ablation ({profile} profile, {records[0].config['dataset']}, seed 0)")
+present.show_table(show.ablation_table(runs, labels),
+                   caption=f"Ablation ({profile} profile, {records[0].config['dataset']}, seed 0)")
 
 # %% tags=["hide-input"]
-curve = pd.DataFrame([{"variant": lab, "IoU threshold": float(k[3:]), "AP": v}
-                      for lab in labels for k, v in runs[lab].final.items() if k.startswith("AP@")])
-fig, ax = plt.subplots(figsize=(7, 4))
-sns.lineplot(curve, x="IoU threshold", y="AP", hue="variant", marker="o", ax=ax)
-ax.axvspan(0.5, 0.75, color="grey", alpha=0.1, lw=0)
-ax.text(0.505, ax.get_ylim()[1] * 0.95, "integral loss thresholds", fontsize=8, va="top")
-ax.set(ylabel="AP (%)", title="AP at each IoU threshold")
-ax.get_legend().set_title(None)
-fig.tight_layout()
+fig = show.ap_curve_figure(runs, labels)
 
 # %% [markdown]
 # The curve falls with the threshold for every detector: a box that overlaps its object by half
 # is easy, a box within 90% is hard. The integral loss is meant to raise the right-hand part of
 # the curve (tight boxes), foveal regions and skip connections the whole curve.
 #
-# Below, each variant's three best detections on the first test scenes, recomputed from the
-# weights stored with its record. With the integral loss the score is the mean of six softmax
+# Below, the three best detections of the baseline and of the full MultiPath network on the first
+# test scenes, recomputed from the weights stored with their records; a detection is right (solid
+# green) when it overlaps an object of its class by at least half (IoU 0.5), wrong (dashed red)
+# otherwise. With the integral loss the score is the mean of six softmax
 # outputs, and every head whose threshold is above a box's IoU was trained to call that box
 # background (three of the six for a box at IoU 0.6), so its scores are lower than the others'
 # on the same boxes; AP depends only on how they rank.
 
 # %% tags=["hide-input"]
-shown = [test[i] for i in range(min(6, len(test)))]
-
-
-fig, axes = plt.subplots(len(labels), len(shown), figsize=(2.2 * len(shown), 2.6 * len(labels)), squeeze=False)
-for row, lab in zip(axes, labels):
-    for ax, (image, _), det in zip(row, shown, top_detections(runs[lab], shown)):
-        draw(ax, image, det["boxes"].tolist(), [test.classes[c - 1] for c in det["labels"].tolist()], "deepskyblue",
-             det["scores"].tolist())
-    row[0].set_title(lab, loc="left", fontsize=9)
-fig.suptitle("The 3 highest-scoring detections per test image, one row per variant")
-fig.tight_layout()
+fig = show.detections_figure(runs, test, [labels[0], labels[-1]])
 
 # %% [markdown]
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-ref = study.THESIS["resnet18-integral"]
-rows = [{"run": f"thesis: {ref['what']}", **{k: present.fmt(ref.get(k), 1) for k in keys}, "source": ref["source"]}]
-rows += [{"run": f"ours: {lab}", **{k: present.fmt(runs[lab].final.get(k), 1) for k in keys},
-          "source": f"record {runs[lab].key[:10]} ({profile}, {records[0].config['dataset']})"} for lab in labels]
-present.show_table(pd.DataFrame(rows), caption="Thesis (COCO val5k) and ours: different data, read the gains, not the levels")
+present.show_table(show.thesis_vs_ours(runs, labels, profile),
+                   caption="Thesis (COCO val5k) and ours: different data, read the gains, not the levels")
 
 # %% [markdown]
 # ## Verdict
@@ -243,4 +199,4 @@ present.show_verdicts(study.claims(records, profile), profile, (
     "seed-to-seed noise; the `full` profile runs the thesis's recipe on COCO."))
 
 # %% tags=["hide-input"]
-present.provenance(records, profile, time.perf_counter() - t_page)
+present.provenance(records, profile, time.perf_counter() - t_page, chapter="multipath")

@@ -30,18 +30,17 @@
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from wpcore import experiment, nets, present
+from wpcore import experiment, present
 from wpcore.data import patches as P
+from wpcore.nets import deepcompare
+from wpcore.present import patches as show
 from wpcore.studies import patches as study
 
 t_page = present.start(profile)
@@ -52,15 +51,16 @@ t_page = present.start(profile)
 # FPR95 is the false-positive rate at 95% recall: the share of non-matching pairs that are
 # accepted when the threshold lets through 95% of the matching ones (lower is better). The
 # benchmark is Brown et al.'s multi-view stereo patches of three scenes (Liberty, Notre Dame,
-# Yosemite): train on one scene, test on the standard 100,000 pairs of another.
+# Yosemite) {cite}`brown2011discriminative`: train on one scene, test on the standard 100,000
+# pairs of another.
+
+# %% [markdown]
+# The SIFT baseline's Brown numbers in the verdicts below are those quoted by the HardNet paper
+# {cite}`mishchuk2017hardnet`; the thesis's own SIFT row has not been checked against its PDF.
 
 # %% tags=["hide-input"]
-rows = [{"network": m, **{s: present.fmt(v) for s, v in zip(study.SPLITS, vals)},
-         "mean": present.fmt(float(np.mean(vals)))} for m, vals in study.THESIS.items()]
-present.show_table(pd.DataFrame(rows), caption=f"Thesis: {study.THESIS_SOURCE}")
-rows = [{"network": m, **{s: present.fmt(v) for s, v in zip(study.SPLITS, vals)},
-         "mean": present.fmt(float(np.mean(vals)))} for m, vals in study.THESIS_PYTORCH.items()]
-present.show_table(pd.DataFrame(rows), caption=f"Thesis models, {study.THESIS_PYTORCH_SOURCE}")
+for table, caption in show.thesis_tables():
+    present.show_table(table, caption=caption)
 
 # %% [markdown]
 # Two protocols compute FPR95 in the official code. The Lua meter behind the paper's table
@@ -68,6 +68,29 @@ present.show_table(pd.DataFrame(rows), caption=f"Thesis models, {study.THESIS_PY
 # evaluator interpolates the FPR linearly on scikit-learn's ROC curve. They agree when a ROC
 # point sits at 95% recall, and otherwise can differ, which is why the two tables above differ in
 # the second decimal. We report the Lua protocol and keep the other beside it.
+
+# %% [markdown]
+# ## The idea: three ways to compare two patches
+#
+# The figure is drawn from the networks themselves: each box is a layer of the registered
+# network (read from its modules, in the paper's notation C(n,k,s) for a convolution with n
+# filters k x k at stride s followed by a ReLU, P(k,s) for max-pooling, F(n) for a linear layer),
+# with the shape a 64x64 pair gives it. The **2-channel** network sees both patches from its first
+# layer; the **siamese** network describes each patch with the same tower and compares the two
+# descriptors only at the end; the **central-surround** network looks at the centre at full
+# resolution and at the whole patch at half resolution.
+
+# %% tags=["hide-input"]
+fig = show.architectures_figure()
+
+# %% [markdown]
+# The whole 2-channel network is a few lines of `wpcore` (shown as it is in the package, not
+# re-typed): a convolutional tower on the 2-channel pair, then a small fully connected head
+# that returns one score. The siamese network's `forward` differs in one place: each patch goes
+# through a tower of its own (with shared weights), and only the two descriptors meet.
+
+# %% tags=["hide-input"]
+present.show_source(deepcompare.TwoChannel, deepcompare.Siamese.forward, deepcompare.central_surround)
 
 # %% [markdown]
 # ## The networks
@@ -80,20 +103,14 @@ present.show_table(pd.DataFrame(rows), caption=f"Thesis models, {study.THESIS_PY
 # pyramid pooling and accept larger patches. Parameter counts at the paper's width:
 
 # %% tags=["hide-input"]
-rows = []
-for name in sorted(nets.deepcompare.BUILDERS):
-    with torch.device("meta"):
-        m = nets.create(name)
-    rows.append({"network": name, "parameters": present.fmt(sum(p.numel() for p in m.parameters())),
-                 "descriptor size": getattr(m, "dim", "— (no descriptor)"),
-                 "patch sizes": "any >= 64" if "spp" in name else "64x64"})
-present.show_table(pd.DataFrame(rows), caption="DeepCompare networks (width 1.0, the paper's)")
+present.show_table(show.networks_table(), caption="DeepCompare networks (width 1.0, the paper's)")
 
 # %% [markdown]
 # ## The data
 #
 # The `quick` profile cannot download Brown's 1.5 GB of patches, so it uses real
-# correspondences that ship with scikit-image: the Middlebury *motorcycle* stereo pair with its
+# correspondences that ship with scikit-image: the Middlebury *motorcycle* stereo pair
+# {cite}`scharstein2014middlebury` with its
 # ground-truth disparity. A matching pair is a 64x64 patch of the left image and the patch of the
 # right image shifted by the true disparity; a non-matching pair takes the right patch elsewhere,
 # half of the time on the same scanline 16 to 96 pixels away from the true match (the confusions a
@@ -102,15 +119,7 @@ present.show_table(pd.DataFrame(rows), caption="DeepCompare networks (width 1.0,
 
 # %% tags=["hide-input"]
 exps = study.experiments(profile)
-sample = P.stereo_pairs("test", 8, seed=3)
-fig, axes = plt.subplots(2, 8, figsize=(10, 2.8))
-for k in range(8):
-    for ch in range(2):
-        axes[ch, k].imshow(sample.pairs[k, ch], cmap="gray", vmin=0, vmax=255)
-        axes[ch, k].axis("off")
-    axes[0, k].set_title("match" if sample.labels[k] > 0 else "non-match", fontsize=9)
-fig.suptitle("Test pairs from the motorcycle stereo pair (top: left image, bottom: right image)")
-fig.tight_layout()
+fig = show.pairs_figure(P.stereo_pairs("test", 8, seed=3))
 
 # %% [markdown]
 # ## The experiment
@@ -122,31 +131,23 @@ fig.tight_layout()
 # start from He's fan-in initialisation (the official fan-out "MSRinit" left the two-stream and
 # siamese networks stuck at zero output in runs this short). The `quick`
 # profile trains half-width networks for a few hundred steps; SIFT descriptors (scikit-image,
-# computed at the patch centre, fixed scale and orientation) are scored on the same test pairs.
+# computed at the patch centre, fixed scale and orientation; Lowe's descriptor {cite}`lowe2004sift`)
+# are scored on the same test pairs.
 # A run whose record already exists is not trained again.
 
 # %%
-records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+records = [experiment.run(e, log=progress) for e in exps]
+progress.summary(records)
 
 # %% tags=["hide-input"]
-names = {r.key: (r.extra.get("label") or study.name_of(r)) for r in records}
 trained = [r for r in records if r.config["task"] == "patches"]
-fig = present.curves(trained, metrics=("train_loss", "fpr95"), label=lambda r: names[r.key],
-                     title=f"Training ({profile} profile): hinge loss and test FPR95 (%)")
-fig.axes[0].set_ylabel("training loss (hinge)")
-fig.axes[1].set_ylabel("test FPR95 (%)")
+fig = present.learning_curves(trained, metrics=("train_loss", "fpr95"), label=show.run_name,
+                              title=f"Training ({profile} profile): hinge loss and test FPR95",
+                              ylabels=show.curves_ylabels())
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(5.5, 4.2))
-for r in records:
-    roc = r.extra["roc"]
-    ax.plot(np.array(roc["fpr"]) * 100, np.array(roc["tpr"]) * 100,
-            label=f"{names[r.key]} (FPR95 {r.final['fpr95']:.1f}%)", ls="--" if r.config["task"] == "patch-sift" else "-")
-ax.axhline(95, color="grey", lw=0.8)
-ax.set(xscale="symlog", xlim=(0, 100), ylim=(50, 100.5), xlabel="false-positive rate (%)",
-       ylabel="true-positive rate (%)", title="ROC on the test pairs")
-ax.legend(fontsize=8)
-fig.tight_layout()
+fig = show.roc_figure(records)
 
 # %% [markdown]
 # Each curve is one network (dashed: SIFT). The grey line is 95% recall: where a curve crosses it
@@ -167,25 +168,7 @@ if st_rec is None:
     display(Markdown("No stereo map in this profile's records."))
 else:
     st = st_rec.extra["stereo"]
-    ours = np.array(st["disparity"], dtype=float)
-    gt = np.array([[np.nan if v is None else v for v in row] for row in st["ground_truth"]])
-    left, _, _ = P.stereo_images()
-    half = st["stride"] // 2
-    c0, c1 = st["cols"][0] - half, st["cols"][-1] + half
-    r0, r1 = st["rows"][0] - half, st["rows"][-1] + half
-    ext = (c0, c1, r1, r0)  # every panel in left-image pixel coordinates
-    fig, axes = plt.subplots(2, 2, figsize=(11, 5.2))
-    panels = [(left[r0:r1, c0:c1], "left image, test rows", {"cmap": "gray"}),
-              (np.abs(ours - gt), "|ours - ground truth| (px)", {"cmap": "magma", "vmin": 0, "vmax": 20}),
-              (ours, f"ours ({names[st_rec.key]}, winner-take-all)", {"cmap": "viridis", "vmin": 0, "vmax": st["max_disp"]}),
-              (gt, "ground truth (white: unknown)", {"cmap": "viridis", "vmin": 0, "vmax": st["max_disp"]})]
-    for ax, (im, title, kw) in zip(axes.ravel(), panels):
-        h = ax.imshow(im, extent=ext, interpolation="nearest", **kw)
-        ax.set_title(title, fontsize=10)
-        ax.grid(False)
-        if title != "left image, test rows":
-            fig.colorbar(h, ax=ax, fraction=0.025, label="px")
-    fig.tight_layout()
+    fig = show.stereo_figure(st, P.stereo_images()[0], show.run_name(st_rec))
     display(Markdown(f"Mean absolute error {st['mae_px']:.1f} px; {st['bad3_pct']:.0f}% of the grid pixels with "
                      f"ground truth are more than 3 px off (grid step {st['stride']} px)."))
 
@@ -193,20 +176,7 @@ else:
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-rows = []
-for r in records:
-    name = study.name_of(r)
-    ref = study.THESIS.get(name) or study.THESIS_PYTORCH.get(name)
-    src = study.THESIS_SOURCE if name in study.THESIS else (study.THESIS_PYTORCH_SOURCE if ref else "—")
-    rows.append({"run": names[r.key], "parameters": present.fmt(r.final.get("params")),
-                 "our FPR95 (%)": present.fmt(r.final["fpr95"]),
-                 "our FPR95, interpolated (%)": present.fmt(r.final["fpr95_interp"]),
-                 "our FPR95 on warped photos (%)": present.fmt(r.final.get("fpr95_transfer")),
-                 "our data": f"{r.config['dataset']} ({r.data.get('n_train', 0)} train / {r.data.get('n_test', '?')} test pairs)",
-                 "steps": r.final.get("steps", 0),
-                 "thesis Brown mean FPR95 (%)": present.fmt(float(np.mean(ref))) if ref else "—",
-                 "thesis source": src})
-present.show_table(pd.DataFrame(rows), caption=f"Ours ({profile} profile) next to the thesis's Brown numbers")
+present.show_table(show.results_table(records), caption=show.results_caption(records, profile))
 
 # %% [markdown]
 # The thesis column is the mean over the six Brown splits; ours is one test set of another kind
@@ -215,7 +185,11 @@ present.show_table(pd.DataFrame(rows), caption=f"Ours ({profile} profile) next t
 # other scikit-image photographs against copies seen through a random rotation (up to 30°),
 # scale, shear and lighting change. Like the thesis's train-on-one-scene, test-on-another
 # protocol, it asks how well the learned comparison transfers.
-#
+
+# %% tags=["hide-input"]
+display(Markdown(show.ranking_sentence(records)))
+
+# %% [markdown]
 # ## Verdict
 
 # %% tags=["hide-input"]
@@ -226,4 +200,4 @@ present.show_verdicts(study.claims(records, profile), profile, (
     "data. Run the `full` profile (Brown data, GPU) to test the thesis's numbers themselves."))
 
 # %% tags=["hide-input"]
-present.provenance(records, profile, time.perf_counter() - t_page)
+present.provenance(records, profile, time.perf_counter() - t_page, chapter="patches")

@@ -16,8 +16,8 @@
 #
 # *Thesis chapter 3; S. Zagoruyko and N. Komodakis, "Wide Residual Networks", BMVC 2016* {cite}`zagoruyko2016wide`.
 #
-# Residual networks of 2016 grew ever deeper and thinner: a thousand layers, each with few
-# channels. The thesis asks whether depth is really what they need. Its answer: widen the
+# Residual networks {cite}`he2016deep` of 2016 grew ever deeper and thinner: a thousand layers,
+# each with few channels {cite}`he2016identity`. The thesis asks whether depth is really what they need. Its answer: widen the
 # residual blocks and cut the depth. A 16-layer network 8 times wider than the original matches
 # or beats a 1000-layer one, with fewer sequential layers and far better use of a GPU.
 #
@@ -29,17 +29,16 @@
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | full
+live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
 import time
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import display
 
-from wpcore import experiment, flops, nets, present
+from wpcore import experiment, present
+from wpcore.nets import wrn
+from wpcore.present import wide_resnets as show
 from wpcore.present.explorer import live_explorer, show_explorer
 from wpcore.studies import wide_resnets as study
 from wpcore.studies import wide_resnets_explorer as grid
@@ -55,19 +54,8 @@ t_page = present.start(profile)
 # and not yet checked against its PDF.
 
 # %% tags=["hide-input"]
-present.show_table(pd.DataFrame([
-    {"network": name, "parameters": present.fmt(v["params"] / 1e6, 1, "M"),
-     "CIFAR-10 error (%)": present.fmt(v["cifar-10"]), "CIFAR-100 error (%)": present.fmt(v["cifar-100"]),
-     "source": v["source"]}
-    for name, v in study.THESIS.items()]), caption="Thesis numbers (CIFAR test error, %)")
-present.show_table(pd.DataFrame([
-    {"block type": b, "network": f"WRN-{d}-2", "CIFAR-10 error (%)": present.fmt(e), "source": "Table 2 [U]"}
-    for b, (d, e) in study.TABLE2_BLOCKS.items()]),
-    caption="Block types at similar size (CIFAR-10 test error, %); the depths of the last four are recalled")
-present.show_table(pd.DataFrame([
-    {"network": m, "dataset": ds, "without dropout (%)": present.fmt(a), "with dropout (%)": present.fmt(b),
-     "source": f"Table 6 [{tag}]"} for (m, ds), (a, b, tag) in study.TABLE6_DROPOUT.items()]),
-    caption="Dropout in the block (test error, %; dropout 0.3 on CIFAR, 0.4 on SVHN)")
+for table, caption in show.thesis_tables():
+    present.show_table(table, caption=caption)
 
 # %% [markdown]
 # ## The networks
@@ -75,15 +63,33 @@ present.show_table(pd.DataFrame([
 # WRN-*d*-*k* has depth *d* = 6*N* + 4: a 3x3 stem convolution, three groups of *N* residual
 # blocks with 16*k*, 32*k* and 64*k* channels (the second and third start with stride 2), then
 # batch norm, ReLU, global average pooling and a linear classifier. The basic block is
-# pre-activation B(3,3): BN-ReLU-conv3x3-BN-ReLU-dropout-conv3x3, added to the shortcut. Below, the
-# shapes of WRN-16-4 on a 32x32 colour image, group by group.
+# pre-activation B(3,3): BN-ReLU-conv3x3-BN-ReLU-dropout-conv3x3, added to the shortcut.
+#
+# ## The idea: wide blocks instead of many thin ones
+#
+# Left, a block of WRN-16-4 as the code builds it: the boxes are the operations of
+# `Block.forward`, traced with `torch.fx` on a real block (so the order of BN, ReLU, dropout and
+# convolutions, the strides, widths and the shortcut are the code's, not a drawing's). Right, the
+# width/depth grid the chapter is about: the parameter count of WRN-*d*-*k*, counted on networks
+# built for a 32x32 colour image. Depth adds parameters slowly, width quadratically; the thesis's
+# CIFAR networks and the networks this page trains are outlined.
 
 # %% tags=["hide-input"]
-net = nets.create("wrn-16-4", num_classes=10)
-groups = net.forward_groups(torch.zeros(1, 3, 32, 32))
-present.show_table(pd.DataFrame([{"group": i + 1, "output shape (C, H, W)": tuple(g.shape[1:]),
-                                  "parameters": present.fmt(sum(p.numel() for p in net.groups[i].parameters()))}
-                                 for i, g in enumerate(groups)]), caption="WRN-16-4, group outputs")
+exps = study.experiments(profile)
+fig = show.idea_figure(show.planned_cells(exps))
+
+# %% [markdown]
+# The block, as `wpcore` has it (every block type of the paper is this one class, with other
+# kernel sizes):
+
+# %% tags=["hide-input"]
+present.show_source(wrn.Block)
+
+# %% [markdown]
+# Below, the shapes of WRN-16-4 on a 32x32 colour image, group by group.
+
+# %% tags=["hide-input"]
+present.show_table(show.groups_table("wrn-16-4"), caption="WRN-16-4, group outputs")
 
 # %% [markdown]
 # The paper also varies what a block is. B(*a*,*b*,...) lists the kernel sizes of its
@@ -95,20 +101,7 @@ present.show_table(pd.DataFrame([{"group": i + 1, "output shape (C, H, W)": tupl
 # pass (1 multiply-add = 2 FLOP; a training step costs about 3x the forward).
 
 # %% tags=["hide-input"]
-variants = [("wrn-28-10", {}, 32), ("wrn-40-4", {}, 32), ("wrn-16-8", {}, 32)]
-variants += [(f"wrn-{d}-2", {} if b == "B(3,3)" else {"block": b}, 32) for b, (d, _) in study.TABLE2_BLOCKS.items()]
-variants += [("wrn-40-2", {"l": n}, 32) for n in (1, 3, 4)]
-variants += [("resnet-50", {}, 224), ("wrn-50-2", {}, 224)]
-rows = []
-for name, kw, size in variants:
-    with torch.device("meta"):
-        m = nets.create(name, **({"num_classes": 1000} if size == 224 else {}), **kw)
-        params = sum(p.numel() for p in m.parameters())
-    fwd = flops.count_flops(m, (3, size, size))
-    rows.append({"network": name + "".join(f" {k}={v}" for k, v in kw.items()),
-                 "input": f"{size}x{size}", "parameters": present.fmt(params),
-                 "forward GFLOP": present.fmt(fwd / 1e9, 2), "training GFLOP / image": present.fmt(3 * fwd / 1e9, 2)})
-present.show_table(pd.DataFrame(rows), caption="Parameters and FLOPs (PyTorch's FlopCounterMode), CIFAR-10 or ImageNet head")
+present.show_table(show.cost_table(), caption="Parameters and FLOPs (PyTorch's FlopCounterMode), CIFAR-10 or ImageNet head")
 
 # %% [markdown]
 # ## The experiments
@@ -122,30 +115,19 @@ present.show_table(pd.DataFrame(rows), caption="Parameters and FLOPs (PyTorch's 
 # `full` is the thesis's CIFAR-10/100 and SVHN recipes. A run whose record exists is reused.
 
 # %%
-exps = study.experiments(profile)
-records = [experiment.run(e, log=present.NotebookProgress()) for e in exps]
+progress = present.NotebookProgress(exps)
+records = [experiment.run(e, log=progress) for e in exps]
+progress.summary(records)
 
 # %% tags=["hide-input"]
-summary = pd.DataFrame(study.summary_rows(records, profile))
-by_key = {r.key: r for r in records}
-titles = {"depth_width": "(a) depth vs width", "blocks": "(b) block type", "dropout": "(c) dropout in the block"}
+fig = show.errors_figure(records, profile)
+
+# %% tags=["hide-input"]
 main_ds = study.COMMON[profile]["dataset"]
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [2, 5, 2]})
-for ax, (part, part_exps) in zip(axes, study.parts(profile).items()):
-    df = pd.DataFrame([{"network": e.label.replace(" (", "\n("), "test error (%)": by_key[e.key()].final["test_error"]}
-                       for e in part_exps if e.dataset == main_ds])
-    sns.pointplot(df, x="network", y="test error (%)", errorbar="sd", linestyle="none", capsize=0.2, ax=ax)
-    sns.stripplot(df, x="network", y="test error (%)", color="0.55", size=4, ax=ax)
-    ax.set(title=titles[part], xlabel=None)
-    ax.tick_params(axis="x", labelsize=8)
-fig.suptitle(f"Final test error, {main_ds} ({profile} profile): mean ± s.d. over seeds, dots = single runs")
-fig.tight_layout()
-
-# %% tags=["hide-input"]
-thin, wide = study.PAIRS[profile]
+by_key = {r.key: r for r in records}
 dw = [by_key[e.key()] for e in study.parts(profile)["depth_width"] if e.dataset == main_ds]
-fig = present.curves(dw, label=lambda r: r.extra.get("label") or r.config["model"],
-                     title=f"(a) learning curves, {main_ds} ({profile} profile); band = spread over seeds")
+fig = present.learning_curves(dw, label=lambda r: r.extra.get("label") or r.config["model"],
+                              title=f"(a) learning curves, {main_ds} ({profile} profile); band: range of seeds")
 
 # %% [markdown]
 # ## Thesis vs ours
@@ -155,9 +137,8 @@ fig = present.curves(dw, label=lambda r: r.extra.get("label") or r.config["model
 # thesis, so only the *ordering* within an experiment can be compared, not the numbers.
 
 # %% tags=["hide-input"]
-show = summary.assign(parameters=summary["parameters"].map(present.fmt),
-                      **{"s / run": summary["s / run"].map(lambda v: present.fmt(v, 0))}).drop(columns=["mean error"])
-present.show_table(show, caption=f"Ours ({profile} profile): test error over seeds, and wall time per run")
+present.show_table(show.ours_table(records, profile),
+                   caption=f"Ours ({profile} profile): test error over seeds, and wall time per run")
 
 # %% [markdown]
 # ## The width/depth explorer
@@ -179,11 +160,9 @@ show_explorer(points, start=(16, 2, "B(3,3)"),
 # on the fly.
 
 # %% tags=["hide-input", "remove-output"]
-import os
-
-# the book build (which sets WPCORE_CHAPTER) skips it: a widget needs a kernel, and its saved state
-# would only make the static page load the widget JavaScript for nothing
-if not os.environ.get("WPCORE_CHAPTER"):
+# the book build skips it: a widget needs a kernel, and its saved state would only make the static
+# page load the widget JavaScript for nothing
+if live_widgets:
     display(live_explorer(points, thesis=grid.thesis_error))
 
 # %% [markdown]
@@ -201,4 +180,4 @@ present.show_verdicts(study.claims(records, profile), profile, (
     "`full` profile on a GPU to test the thesis's numbers themselves."))
 
 # %% tags=["hide-input"]
-present.provenance(records, profile, time.perf_counter() - t_page)
+present.provenance(records, profile, time.perf_counter() - t_page, chapter="wide_resnets")

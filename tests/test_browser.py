@@ -64,3 +64,25 @@ def test_every_page_renders_offline_without_errors(built_book, server, browser):
         checked.append(rel)
         page.close()
     assert "chapters/wide_resnets.html" in checked and "book/intro.html" in checked
+
+
+def test_a_scorecard_claim_opens_its_section_and_a_progress_summary_unfolds(built_book, server, browser):
+    """A reader clicks a claim on the scorecard and lands on that claim in its chapter, with the
+    claim's verdict in view; the folded training summary of a chapter opens on a click."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/chapters/scorecard.html", wait_until="networkidle")
+    link = page.locator("table.wp-claims a[href*='#claim-']").first
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_load_state("networkidle")
+    anchor = href.split("#", 1)[1]
+    assert page.url.endswith(f"#{anchor}")
+    assert page.locator(f"[id='{anchor}']").count() == 1
+    top = page.evaluate("a => document.getElementById(a).getBoundingClientRect().top", anchor)
+    assert 0 <= top < 900, f"the claim {anchor} is not in view after the click (top {top})"
+    page.goto(f"{server}/chapters/patches.html", wait_until="networkidle")
+    summary = page.locator(".wp-progress details")
+    assert summary.count() == 1 and not summary.locator("table").is_visible()
+    summary.locator("summary").click()
+    assert summary.locator("table").is_visible()
+    page.close()

@@ -12,6 +12,7 @@ from wpcore import book, experiment
 
 from . import fixtures
 from .conftest import needs_fmnist
+from .test_book_html import soup
 
 pytestmark = [pytest.mark.slow, needs_fmnist]
 
@@ -111,3 +112,48 @@ def test_a_page_is_executed_again_when_its_records_change(tmp_path, monkeypatch)
     assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns == second
     records.write(records.Record(key, {}, [], {}, 0.0, {}, {}, {}, "2026-01-02T00:00:00"))  # made again
     assert book.execute_chapter("card", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != second
+
+
+def test_a_page_kernel_gets_its_settings_without_touching_this_process_environment(tmp_path, monkeypatch):
+    """The builder used to write WPCORE_CHAPTER, WPCORE_RUNS and more into its own os.environ (and
+    os.environ.clear() them afterwards); the kernel now gets them, and the caller's environment stays
+    as it was."""
+    import json
+    import os
+
+    monkeypatch.delenv("WPCORE_RUNS", raising=False)
+    root = tmp_path / "proj"
+    (root / "chapters").mkdir(parents=True)
+    (root / "wpcore").mkdir()
+    (root / "chapters" / "env.py").write_text(
+        '# %% tags=["parameters"]\nprofile = "quick"\nlive_widgets = True\n\n# %%\nimport json, os\n'
+        'print(json.dumps({"runs": os.environ.get("WPCORE_RUNS"), "chapter": os.environ.get("WPCORE_CHAPTER"), '
+        '"live": live_widgets, "profile": profile}))\n')
+    before = dict(os.environ)
+    out = book.execute_chapter("env", "smoke", tmp_path / "nb", root)
+    assert dict(os.environ) == before
+    import nbformat
+
+    nb = nbformat.read(out, as_version=4)
+    seen = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert seen == {"runs": str(root / "runs"), "chapter": None, "live": False, "profile": "smoke"}
+
+
+def test_every_page_names_its_own_rerun_command(built_book):
+    for name in book.toc_chapters():
+        if name == "scorecard":
+            continue
+        text = " ".join(soup(built_book / "chapters" / f"{name}.html").get_text(" ").split())
+        assert f"--profile smoke --chapter {name}" in text, name
+
+
+def test_every_chapter_shows_its_central_figure_and_its_code(built_book):
+    """Each chapter draws its idea and shows the paper's core code read from wpcore."""
+    central = {"patches": "nets/deepcompare.py", "multipath": "nets/multipath.py", "wide_resnets": "nets/wrn.py",
+               "attention": "losses/attention.py", "diracnets": "nets/dirac.py"}
+    for name, source in central.items():
+        page = soup(built_book / "chapters" / f"{name}.html")
+        text = " ".join(page.get_text(" ").split())
+        assert "The idea" in text, name
+        assert f"from wpcore/{source}, lines" in text, f"{name}: no source of wpcore/{source} on the page"
+        assert page.select("div.cell_output img"), f"{name}: no figure"

@@ -43,7 +43,7 @@ def inputs_digest(src: Path, profile: str, parameters: dict | None, root: Path =
     return h.hexdigest()[:16]
 
 
-def page_records(name: str, profile: str) -> dict[str, str | None]:
+def page_records(name: str, profile: str, runs: Path | None = None) -> dict[str, str | None]:
     """The records a page shows, as {key: creation stamp, or None when missing}: the experiments of
     the chapter's study (a page that is no study's chapter, the scorecard, reads every study). The
     page is executed again when this changes: a record made, retrained (``--force``) or published."""
@@ -54,9 +54,22 @@ def page_records(name: str, profile: str) -> dict[str, str | None]:
     out = {}
     for m in mods:
         for e in m.experiments(profile):
-            rec = records.find(e.key())
+            rec = records.find(e.key(), runs)
             out[e.key()] = rec.created if rec else None
     return out
+
+
+def kernel_manager_with(env: dict[str, str]) -> type:
+    """A Jupyter kernel manager class whose kernels start with this process's environment plus
+    ``env``: what a page's kernel needs is handed to it, never written into ``os.environ``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class PageKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return PageKernelManager
 
 
 def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, parameters: dict | None = None,
@@ -76,13 +89,13 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     except ValueError as e:
         raise ChapterFailed(f"chapter {name}: {e}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("WPCORE_RUNS", str(root / "runs"))  # the kernel and this process agree
+    runs = Path(os.environ.get("WPCORE_RUNS") or root / "runs")  # the kernel and this process agree
     out = out_dir / f"{name}.ipynb"
     digest = inputs_digest(src, profile, parameters, root)
     if reuse and out.exists():
         try:
             meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
-            if meta.get("inputs") == digest and meta.get("records") == page_records(name, profile):
+            if meta.get("inputs") == digest and meta.get("records") == page_records(name, profile, runs):
                 print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
                 return out
         except (OSError, ValueError):  # unreadable notebook: execute again
@@ -91,22 +104,22 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source_nb = out_dir / f"{name}.source.ipynb"
     jupytext.write(nb, source_nb)
-    env_backup = dict(os.environ)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    os.environ["WPCORE_CHAPTER"] = name  # the provenance banner prints the command that reruns this page
+    # the kernel's own environment; this process's is left as it was
+    kernel_env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+                  "MPLBACKEND": "module://matplotlib_inline.backend_inline", "WPCORE_RUNS": str(runs)}
     try:
-        pm.execute_notebook(str(source_nb), str(out), parameters={"profile": profile, **(parameters or {})},
-                            kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty())
+        # live_widgets=False: the page becomes static HTML, where a widget that needs a kernel cannot run
+        pm.execute_notebook(str(source_nb), str(out),
+                            parameters={"profile": profile, "live_widgets": False, **(parameters or {})},
+                            kernel_name="python3", cwd=str(root), progress_bar=sys.stderr.isatty(),
+                            kernel_manager_class=kernel_manager_with(kernel_env))
     except pm.PapermillExecutionError as e:
         first = next((ln for ln in (e.source or "").splitlines() if ln.strip()), "")
         raise ChapterFailed(f"chapter {name} failed in cell {e.exec_count} (`{first[:80]}`) with {e.ename}: "
                             f"{e.evalue}; the executed notebook with the traceback is {out}") from None
     finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
         source_nb.unlink(missing_ok=True)
-    _finish_notebook(out, digest, page_records(name, profile))
+    _finish_notebook(out, digest, page_records(name, profile, runs))
     return out
 
 
@@ -178,6 +191,36 @@ def vendor(build_dir: Path) -> Path:
     return out
 
 
+SOURCE_ARCHIVE = "wpcore-source.tar.gz"
+
+
+def source_archive(root: Path, out: Path) -> str | None:
+    """Write the code that builds the book (the git working tree, uncommitted changes to tracked
+    files included) to ``out``; return its commit, or None outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        tree = git("stash", "create") or "HEAD"  # a commit of the working tree, made without touching it
+        git("archive", "--format=tar.gz", f"--prefix=wpcore-{head}/", "-o", str(out), tree)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("" if tree == "HEAD" else " with uncommitted changes")
+
+
+def _set_source(config: Path, commit: str | None) -> None:
+    """The introduction's ``{{ source }}``: a link to the shipped archive, or what there is instead."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text())
+    text = (f'<a href="../{SOURCE_ARCHIVE}">{SOURCE_ARCHIVE}</a> (git commit {commit}; unpack it and run the '
+            "commands below in its folder)") if commit else \
+        "the folder this book was built from (not a git checkout, so no archive of it ships with the book)"
+    cfg.setdefault("parse", {}).setdefault("myst_substitutions", {})["source"] = text
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+
+
 def build(profile: str = "quick", chapters: list[str] | None = None, root: Path = ROOT,
           build_dir: Path | None = None, parameters: dict | None = None) -> Path:
     """Execute chapters and build the HTML; return the folder holding index.html."""
@@ -199,6 +242,8 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     stage.mkdir(parents=True)
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy(root / f, stage / f)
+    archive = source_archive(root, stage / SOURCE_ARCHIVE)
+    _set_source(stage / "_config.yml", archive)
     shutil.copytree(root / "book", stage / "book")
     # not under _static: jupyter-book would add every .js found there to every page
     shutil.copytree(vendor(build_dir), stage / "_vendor_static" / "offline")
@@ -222,6 +267,8 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     shutil.rmtree(old, ignore_errors=True)
     if html.exists():
         html.rename(old)
+    if archive:
+        shutil.copy(stage / SOURCE_ARCHIVE, stage / "_build" / "html" / SOURCE_ARCHIVE)
     (stage / "_build" / "html").rename(html)
     shutil.rmtree(old, ignore_errors=True)
     print(f"book built in {time.perf_counter() - t0:.0f} s: open {html / 'index.html'}", flush=True)

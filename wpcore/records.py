@@ -110,10 +110,10 @@ def read(path: Path) -> Record:
         raise ValueError(f"{path} is not a readable record ({e}); delete it to have it re-made") from None
 
 
-def find(key: str) -> Record | None:
-    """The record with this key, in ``runs/`` first, then among the published ones; None when there
-    is none. An unreadable file counts as missing, with a warning naming it."""
-    for folder in [runs_dir(), *results_dirs()]:
+def find(key: str, runs: Path | None = None) -> Record | None:
+    """The record with this key, in ``runs`` (default ``runs_dir()``) first, then among the published
+    ones; None when there is none. An unreadable file counts as missing, with a warning naming it."""
+    for folder in [runs or runs_dir(), *results_dirs()]:
         path = folder / f"{key}.json"
         if path.exists():
             try:

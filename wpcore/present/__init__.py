@@ -1,11 +1,13 @@
-"""What chapters show: one theme, progress that renders in static HTML, tables, provenance.
-
+"""What chapters show: one theme, progress that renders in static HTML, tables, provenance, the
+source of the code a page teaches, and each chapter's figures (``present.<chapter>``).
 ``present`` reads records and never trains.
 """
-from .figures import curves, theme
+from .code import show_source
+from .figures import curves, learning_curves, theme
 from .page import start
 from .progress import NotebookProgress, TerminalProgress
 from .tables import fmt, provenance, show_table
 from .verdicts import show_verdicts
 
-__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "provenance", "show_table", "show_verdicts", "start", "theme"]
+__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "learning_curves", "provenance", "show_source",
+           "show_table", "show_verdicts", "start", "theme"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from collections import Counter
 
 import pandas as pd
@@ -28,8 +27,9 @@ def show_table(df: pd.DataFrame, caption: str | None = None):
     display(styler)
 
 
-def provenance(records, profile: str, wall_s: float | None = None):
-    """A banner: profile, datasets, devices, dates, code versions, seeds, wall time, reuse."""
+def provenance(records, profile: str, wall_s: float | None = None, chapter: str | None = None):
+    """A banner: profile, datasets, devices, dates, code versions, seeds, wall time, and, for a
+    ``chapter`` (its name in ``chapters/``), the command that rebuilds its page."""
     from IPython.display import Markdown, display
 
     records = list(records)
@@ -55,7 +55,6 @@ def provenance(records, profile: str, wall_s: float | None = None):
         + (f"; this page executed in {wall_s:.0f} s" if wall_s is not None else "")
         + f" on {dt.date.today().isoformat()}.",
     ]
-    chapter = os.environ.get("WPCORE_CHAPTER")
     if chapter:
         lines.append(f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
                      f"--chapter {chapter}` (records with matching keys are reused; delete `runs/` to retrain).")

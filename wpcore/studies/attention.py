@@ -205,7 +205,7 @@ def attention_distances(records, profile: str, count: int = DISTANCE_IMAGES) -> 
     """AT distance to the first pair's teacher (the AT loss with beta = 1, summed over groups, on
     the first ``count`` test images) of every plain and AT student of that pair, from the records'
     weights: {"student": [per seed], "at": [per seed]}."""
-    from ..tasks.attention import load_model
+    from ..experiment import load_model
 
     teacher, student = PLANS[check_profile(profile)].pairs[0]
     t_rec = next((r for r in records if method_of(r) == "teacher" and r.config["model"] == teacher), None)
@@ -253,7 +253,7 @@ def claims(records, profile: str) -> list[Claim]:
     return out
 
 
-# --- attention maps and figures (from the records' weights) ---------------------------------
+# --- attention maps (from the records' weights; present.attention draws them) ---------------------------------
 
 def test_images(record, count: int = 4):
     """The first ``count`` images of the record's test subset: raw uint8 (n, C, H, W), normalised
@@ -290,61 +290,3 @@ def attention_distance(student, teacher, x) -> float:
 
     with torch.no_grad():
         return at_total(student.forward_groups(x), teacher.forward_groups(x), beta=1.0).item()
-
-
-def plot_attention_maps(raw, maps: dict, class_names=None, labels=None):
-    """One row per image; per group, one column per network (``maps``: name -> group_maps output)."""
-    import matplotlib.pyplot as plt
-
-    names = list(maps)
-    n_groups = len(next(iter(maps.values())))
-    n = raw.shape[0]
-    cols = 1 + n_groups * len(names)
-    fig, axes = plt.subplots(n, cols, figsize=(1.25 * cols, 1.35 * n + 0.4), squeeze=False)
-    for i in range(n):
-        axes[i, 0].imshow(raw[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray")
-        if labels is not None and class_names:
-            axes[i, 0].set_ylabel(class_names[int(labels[i])], fontsize=8)
-        for g in range(n_groups):
-            for k, name in enumerate(names):
-                ax = axes[i, 1 + g * len(names) + k]
-                ax.imshow(maps[name][g][i], cmap="inferno", vmin=0, vmax=1)
-                if i == 0:
-                    ax.set_title(f"group {g + 1}\n{name}", fontsize=8)
-    axes[0, 0].set_title("input", fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
-
-
-def plot_errors(rows: list[dict], title: str | None = None):
-    """Student test error by method: one dot per seed, the mean with its s.d. (black), and the
-    teacher's error as a dashed line (``results_table`` rows)."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    import seaborn as sns
-
-    df = pd.DataFrame([{"pair": r["pair"], "method": r["method"], "test error (%)": e}
-                       for r in rows for e in r["errors"]])
-    pairs = list(dict.fromkeys(r["pair"] for r in rows))
-    fig, axes = plt.subplots(1, len(pairs), figsize=(6.5 * len(pairs), 3.8), squeeze=False)
-    for ax, pair in zip(axes[0], pairs):
-        d = df[(df["pair"] == pair) & (df["method"] != "teacher")]
-        order = list(dict.fromkeys(d["method"]))
-        sns.pointplot(d, x="method", y="test error (%)", order=order, errorbar="sd", linestyle="none",
-                      color="black", marker="_", markersize=14, capsize=0.08, ax=ax)
-        sns.stripplot(d, x="method", y="test error (%)", order=order, hue="method", legend=False, size=6,
-                      jitter=0.12, alpha=0.8, ax=ax)
-        t = df[(df["pair"] == pair) & (df["method"] == "teacher")]["test error (%)"]
-        if len(t):
-            ax.axhline(t.mean(), color="gray", linestyle="--", linewidth=1)
-            ax.annotate("teacher", (0, t.mean()), xycoords=("axes fraction", "data"), xytext=(2, 2),
-                        textcoords="offset points", fontsize=8, color="gray")
-        ax.set(title=pair, xlabel=None)
-        ax.tick_params(axis="x", rotation=20)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
