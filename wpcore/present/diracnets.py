@@ -258,13 +258,11 @@ def networks_table(profile: str) -> tuple[pd.DataFrame, str]:
 def speed_table(record, profile: str) -> pd.DataFrame:
     """Folded vs unfolded, measured now (not a record): ``record``'s trained DiracNet and an
     ImageNet-shaped DiracNet-18 (random weights), at batch 1 and a larger batch."""
-    from .. import nets, records
+    from .. import nets
+    from ..experiment import load_model
     from ..tasks.diracnets import fold_speed
 
-    weights = records.load_weights(record)
-    trained = nets.create(record.config["model"], num_classes=weights["fc.bias"].shape[0],
-                          in_channels=record.data["shape"][0])
-    trained.load_state_dict(weights)
+    trained = load_model(record)
     size = 64 if profile == "smoke" else 112
     cases = [(f"{record.config['model']} (trained)", trained, tuple(record.data["shape"]), (1, 256)),
              (f"diracnet-18 at {size}x{size}", nets.create("diracnet-18"), (3, size, size), (1, 16))]
