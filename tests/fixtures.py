@@ -147,6 +147,7 @@ def write_coco(root: Path, sizes: dict[str, list[tuple[int, int]]] | None = None
         dataset = {"info": {"description": f"wpcore test fixture, {part}"}, "images": images,
                    "annotations": annotations, "categories": COCO_CATEGORIES}
         (root / "annotations" / f"instances_{part}.json").write_text(json.dumps(dataset))
+    return root
 
 
 def write_imagenet(root: Path, classes=("n01440764", "n01443537", "n01484850"), n_train=4, n_val=2,

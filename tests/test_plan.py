@@ -37,7 +37,9 @@ def test_imagenet_and_coco_runs_are_costed_and_their_data_checked(full_plan):
 
 def test_a_run_two_chapters_share_counts_once(full_plan):
     shared = [it for it in full_plan if it.shared_with]
-    assert {it.exp.model for it in shared} == {"resnet-18", "resnet-34"}
+    # ImageNet ResNets (attention transfer and DiracNets), and WRN-40-2 on CIFAR-10: the deepening
+    # study's l = 2 network is the attention teacher (one recipe, one key)
+    assert {it.exp.model for it in shared} == {"resnet-18", "resnet-34", "wrn-40-2"}
     rows = {r["chapter"]: r for r in plan.totals(full_plan, 8)}
     per_chapter = sum(r["gpu_hours"] for c, r in rows.items() if c != "all")
     dup = sum(it.cost.gpu_hours for it in shared if it.chapter == "attention")
@@ -90,6 +92,9 @@ def test_data_status_of_each_kind(tmp_path, monkeypatch):
     assert "instances_train2014.json is missing" in plan.data_status(coco).detail
     for s in ("train", "val"):
         (root / "annotations" / f"instances_{s}2014.json").write_text("{}")
+    assert "not a COCO annotation file" in plan.data_status(coco).detail
+    for s in ("train", "val"):
+        (root / "annotations" / f"instances_{s}2014.json").write_text('{"images": []}')
     assert plan.data_status(coco).status == plan.Data.PRESENT
     brown = Experiment("2ch", task="patches", dataset="brown:yosemite", options={"test_scene": "liberty"})
     st = plan.data_status(brown)

@@ -122,7 +122,7 @@ def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teache
     for t in teachers:  # a node without a shared runs/ folder gets the teacher's record first
         share.install(t["pack"])
     exp = Experiment(**fields)
-    key = exp.key(device)
+    key = exp.key()
     trained = records.find(key) is None
     t0 = time.perf_counter()
     rec = run(exp, device=device, compile=compile)

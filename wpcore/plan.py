@@ -299,23 +299,18 @@ def coco_root(exp: Experiment) -> Path | None:
 
 
 def coco_problems(root: Path | None) -> list[str]:
-    """The COCO 2014 folder layout the detection task reads (annotations, image folders).
-
-    Hook: a deeper check (every image the annotations list exists and decodes) belongs to
-    ``wpcore.data.coco``; when that module offers ``check(root) -> list[str]`` it is called here.
-    """
+    """What the detection task would miss under ``root``: the COCO 2014 layout (annotations, image
+    folders) and every image the annotation files list (``wpcore.data.coco.missing``)."""
     if root is None:
         return ["$WPCORE_COCO is not set (the folder with annotations/ train2014/ val2014/)"]
     need = ["annotations/instances_train2014.json", "annotations/instances_val2014.json", "train2014", "val2014"]
     problems = [f"{root / n} is missing" for n in need if not (root / n).exists()]
     if problems:
         return problems
-    try:
-        from .data import coco
-    except ImportError:
-        return []
-    check = getattr(coco, "check", None)
-    return list(check(root)) if callable(check) else []
+    from .data import coco
+
+    gone = coco.missing(root)
+    return [f"{len(gone)} file(s) missing or unreadable: {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}"] if gone else []
 
 
 def data_status(exp: Experiment) -> DataStatus:
@@ -395,9 +390,9 @@ def build(profile: str, chapters: list[str] | None = None, device=None) -> list[
     items, first_chapter = [], {}
     for chapter, exps in chapter_experiments(profile, chapters):
         for i, e in enumerate(exps):
-            key = e.key(device)
+            key = e.key()
             teacher = e.options.get("teacher")
-            t_key = Experiment(**teacher).key(device) if teacher else None
+            t_key = Experiment(**teacher).key() if teacher else None
             items.append(Item(chapter, i, e, key, cost(e), data_status(e), records.find(key) is not None, t_key))
             first_chapter.setdefault(key, []).append(chapter)
     for it in items:

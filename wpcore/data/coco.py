@@ -158,10 +158,14 @@ def missing(root: str | Path) -> list[str]:
         if not ann.exists():
             out.append(str(ann))
             continue
+        try:
+            images = json.loads(ann.read_bytes())["images"]
+        except (ValueError, KeyError, TypeError):
+            out.append(f"{ann} (not a COCO annotation file: no 'images' list)")
+            continue
         if folder.is_dir():
             present = set(os.listdir(folder))
-            out += [str(folder / img["file_name"]) for img in json.loads(ann.read_bytes())["images"]
-                    if img["file_name"] not in present]
+            out += [str(folder / img["file_name"]) for img in images if img["file_name"] not in present]
     return out
 
 
