@@ -225,7 +225,7 @@ def test_throughput_is_measured():
 
 def test_quick_has_three_experiments_three_seeds_similar_sizes():
     ps = study.parts("quick")
-    assert set(ps) == {"depth_width", "blocks", "dropout"}
+    assert set(ps) == {"depth_width", "blocks", "dropout", "deepening"} and ps.pop("deepening") == []
     for exps in ps.values():
         labels = {e.label for e in exps}
         assert all(sum(e.label == lab for e in exps) == 3 for lab in labels)  # 3 seeds each
@@ -296,7 +296,8 @@ def test_verdicts_are_computed_from_the_records():
 
     V = verdict.Verdict
     cs = study.claims(fake_records("quick", error), "quick")
-    assert [c.verdict for c in cs] == [V.HOLDS, V.FAILS, V.FAILS, V.HOLDS]
+    # quick does not run the deepening study (Table 3): its claim says so instead of vanishing
+    assert [c.verdict for c in cs] == [V.HOLDS, V.FAILS, V.FAILS, V.NOT_MEASURED, V.HOLDS]
     assert "wrn-10-2 10.10 ± 0.10%" in cs[0].ours and "B(3,1)" in cs[1].evidence.note
     assert cs[0].evidence.rule is verdict.Rule.NON_INFERIORITY and cs[2].evidence.rule is verdict.Rule.DIFFERENCE
     # equal means with a seed spread too large to bound the gap: "as accurate" is not shown (it used
@@ -306,7 +307,7 @@ def test_verdicts_are_computed_from_the_records():
     # speeds measured on two machines are not compared
     recs = fake_records("quick", error)
     recs[0] = dataclasses.replace(recs[0], device={"type": "cuda", "name": "H200"})
-    assert study.claims(recs, "quick")[3].verdict is V.NOT_COMPARABLE
+    assert study.claims(recs, "quick")[4].verdict is V.NOT_COMPARABLE
 
 
 def test_as_accurate_margin_is_pinned():

@@ -63,6 +63,12 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (nothing in one process)."""
+    if is_distributed():
+        dist.barrier()
+
+
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum of ``t`` over the ranks (``t`` itself in one process)."""
     if is_distributed():

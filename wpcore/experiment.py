@@ -276,24 +276,26 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
 
 def _check_checkpoint(ckpt: Path, fp: dict, resume: bool, log) -> None:
     """Start over when asked to, or when the code changed since the checkpoint was written (a
-    resume never mixes two versions of the code); then note the code the checkpoint belongs to."""
-    stamp = ckpt / "fingerprint.json"
-    if ckpt.exists() and resume:
-        try:
-            old = json.loads(stamp.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = None
-        changed = fingerprint.changed(old, fp)
-        if changed:
-            resume = False
-            if log:
-                log({"restart": ckpt.name, "changed": changed})
-    if not resume:
-        shutil.rmtree(ckpt, ignore_errors=True)
+    resume never mixes two versions of the code); then note the code the checkpoint belongs to.
+    Under torchrun rank 0 alone decides and writes; the other ranks wait for it."""
     from . import distributed
 
     if distributed.is_main():
+        stamp = ckpt / "fingerprint.json"
+        if ckpt.exists() and resume:
+            try:
+                old = json.loads(stamp.read_text())
+            except (OSError, json.JSONDecodeError):
+                old = None
+            changed = fingerprint.changed(old, fp)
+            if changed:
+                resume = False
+                if log:
+                    log({"restart": ckpt.name, "changed": changed})
+        if not resume:
+            shutil.rmtree(ckpt, ignore_errors=True)
         records.atomic_write(stamp, json.dumps(fp).encode())
+    distributed.barrier()
 
 
 def run_all(exps: list[Experiment], **kw) -> list[Record]:
