@@ -239,7 +239,8 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns("_vendor"))
     # not under _static: jupyter-book would add every .js found there to every page
     shutil.copytree(vendor(build_dir, root), stage / "_vendor_static" / "offline")
-    shutil.copy(root / "book" / "wpbook.css", stage / "_vendor_static" / "wpbook.css")
+    for f in ("wpbook.css", "wpbook-widgets.js"):
+        shutil.copy(root / "book" / f, stage / "_vendor_static" / f)
     (stage / "chapters").mkdir()
     for name in names:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
