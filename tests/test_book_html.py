@@ -144,3 +144,28 @@ def test_faults_page_is_in_the_appendix(built_book):
         or soup(built_book / "book" / "intro.html")
     text = nav.get_text("|")
     assert text.index("Appendix") < text.index("Faults and bad inputs")
+
+
+def test_every_file_a_page_loads_is_in_the_book(built_book):
+    """Every script, stylesheet and icon a page names is a file of the built HTML, and a page with
+    math loads the vendored MathJax (a page with a widget, the vendored widget manager: there is
+    none at smoke, tests/test_vendor.py builds one)."""
+    from urllib.parse import urlsplit
+
+    for path in [built_book / "index.html", *pages(built_book)]:
+        page = soup(path)
+        loaded = set()
+        refs = [t["src"] for t in page.find_all("script", src=True)] + \
+               [t["href"] for t in page.find_all("link", href=True) if {"stylesheet", "icon", "preload"} & set(t.get("rel", []))]
+        for ref in refs:
+            url = urlsplit(ref)
+            assert not url.scheme and not url.netloc, f"{path.name}: {ref} is outside the book"
+            target = (path.parent / url.path).resolve()
+            assert target.is_file(), f"{path.name}: {ref} is not in the book"
+            loaded.add(target.relative_to(built_book.resolve()).as_posix())
+        if page.select("div.math, span.math"):
+            assert "_static/offline/mathjax/tex-chtml.js" in loaded, f"{path.name}: math without the vendored MathJax"
+        if page.find("script", type="application/vnd.jupyter.widget-state+json"):
+            for f in ("requirejs/require.js", "html-manager/embed-amd.js"):
+                assert f"_static/offline/{f}" in loaded, f"{path.name}: a widget without the vendored {f}"
+    assert not (built_book / "book" / "_vendor").exists()

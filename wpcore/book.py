@@ -4,7 +4,8 @@
 1. every chapter listed in ``_toc.yml`` (``chapters/<name>``) is converted from its jupytext
    source and executed with papermill under the profile, into ``_build/notebooks/``;
    a failing chapter stops everything with its name and failing cell, and a non-zero exit;
-2. a staging folder gets ``_config.yml``, ``_toc.yml``, ``book/`` and the executed notebooks,
+2. a staging folder gets ``_config.yml``, ``_toc.yml``, ``book/``, the executed notebooks and the
+   pages' JavaScript committed under ``book/_vendor`` (no Node.js, no network),
    and jupyter-book builds it;
 3. only then is the new HTML swapped into ``_build/html``: a failed build leaves the previous
    HTML as it was.
@@ -160,34 +161,25 @@ def _finish_notebook(path: Path, digest: str, record_keys: dict[str, str | None]
     nbformat.write(nb, path)
 
 
-VENDOR_PACKAGES = ["@jupyter-widgets/html-manager@1", "requirejs@2", "mathjax@3"]
+# The pages' JavaScript (widget manager, require.js, MathJax with its fonts), committed under
+# book/_vendor with its licences; book/_vendor/README.md says where each file comes from.
+VENDOR_FOLDER = "book/_vendor"
+# what _config.yml makes every page load, under _static/offline/
+VENDOR_ENTRY_FILES = ["requirejs/require.js", "html-manager/embed-amd.js", "mathjax/tex-chtml.js"]
 
 
-def vendor(build_dir: Path) -> Path:
-    """The JavaScript the pages need (widget manager, require.js, MathJax), served from the book
-    itself so that it reads offline. Fetched once with npm into ``_build/vendor``."""
+def vendor(build_dir: Path, root: Path = ROOT) -> Path:
+    """The JavaScript the pages need, served from the book itself so that it reads offline: copied
+    from the repository's ``book/_vendor`` into ``_build/vendor`` (no network, no Node.js), less
+    its README and refresh script."""
+    src = root / VENDOR_FOLDER
+    missing = [f for f in VENDOR_ENTRY_FILES if not (src / f).is_file()]
+    if missing:
+        raise ChapterFailed(f"the vendored JavaScript is incomplete: {', '.join(missing)} missing under {src} "
+                            "(restore the folder from git; see its README.md)")
     out = build_dir / "vendor"
-    if (out / ".complete").exists():
-        return out
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ChapterFailed("npm is needed once to vendor the book's JavaScript (widgets, MathJax) so the "
-                            "HTML works offline; install Node.js (apt-get install npm) and run again")
-    work = build_dir / "npm"
-    work.mkdir(parents=True, exist_ok=True)
-    print("vendoring widget and MathJax JavaScript with npm (once) ...", flush=True)
-    r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(work),
-                        *VENDOR_PACKAGES], capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        raise ChapterFailed(f"npm install of {' '.join(VENDOR_PACKAGES)} failed: {r.stderr[-2000:]}")
-    mods = work / "node_modules"
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(mods / "@jupyter-widgets" / "html-manager" / "dist", out / "html-manager",
-                    ignore=shutil.ignore_patterns("*.map", "embed.js", "libembed-amd.js", "*.txt"))
-    shutil.copy(mods / "requirejs" / "require.js", out / "require.js")
-    shutil.copytree(mods / "mathjax" / "es5", out / "mathjax",
-                    ignore=shutil.ignore_patterns("sre", "*-full*", "*speech*", "node-main.js"))
-    (out / ".complete").touch()
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns("README.md", "refresh.py", "__pycache__"))
     return out
 
 
@@ -244,10 +236,11 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
         shutil.copy(root / f, stage / f)
     archive = source_archive(root, stage / SOURCE_ARCHIVE)
     _set_source(stage / "_config.yml", archive)
-    shutil.copytree(root / "book", stage / "book")
+    shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns("_vendor"))
     # not under _static: jupyter-book would add every .js found there to every page
-    shutil.copytree(vendor(build_dir), stage / "_vendor_static" / "offline")
-    shutil.copy(root / "book" / "wpbook.css", stage / "_vendor_static" / "wpbook.css")
+    shutil.copytree(vendor(build_dir, root), stage / "_vendor_static" / "offline")
+    for f in ("wpbook.css", "wpbook-widgets.js"):
+        shutil.copy(root / "book" / f, stage / "_vendor_static" / f)
     (stage / "chapters").mkdir()
     for name in names:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
