@@ -191,6 +191,13 @@ def vendor(build_dir: Path) -> Path:
     return out
 
 
+def vega_static(static: Path, root: Path = ROOT) -> None:
+    """Vega, Vega-Lite and vega-embed, committed under ``book/_vendor/vega/`` (its README names the
+    packages and versions), into the book's static files as ``_static/vega/``, where the Wide
+    ResNets explorer's charts load them from (``wpcore.present.explorer``)."""
+    shutil.copytree(root / "book" / "_vendor" / "vega", static / "vega", ignore=shutil.ignore_patterns("*.md"))
+
+
 SOURCE_ARCHIVE = "wpcore-source.tar.gz"
 
 
@@ -247,6 +254,7 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     shutil.copytree(root / "book", stage / "book")
     # not under _static: jupyter-book would add every .js found there to every page
     shutil.copytree(vendor(build_dir), stage / "_vendor_static" / "offline")
+    vega_static(stage / "_vendor_static", root)
     shutil.copy(root / "book" / "wpbook.css", stage / "_vendor_static" / "wpbook.css")
     (stage / "chapters").mkdir()
     for name in names:
