@@ -34,14 +34,11 @@ live_widgets = True  # the book build sets False: its static pages have no kerne
 # %% tags=["hide-input"]
 import time
 
-from IPython.display import display
-
 from wpcore import experiment, present
 from wpcore.nets import wrn
 from wpcore.present import wide_resnets as show
-from wpcore.present.explorer import live_explorer, show_explorer
+from wpcore.present.explorer import show_explorer
 from wpcore.studies import wide_resnets as study
-from wpcore.studies import wide_resnets_explorer as grid
 
 t_page = present.start(profile)
 
@@ -143,27 +140,19 @@ present.show_table(show.ours_table(records, profile),
 # %% [markdown]
 # ## The width/depth explorer
 #
-# Move the sliders: every WRN of the grid with its parameters and FLOPs (32x32 CIFAR-10 input),
-# its training speed measured on the machine that built this page (small networks only, a few
-# SGD steps each; the others get an estimate at the median measured FLOP rate, labelled as
-# such), the thesis's CIFAR-10 error where it reports one (with its table), and our error where
-# this profile trained that network. It runs in the page itself, with no kernel. The speeds are
-# those of the machine and moment of the build: on a shared, busy machine they are lower.
+# Move the sliders and pick a block type: the chosen network is ringed in every chart and its
+# numbers are in the table. Top left, where it sits among all WRNs of depth 10-40 and width
+# 1-12, with curves of equal parameter count; then test error against parameters, against the
+# compute of the whole training (FLOPs per image counted by PyTorch's counter, times images,
+# times epochs) and against the measured training time, for the thesis's CIFAR-10 networks and
+# for every run of this profile that has a record. The thesis's errors and ours are on different
+# data at `quick` and `standard`, so compare the shapes of the two clouds, not their heights.
+# Our speeds are measured from the records, on the machine each names; a network this profile did
+# not train gets an estimate, labelled as such, with its basis under the table. It runs in the
+# page itself, with no kernel and nothing fetched from outside the book.
 
 # %% tags=["hide-input"]
-points = grid.explorer_points(profile, records)
-show_explorer(points, start=(16, 2, "B(3,3)"),
-              caption="Parameters with the CIFAR-10 head; throughput of SGD steps on random 32x32 images")
-
-# %% [markdown]
-# With a running kernel, the cell below gives a live version that builds any depth and width
-# on the fly.
-
-# %% tags=["hide-input", "remove-output"]
-# the book build skips it: a widget needs a kernel, and its saved state would only make the static
-# page load the widget JavaScript for nothing
-if live_widgets:
-    display(live_explorer(points, thesis=grid.thesis_error))
+explorer = show_explorer(profile, live=live_widgets)
 
 # %% [markdown]
 # ## Verdict

@@ -28,7 +28,8 @@ def test_vendor_copies_the_committed_files_without_npm_or_network(tmp_path, monk
     monkeypatch.setattr(subprocess, "Popen", no_program)
     out = book.vendor(tmp_path / "_build")
     assert out == tmp_path / "_build" / "vendor"
-    shipped = {p.relative_to(VENDOR) for p in VENDOR.rglob("*") if p.is_file()} - {Path("README.md"), Path("refresh.py")}
+    shipped = {p.relative_to(VENDOR) for p in VENDOR.rglob("*")
+               if p.is_file() and p.suffix != ".md" and p.name != "refresh.py"}
     copied = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
     assert copied == shipped
     for rel in copied:
@@ -99,7 +100,7 @@ def test_each_package_ships_its_licence_and_the_readme_names_its_version():
 
 def test_the_vendored_folder_stays_small():
     size = sum(p.stat().st_size for p in VENDOR.rglob("*") if p.is_file())
-    assert size < 6_000_000, f"book/_vendor is {size / 1e6:.1f} MB"
+    assert size < 7_000_000, f"book/_vendor is {size / 1e6:.1f} MB"  # 5.4 MB for the pages, 0.8 MB Vega
     assert not list(VENDOR.rglob("*.map"))
 
 

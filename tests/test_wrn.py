@@ -10,7 +10,6 @@ from wpcore import flops, nets
 from wpcore.nets.wrn import BLOCKS, Block, block_kernels
 from wpcore.studies import verdict
 from wpcore.studies import wide_resnets as study
-from wpcore.studies import wide_resnets_explorer as grid
 
 
 def count(m):
@@ -214,12 +213,6 @@ def test_training_flops_are_three_forwards_and_scale_with_input():
     assert flops.forward_flops("wrn-50-2", (3, 224, 224)) / 1e9 == pytest.approx(22.8, rel=0.01)
 
 
-def test_throughput_is_measured():
-    m = nets.create("wrn-10-1")
-    ips = flops.train_throughput(m, (3, 16, 16), batch_size=4, steps=1)
-    assert ips > 0 and m.training
-
-
 # --- the study -------------------------------------------------------------------------------
 
 
@@ -318,22 +311,6 @@ def test_as_accurate_margin_is_pinned():
 def test_epoch_seconds_ignore_an_interrupted_first_epoch():
     hist = [{"time_s": 354.0}, {"time_s": 380.0}, {"time_s": 407.6}]  # epoch 1 ran in a killed process
     assert study.epoch_seconds(hist) == pytest.approx(27.6)
-
-
-def test_explorer_points_carry_thesis_and_our_numbers(monkeypatch):
-    monkeypatch.setitem(grid.GRID, "smoke", {"depths": [10, 16], "widths": [1], "blocks": ["B(3,3)"]})
-    recs = fake_records("smoke", lambda e: 12.5)
-    pts = grid.explorer_points("smoke", recs)
-    assert len(pts) == 2
-    p = next(p for p in pts if (p["depth"], p["width"], p["block"]) == (16, 1, "B(3,3)"))
-    assert p["params"] == 175_066 and p["fwd_flops"] == flops.forward_flops("wrn-16-1")
-    assert p["ours"]["error"] == "12.50" and p["ours"]["n"] == 1
-    assert any(p["img_s"] for p in pts)
-    assert grid.thesis_error(40, 4, "B(3,3)")["source"].startswith("CIFAR-10, Table 5")
-    assert grid.thesis_error(40, 1, "B(3,3)") == {"error": 6.85, "source": "CIFAR-10, Table 4 [U], ZCA"}
-    assert (
-        grid.thesis_error(22, 2, "B(3,1,3)")["error"] == 5.78 and grid.thesis_error(16, 1, "B(1,3)") is None
-    )
 
 
 @pytest.mark.slow

@@ -171,7 +171,8 @@ VENDOR_ENTRY_FILES = ["requirejs/require.js", "html-manager/embed-amd.js", "math
 def vendor(build_dir: Path, root: Path = ROOT) -> Path:
     """The JavaScript the pages need, served from the book itself so that it reads offline: copied
     from the repository's ``book/_vendor`` into ``_build/vendor`` (no network, no Node.js), less
-    its README and refresh script."""
+    its README and refresh script. Vega, Vega-Lite and vega-embed (``vega/``) come with it: the Wide
+    ResNets explorer's charts load them from ``_static/offline/vega/`` (``wpcore.present.explorer``)."""
     src = root / VENDOR_FOLDER
     missing = [f for f in VENDOR_ENTRY_FILES if not (src / f).is_file()]
     if missing:
@@ -179,7 +180,7 @@ def vendor(build_dir: Path, root: Path = ROOT) -> Path:
                             "(restore the folder from git; see its README.md)")
     out = build_dir / "vendor"
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(src, out, ignore=shutil.ignore_patterns("README.md", "refresh.py", "__pycache__"))
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns("*.md", "refresh.py", "__pycache__"))
     return out
 
 

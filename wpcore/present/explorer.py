@@ -1,213 +1,427 @@
-"""The width/depth explorer: pick a WRN by depth, width and block type and see what it costs.
+"""The width/depth explorer: pick a WRN by depth, width and block type and see where it sits.
 
-Two renderings of one precomputed grid (``wpcore.studies.wide_resnets_explorer.explorer_points``):
+Four linked Vega-Lite charts (drawn with Altair) of ``studies.wide_resnets_explorer.explorer``:
+the width/depth plane with iso-parameter curves, and test error against parameters, against
+training compute (FLOPs, PyTorch's counter) and against measured training time; the thesis's
+points and ours. Three selection parameters, bound to a slider for the depth, a slider for the
+width and a menu for the block type, highlight the chosen network in every chart, and a table
+under the controls shows its row of numbers (text made here, in Python; the page's script only
+looks it up).
 
-- ``explorer_html(points)``: self-contained HTML + plain JavaScript (the grid as inline JSON,
-  ``<input type=range>`` sliders and a ``<select>``), no external script and no kernel, so it works
-  in the published static book and offline. Each point is a dict with depth, width, block, name,
-  params, fwd_flops, train_flops, img_s (None: not measured), thesis ({error, source} or None),
-  ours ({error, n, data} or None).
-- ``live_explorer(...)``: ipywidgets sliders for a running kernel, which build any WRN on the fly.
-
-The page shows the point's values in elements marked ``data-field="..."`` (tests read them).
+The page needs no kernel and no network: the chart specification and its data are inline, and
+Vega, Vega-Lite and vega-embed are loaded from the book's own ``_static/offline/vega/`` (committed under
+``book/_vendor/vega/``) or, in a running notebook, inlined from there. Elements marked
+``data-field="..."`` hold the row (tests read them); the marks that show the chosen network
+(rings, and the dashed rule of the parameters chart) carry ``aria-label`` "<chart>: <network>"
+("plane: WRN-16-2 B(3,3)"; charts: plane, size, params, compute, time).
 """
-
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import uuid
-from statistics import median
+from pathlib import Path
 
-FIELDS = [
-    ("name", "network"),
-    ("params", "parameters (CIFAR-10 head)"),
-    ("fwd", "forward FLOPs per 32x32 image"),
-    ("train", "training FLOPs per image (3x forward)"),
-    ("speed", "measured training speed"),
-    ("thesis", "thesis CIFAR-10 error"),
-    ("ours", "our test error"),
-]
+import altair as alt
 
+from ..studies import wide_resnets_explorer as study
+from ..studies.verdict import mean_spread
 
-def _fmt_int(n: int) -> str:
-    return f"{n:,}"
-
-
-def _gflops(f: float) -> str:
-    return f"{f / 1e9:.3f} GFLOP" if f < 1e10 else f"{f / 1e9:.1f} GFLOP"
-
-
-def _two_digits(x: float) -> str:
-    """An estimate to two significant digits: 0.43, 4.3, 43, 430, 4,300."""
-    if x < 10:
-        return f"{x:.2g}"
-    return f"{round(x, 1 - math.floor(math.log10(x))):,.0f}"
+VEGA_DIR = Path(__file__).resolve().parents[2] / "book" / "_vendor" / "vega"
+VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+BOOK_VEGA = "../_static/offline/vega/"      # from a chapter's page (chapters/<name>.html) to the vendored files
+START = (16, 2, "B(3,3)")           # the network shown first: the standard profile's shallow-wide one
+LEVELS = (3e5, 1e6, 3e6, 1e7, 3e7)  # iso-parameter curves (WRN-10-1, the smallest, has 78k)
+# seaborn's "colorblind" palette, the book's (present.figures.PALETTE)
+COLOURS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#56b4e9", "#949494"]
+SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "wedge", "stroke"]
+FIELDS = [("name", "network"), ("params", "parameters"), ("flops", "training FLOPs"),
+          ("speed", "training speed"), ("thesis", "thesis, CIFAR-10 error"), ("ours", "ours, test error")]
+SIGNALS = {"depth": "sel_depth_depth", "width": "sel_width_width", "block": "sel_block_block"}
 
 
-def rate(points: list[dict]) -> float | None:
-    """Median achieved training GFLOP/s over the measured points (for the estimates)."""
-    r = [p["train_flops"] * p["img_s"] / 1e9 for p in points if p.get("img_s")]
-    return median(r) if r else None
+# --- words and numbers -------------------------------------------------------------------------
 
 
-def cells(p: dict, gflops_s: float | None) -> dict[str, str]:
-    """The displayed text of every field for one point (Python twin of the page's JavaScript)."""
-    if p.get("img_s"):
-        speed = f"{p['img_s']:.0f} images/s ({p['train_flops'] * p['img_s'] / 1e9:.0f} GFLOP/s)"
-    elif gflops_s:
-        est = _two_digits(gflops_s * 1e9 / p["train_flops"])
-        speed = f"not measured; about {est} images/s at the median measured {gflops_s:.0f} GFLOP/s (estimate)"
-    else:
-        speed = "not measured"
-    thesis = (
-        f"{p['thesis']['error']:.2f}% ({p['thesis']['source']})" if p.get("thesis") else "— (not reported)"
-    )
-    ours = (
-        f"{p['ours']['error']}% ({p['ours']['n']} seed{'s' * (p['ours']['n'] != 1)}; {p['ours']['data']})"
-        if p.get("ours")
-        else "— (no record in this profile)"
-    )
-    return {
-        "name": f"WRN-{p['depth']}-{p['width']} {p['block']}",
-        "params": _fmt_int(p["params"]),
-        "fwd": _gflops(p["fwd_flops"]),
-        "train": _gflops(p["train_flops"]),
-        "speed": speed,
-        "thesis": thesis,
-        "ours": ours,
-    }
+def sig(x: float, digits: int = 3) -> str:
+    """``digits`` significant digits, trailing zeros kept: 1.0 -> "1.00", 606.4 -> "606", 0.184 -> "0.184"."""
+    return f"{x:#.{digits}g}".rstrip(".")
 
+
+def si(x: float, unit: str = "") -> str:
+    """3 significant digits with an SI prefix: 693,498 -> "693 k", 3.2e17 FLOP -> "320 PFLOP"."""
+    div, prefix = next(((d, p) for d, p in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+                        if abs(x) >= d), (1, ""))
+    return f"{sig(x / div)} {prefix}{unit}".rstrip()
+
+
+def net_name(depth: int, width: int, block: str) -> str:
+    return f"WRN-{depth}-{width} {block}"
+
+
+def geometry(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def rate(img_s: float) -> str:
+    """Images per second, whole above 100, else 2 significant digits: 1,234; 56; 0.18."""
+    return f"{img_s:,.0f}" if img_s >= 100 else sig(img_s, 2)
+
+
+def speed_text(s: dict | None) -> str:
+    if s is None:
+        return "— (no run in this profile to measure or estimate it from)"
+    if s["measured"]:
+        runs = f"{s['runs']} run{'s' * (s['runs'] != 1)}"
+        return (f"{rate(s['img_s'])} images/s of {s['dataset']} {geometry(s['shape'])} on {s['device']}: "
+                f"measured, {runs}")
+    return f"about {rate(s['img_s'])} images/s of {geometry(s['shape'])} on {s['device']}: an estimate"
+
+
+def thesis_text(points: list[dict]) -> str:
+    if not points:
+        return "— (not in the thesis's tables)"
+    return "; ".join(f"{p['error']:.2f}% ({p['table']} [{p['tag']}]{', ' + p['preprocessing'] if p['preprocessing'] else ''})"
+                     for p in points)
+
+
+def ours_text(runs: list[dict], profile: str) -> str:
+    if not runs:
+        return f"— (not trained at {profile})"
+    by_variant: dict[str, list[dict]] = {}
+    for r in runs:
+        by_variant.setdefault(r["variant"], []).append(r)
+    parts = []
+    for variant, rs in sorted(by_variant.items()):
+        r0 = rs[0]
+        parts.append(f"{variant + ': ' if variant else ''}{mean_spread([r['error'] for r in rs])}% "
+                     f"({len(rs)} seed{'s' * (len(rs) != 1)}, {r0['dataset']} {geometry(r0['shape'])}, "
+                     f"{r0['n_train']:,} images x {r0['epochs']} epochs)")
+    return "; ".join(parts)
+
+
+def row(net: dict, profile: str) -> dict[str, str]:
+    """The displayed text of every field of the table for one network of the grid."""
+    return {"name": net_name(net["depth"], net["width"], net["block"]),
+            "params": f"{net['params']:,} ({si(net['params'])}), CIFAR-10 head",
+            "flops": f"{si(net['flops'], 'FLOP')} per 32x32 image (forward + backward)",
+            "speed": speed_text(net["speed"]), "thesis": thesis_text(net["thesis"]),
+            "ours": ours_text(net["ours"], profile)}
+
+
+def basis_text(ex: study.Explorer) -> str:
+    """What "measured" and "estimate" mean on this page."""
+    measured = ("Speeds. Measured: the training images of a run (training-set size x epochs) over its wall time, "
+                "evaluation after each epoch included, on the machine its record names.")
+    if ex.estimate is None:
+        return measured + " No run of this profile has a record, so none is estimated."
+    e = ex.estimate
+    return (measured + f" Estimate, for a network this profile did not train: the median training rate of its "
+            f"{e.runs} runs on {e.device}, {si(e.rate, 'FLOP/s')}, over the training FLOPs above; rough, as small "
+            "networks use a machine less well than large ones.")
+
+
+# --- the chart data ----------------------------------------------------------------------------
+
+
+def series_of_thesis(p: dict) -> str:
+    return {"Table 4": "thesis, Table 4 (ZCA)", "Table 5": "thesis, Table 5 (meanstd)",
+            "Table 2": "thesis, Table 2 (block types)"}[p["table"]]
+
+
+def series_of_ours(r: dict, profile: str) -> str:
+    return f"ours, {r['dataset']} {geometry(r['shape'])} ({profile})"
+
+
+def points_data(ex: study.Explorer) -> list[dict]:
+    """One row per mark of the three error charts: the thesis's numbers and our runs."""
+    out = []
+    for p in ex.thesis:
+        out.append({"series": series_of_thesis(p), "name": net_name(p["depth"], p["width"], p["block"]),
+                    "depth": p["depth"], "width": p["width"], "block": p["block"], "error": p["error"],
+                    "params": p["params"], "compute": p["compute"], "time": None, "plain": True,
+                    "about": f"{p['table']} [{p['tag']}], CIFAR-10" + (f", {p['preprocessing']}" if p["preprocessing"] else ""),
+                    "cost": f"{si(p['params'])} parameters; {si(p['compute'], 'FLOP')} for 200 epochs of 50,000 images"})
+    for r in ex.ours:
+        out.append({"series": series_of_ours(r, ex.profile), "name": net_name(r["depth"], r["width"], r["block"]),
+                    "depth": r["depth"], "width": r["width"], "block": r["block"], "error": r["error"],
+                    "params": r["params"], "compute": r["compute"], "time": r["wall_s"], "plain": not r["variant"],
+                    "about": f"seed {r['seed']}" + (f", {r['variant']}" if r["variant"] else "")
+                    + f", {r['n_train']:,} images x {r['epochs']} epochs",
+                    "cost": f"{si(r['params'])} parameters; {si(r['compute'], 'FLOP')}; {sig(r['wall_s'])} s on "
+                            f"{r['device']} ({rate(r['img_s'])} images/s)"})
+    return out
+
+
+def networks_data(ex: study.Explorer) -> list[dict]:
+    """The grid, with each network's row of text and how many marks of each chart are its."""
+    out = []
+    for n in ex.networks:
+        name = net_name(n["depth"], n["width"], n["block"])
+        drawn = len(n["thesis"]) + len(n["ours"])
+        out.append({"depth": n["depth"], "width": n["width"], "block": n["block"], "name": name,
+                    "params": n["params"], "flops": n["flops"], "drawn": drawn, "timed": len(n["ours"]),
+                    **{f"row_{k}": v for k, v in row(n, ex.profile).items()}})
+    return out
+
+
+def _crossing(curve: list[dict], depth: float) -> float | None:
+    """The width at which an iso-parameter curve passes ``depth`` (it falls as the width grows)."""
+    for a, b in itertools.pairwise(curve):
+        if a["depth"] >= depth > b["depth"]:
+            return a["width"] + (a["depth"] - depth) / (a["depth"] - b["depth"]) * (b["width"] - a["width"])
+    return None
+
+
+def iso_data(blocks=study.BLOCKS, levels=LEVELS) -> list[dict]:
+    """Iso-parameter curves in the width/depth plane: for each block type, level and width, the
+    (fractional) depth at which WRN-d-k has that many parameters (linear in d at a fixed k). Each
+    curve is named once, in the free band above the deepest row where it enters the grid, else in
+    the band under the shallowest row where it leaves it, else at the right edge."""
+    lo, hi = study.DEPTHS[0], study.DEPTHS[-1]
+    out = []
+    for block in blocks:
+        for level in levels:
+            pts = []
+            for k in study.WIDTHS:
+                p10, p16 = study.parameters(lo, k, block), study.parameters(lo + 6, k, block)
+                d = lo + 6 * (level - p10) / (p16 - p10)
+                if -30 <= d <= 90:  # a point outside the plot on each side lets the clipped line reach the edge
+                    pts.append({"block": block, "level": level, "width": k, "depth": round(d, 2)})
+            out += pts
+            name = f"{level / 1e6:g}M" if level >= 1e6 else f"{level / 1e3:g}k"
+            top, bottom = _crossing(pts, hi), _crossing(pts, lo)
+            if top is not None:
+                out.append({"block": block, "label": name, "width": round(top, 2), "depth": hi + 2.2, "align": "center"})
+            elif bottom is not None:
+                out.append({"block": block, "label": name, "width": round(bottom, 2), "depth": lo - 2.0,
+                            "align": "center"})
+            elif pts and lo <= pts[-1]["depth"] <= hi:
+                out.append({"block": block, "label": name, "width": 12.45, "depth": pts[-1]["depth"], "align": "right"})
+    return out
+
+
+# --- the chart -------------------------------------------------------------------------------
+
+
+def selections():
+    depth = alt.selection_point(name="sel_depth", fields=["depth"], value=START[0], bind=alt.binding_range(
+        min=study.DEPTHS[0], max=study.DEPTHS[-1], step=study.DEPTHS[1] - study.DEPTHS[0], name="depth d "))
+    width = alt.selection_point(name="sel_width", fields=["width"], value=START[1], bind=alt.binding_range(
+        min=study.WIDTHS[0], max=study.WIDTHS[-1], step=1, name="width k "))
+    block = alt.selection_point(name="sel_block", fields=["block"], value=START[2], bind=alt.binding_select(
+        options=list(study.BLOCKS), name="block "))
+    return depth, width, block
+
+
+def log_domain(values, margin: float = 0.06) -> list[float]:
+    """A log axis's domain around ``values``, ``margin`` of their span (at least 0.1 decade) on
+    each side; fixed, so that the axes stay put as the selection moves."""
+    v = [x for x in values if x is not None and x > 0]
+    if not v:
+        return [1.0, 10.0]
+    pad = 10 ** max(0.1, margin * math.log10(max(v) / min(v)))
+    return [min(v) / pad, max(v) * pad]
+
+
+ERROR_TICKS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 60, 80, 100)
+
+
+def chart(ex: study.Explorer) -> alt.VConcatChart:
+    """The four linked charts (data by name: ``networks``, ``points``, ``iso``)."""
+    sd, sw, sb = selections()
+    chosen = sd & sw & sb
+    nets, points, iso = (alt.Data(name=n) for n in ("networks", "points", "iso"))
+    data = points_data(ex)
+    series = list(dict.fromkeys(p["series"] for p in data))
+    legend = alt.Legend(title=None, orient="bottom", columns=2, labelLimit=400, symbolStrokeWidth=1.5)
+    enc = {ch: cls("series:N", scale=alt.Scale(domain=series, range=rng[:len(series)]), legend=legend)
+           for ch, cls, rng in (("fill", alt.Fill, COLOURS), ("stroke", alt.Stroke, COLOURS), ("shape", alt.Shape, SHAPES))}
+    enc["fillOpacity"] = alt.condition("datum.plain", alt.value(0.85), alt.value(0.0))
+    tips = [alt.Tooltip("name:N", title="network"), alt.Tooltip("series:N", title="from"),
+            alt.Tooltip("error:Q", title="test error (%)", format=".2f"), alt.Tooltip("about:N", title="run"),
+            alt.Tooltip("cost:N", title="cost")]
+    lo, hi = log_domain([p["error"] for p in data], 0.04)
+    error = alt.Y("error:Q", title="test error (%, log scale)",
+                  scale=alt.Scale(type="log", domain=[lo, min(hi, 100)], nice=False),
+                  axis=alt.Axis(values=[t for t in ERROR_TICKS if lo <= t <= hi], format="~g"))
+    size = {"width": 245, "height": 200}
+
+    def log_x(field: str, title: str, values) -> alt.X:
+        return alt.X(f"{field}:Q", title=title, scale=alt.Scale(type="log", domain=log_domain(values), nice=False),
+                     axis=alt.Axis(format="~s", tickCount=5))
+
+    def marks(x: alt.X, name: str, keep: str = "true") -> alt.LayerChart:
+        """Every point (``keep``: an expression for those the chart can place), the chosen ringed."""
+        base = alt.Chart(points).encode(x=x, y=error).transform_filter(keep)
+        dots = base.mark_point(filled=True, size=60, strokeWidth=1.5).encode(**enc, tooltip=tips)
+        ring = base.mark_point(size=400, strokeWidth=2.5, color="black", filled=False).encode(
+            description="chosen:N").transform_filter(chosen).transform_calculate(chosen=f"'{name}: ' + datum.name")
+        return dots + ring
+
+    x_params = log_x("params", "parameters (log scale)", [p["params"] for p in data + ex.networks])
+    rule = alt.Chart(nets).mark_rule(strokeDash=[4, 3], color="black").encode(
+        x=x_params, description="chosen:N").transform_filter(chosen).transform_calculate(
+        chosen="'size: ' + datum.name")
+    by_params = (rule + marks(x_params, "params")).properties(
+        title=alt.TitleParams("test error vs parameters", subtitle="dashed: the chosen network's size"), **size)
+
+    x_compute = log_x("compute", "training compute (FLOP, log scale)", [p["compute"] for p in data])
+    by_compute = marks(x_compute, "compute").properties(
+        title=alt.TitleParams("test error vs training compute",
+                              subtitle="FLOP per image (counted) x images x epochs"), **size)
+
+    devices = sorted({r["device"] for r in ex.ours}) or ["(no run has a record)"]
+    x_time = log_x("time", "wall time of the run (s, log scale)", [r["wall_s"] for r in ex.ours])
+    by_time = marks(x_time, "time", "isValid(datum.time)").properties(
+        title=alt.TitleParams("test error vs training time (ours)", subtitle="measured on " + "; ".join(devices)),
+        **size)
+
+    kx = alt.X("width:Q", title="width k (channels 16k, 32k, 64k)",
+               scale=alt.Scale(domain=[0.5, study.WIDTHS[-1] + 0.5], nice=False),
+               axis=alt.Axis(values=list(study.WIDTHS)))
+    dy = alt.Y("depth:Q", title="depth d (layers)", scale=alt.Scale(domain=[study.DEPTHS[0] - 4, study.DEPTHS[-1] + 4], nice=False),
+               axis=alt.Axis(values=list(study.DEPTHS)))
+    curves = alt.Chart(iso).mark_line(color="#999", strokeWidth=1, clip=True, interpolate="monotone").encode(
+        x=kx, y=dy, detail="level:N").transform_filter(sb).transform_filter("isValid(datum.level)")
+    labels = alt.Chart(iso).mark_text(fontSize=9.5, color="#555", align=alt.ExprRef("datum.align")).encode(
+        x=kx, y=dy, text="label:N").transform_filter(sb).transform_filter("isValid(datum.label)")
+    grid = alt.Chart(nets).mark_point(size=12, color="#aaa", filled=True).encode(x=kx, y=dy).transform_filter(
+        sb).add_params(sb, sw, sd)  # the chart that defines the controls; Vega lists the inputs in reverse
+    here = alt.Chart(points).mark_point(filled=True, size=60, strokeWidth=1.5).encode(
+        x=kx, y=dy, **enc, tooltip=tips).transform_filter(sb)
+    you = alt.Chart(nets).mark_point(size=400, strokeWidth=2.5, color="black").encode(
+        x=kx, y=dy, description="chosen:N").transform_filter(chosen).transform_calculate(
+        chosen="'plane: ' + datum.name")
+    plane = (curves + labels + grid + here + you).properties(
+        title=alt.TitleParams("depth vs width", subtitle="grey: equal parameter counts, chosen block type"), **size)
+
+    drawn = len(ex.ours)
+    ours = f"ours: every {ex.profile} run with a record ({ex.planned - drawn} without one not drawn)"
+    title = alt.TitleParams(
+        f"The thesis's {len(ex.thesis)} CIFAR-10 errors of WRNs and {drawn} of our {ex.planned} runs at {ex.profile}",
+        subtitle=[f"{ours}; ringed: the chosen network",
+                  "hollow: our runs of a variant (dropout, deepening factor l, longer or shorter training)"],
+        anchor="start")
+    top = alt.hconcat(plane, by_params, spacing=30)
+    return alt.vconcat(top, alt.hconcat(by_compute, by_time, spacing=30), spacing=25, title=title).resolve_scale(
+        fill="shared", stroke="shared", shape="shared").configure_axis(labelFontSize=11, titleFontSize=11).configure_title(
+        fontSize=13, subtitleFontSize=11, subtitleColor="#555").configure_legend(labelFontSize=11).configure_view(
+        stroke="#ccc")
+
+
+def spec(ex: study.Explorer, controls: str | None = None) -> dict:
+    """The Vega-Lite specification with its data inline (``datasets``); ``controls``: the CSS
+    selector of the element the inputs go into (None: under the charts)."""
+    s = chart(ex).to_dict()
+    s["datasets"] = {"networks": networks_data(ex), "points": points_data(ex), "iso": iso_data()}
+    if controls:
+        for p in s["params"]:
+            p["bind"]["element"] = controls
+    return s
+
+
+# --- the page ----------------------------------------------------------------------------------
 
 _JS = """
 (function () {
-  var root = document.getElementById(%(id)s);
-  var data = JSON.parse(root.querySelector('script[data-grid]').textContent);
-  var pts = {};
-  data.points.forEach(function (p) { pts[p.depth + '/' + p.width + '/' + p.block] = p; });
-  var ctl = function (n) { return root.querySelector('[data-control="' + n + '"]'); };
-  var show = function (n, t) { root.querySelector('[data-field="' + n + '"]').textContent = t; };
-  function update() {
-    var d = data.depths[+ctl('depth').value], w = data.widths[+ctl('width').value], b = ctl('block').value;
-    root.querySelector('[data-show="depth"]').textContent = d;
-    root.querySelector('[data-show="width"]').textContent = w;
-    var c = data.cells[(pts[d + '/' + w + '/' + b] || {}).i];
-    Object.keys(c || {}).forEach(function (k) { show(k, c[k]); });
+  var root = document.getElementById(%(id)s), base = %(base)s, files = %(files)s;
+  var spec = JSON.parse(root.querySelector('script[data-spec]').textContent);
+  var signals = %(signals)s, rows = {};
+  spec.datasets.networks.forEach(function (n) { rows[n.depth + '/' + n.width + '/' + n.block] = n; });
+  function fail(why) {
+    root.querySelector('.wpx-chart').textContent = 'The charts could not be drawn: ' + why + '.';
   }
-  ['depth', 'width', 'block'].forEach(function (n) {
-    ctl(n).addEventListener('input', update); ctl(n).addEventListener('change', update);
-  });
-  update();
+  function loaded() {
+    if (window.vegaEmbed) { return Promise.resolve(window.vegaEmbed); }
+    if (!base) { return Promise.reject(new Error('Vega is not on the page')); }
+    if (typeof window.define === 'function' && window.define.amd && window.requirejs) {
+      // a page with require.js: the UMD builds register as AMD modules
+      return new Promise(function (ok, no) {
+        window.requirejs.config({paths: {'vega': base + 'vega.min', 'vega-lite': base + 'vega-lite.min',
+                                         'vega-embed': base + 'vega-embed.min'}});
+        window.requirejs(['vega-embed'], ok, no);
+      });
+    }
+    window.wpVega = window.wpVega || files.reduce(function (p, f) {
+      return p.then(function () {
+        return new Promise(function (ok, no) {
+          var s = document.createElement('script');
+          s.src = base + f; s.onload = ok;
+          s.onerror = function () { no(new Error('could not load ' + base + f)); };
+          document.head.appendChild(s);
+        });
+      });
+    }, Promise.resolve()).then(function () { return window.vegaEmbed; });
+    return window.wpVega;
+  }
+  loaded().then(function (embed) {
+    return embed(root.querySelector('.wpx-chart'), spec, {renderer: 'svg', actions: false});
+  }).then(function (result) {
+    var view = result.view;
+    function show() {
+      var n = rows[view.signal(signals.depth) + '/' + view.signal(signals.width) + '/' + view.signal(signals.block)];
+      root.querySelectorAll('[data-field]').forEach(function (td) {
+        td.textContent = n ? n['row_' + td.dataset.field] : '—';
+      });
+    }
+    Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
+    show();
+  }).catch(function (e) { fail(e.message); });
 })();
 """
 
 _CSS = """
-.wp-explorer {border:1px solid #ccc; border-radius:6px; padding:0.8em 1em; margin:1em 0; font-size:0.92em}
-.wp-explorer label {display:inline-block; width:7em; font-weight:bold}
-.wp-explorer input[type=range] {width:14em; vertical-align:middle}
-.wp-explorer table {margin-top:0.6em; border-collapse:collapse}
-.wp-explorer td {padding:2px 10px 2px 0; vertical-align:top}
-.wp-explorer td:first-child {color:#555; white-space:nowrap}
+.wp-explorer {margin:1em 0; font-size:0.92em}
+.wp-explorer .wpx-controls {display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}
+.wp-explorer .vega-bind-name {font-weight:bold; margin-right:0.4em}
+.wp-explorer .vega-bind input[type=range] {width:12em; vertical-align:middle}
+.wp-explorer table.wpx-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
+.wp-explorer table.wpx-row td {padding:2px 12px 2px 0; vertical-align:top}
+.wp-explorer table.wpx-row td:first-child {color:#555; white-space:nowrap}
+.wp-explorer .wpx-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
+.wp-explorer .wpx-chart {overflow-x:auto}
 """
 
 
-def explorer_html(points: list[dict], start: tuple[int, int, str] | None = None, caption: str = "") -> str:
-    """The static explorer: one self-contained HTML block (inline CSS, JSON and JavaScript)."""
-    depths = sorted({p["depth"] for p in points})
-    widths = sorted({p["width"] for p in points})
-    blocks = list(dict.fromkeys(p["block"] for p in points))
-    g = rate(points)
-    table = [cells(p, g) for p in points]
-    data = {
-        "depths": depths,
-        "widths": widths,
-        "points": [
-            {"depth": p["depth"], "width": p["width"], "block": p["block"], "i": i}
-            for i, p in enumerate(points)
-        ],
-        "cells": table,
-    }
-    d0, w0, b0 = start or (depths[0], widths[0], blocks[0])
-    i0 = next(i for i, p in enumerate(points) if (p["depth"], p["width"], p["block"]) == (d0, w0, b0))
+def _inline_scripts() -> str:
+    """The vendored files inline (a running notebook has no ``_static``); as plain globals, also
+    where require.js is on the page."""
+    out = []
+    for f in VEGA_FILES:
+        code = (VEGA_DIR / f).read_text()
+        assert "</script" not in code.lower(), f
+        out.append(f"<script>(function (define, module, exports) {{\n{code}\n}}).call(window);</script>")
+    return "".join(out)
+
+
+def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
+    """The explorer as one HTML block: controls, the chosen network's row, the charts. ``base``:
+    the URL of the folder holding the vendored JavaScript (None: inline it)."""
     uid = "wpx-" + uuid.uuid4().hex[:10]
-    blob = json.dumps(data).replace("</", "<\\/")
-    options = "".join(
-        f'<option value="{html.escape(b)}"{" selected" if b == b0 else ""}>{html.escape(b)}</option>'
-        for b in blocks
-    )
-    rows = "".join(
-        f'<tr><td>{html.escape(label)}</td><td data-field="{k}">{html.escape(table[i0][k])}</td></tr>'
-        for k, label in FIELDS
-    )
-    return (
-        f'<div class="wp-explorer" id="{uid}"><style>{_CSS}</style>'
-        + (f"<div><em>{html.escape(caption)}</em></div>" if caption else "")
-        + f'<div><label>depth d</label><input type="range" data-control="depth" aria-label="depth" min="0" '
-        f'max="{len(depths) - 1}" step="1" value="{depths.index(d0)}"> '
-        f'<span data-show="depth">{d0}</span></div>'
-        + f'<div><label>width k</label><input type="range" data-control="width" aria-label="width" min="0" '
-        f'max="{len(widths) - 1}" step="1" value="{widths.index(w0)}"> '
-        f'<span data-show="width">{w0}</span></div>'
-        + f'<div><label>block</label><select data-control="block" aria-label="block">{options}</select></div>'
-        + f"<table>{rows}</table>"
-        + f'<script type="application/json" data-grid>{blob}</script>'
-        + f"<script>{_JS % {'id': json.dumps(uid)}}</script></div>"
-    )
+    s = spec(ex, controls=f"#{uid} .wpx-controls")
+    start = next(n for n in s["datasets"]["networks"] if (n["depth"], n["width"], n["block"]) == START)
+    rows = "".join(f'<tr><td>{html.escape(label)}</td><td data-field="{k}">{html.escape(start["row_" + k])}</td></tr>'
+                   for k, label in FIELDS)
+    blob = json.dumps(s).replace("</", "<\\/")
+    js = _JS % {"id": json.dumps(uid), "base": json.dumps(base), "files": json.dumps(list(VEGA_FILES)),
+                "signals": json.dumps(SIGNALS)}
+    return (f'<div class="wp-explorer" id="{uid}"><style>{_CSS}</style>'
+            '<div class="wpx-controls"></div>'
+            f'<table class="wpx-row">{rows}</table>'
+            f'<div class="wpx-note">{html.escape(basis_text(ex))}</div>'
+            '<div class="wpx-chart">(the charts need JavaScript)</div>'
+            f'<script type="application/json" data-spec>{blob}</script>'
+            + ("" if base else _inline_scripts()) + f"<script>{js}</script></div>")
 
 
-def show_explorer(points: list[dict], **kw) -> None:
+def show_explorer(profile: str, live: bool = False) -> study.Explorer:
+    """Display the explorer of ``profile``'s records; ``live``: in a running notebook (the
+    JavaScript inline), else for the book (loaded from its ``_static/offline/vega/``)."""
     from IPython.display import HTML, display
 
-    display(HTML(explorer_html(points, **kw)))
-
-
-def live_explorer(points: list[dict], depths=range(10, 101, 6), widths=range(1, 17), thesis=None):
-    """ipywidgets version for a running kernel: any depth 6n+4 and width, built and counted live;
-    grid points also show their measured speed, the thesis's error and ours."""
-    import ipywidgets as W
-    import torch
-
-    from .. import flops
-    from ..nets import create
-
-    depths, widths = list(depths), list(widths)
-    known = {(p["depth"], p["width"], p["block"]): p for p in points}
-    blocks = list(dict.fromkeys(p["block"] for p in points))
-    g = rate(points)
-
-    def view(depth: int, width: int, block: str):
-        from IPython.display import HTML, display
-
-        p = known.get((depth, width, block))
-        if p is None:
-            kw = {} if block == "B(3,3)" else {"block": block}
-            with torch.device("meta"):
-                params = sum(q.numel() for q in create(f"wrn-{depth}-{width}", **kw).parameters())
-            fwd = flops.forward_flops(f"wrn-{depth}-{width}", (3, 32, 32), **kw)
-            p = {
-                "depth": depth,
-                "width": width,
-                "block": block,
-                "params": params,
-                "fwd_flops": fwd,
-                "train_flops": 3 * fwd,
-                "img_s": None,
-                "thesis": thesis(depth, width, block) if thesis else None,
-                "ours": None,
-            }
-        c = cells(p, g)
-        display(
-            HTML(
-                "<table>"
-                + "".join(f"<tr><td>{label}</td><td>{html.escape(c[k])}</td></tr>" for k, label in FIELDS)
-                + "</table>"
-            )
-        )
-
-    return W.interactive(
-        view,
-        depth=W.SelectionSlider(options=depths, value=28 if 28 in depths else depths[0], description="depth d"),
-        width=W.SelectionSlider(options=widths, value=10 if 10 in widths else widths[0], description="width k"),
-        block=W.Dropdown(options=blocks, value=blocks[0], description="block"),
-    )
+    ex = study.explorer(profile)
+    display(HTML(explorer_html(ex, base=None if live else BOOK_VEGA)))
+    return ex

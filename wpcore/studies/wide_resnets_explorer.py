@@ -1,94 +1,237 @@
-"""The width/depth explorer's grid (thesis ch. 3): for every WRN of the grid, parameters, FLOPs
-(PyTorch's counter) and measured training speed, the thesis's CIFAR-10 error where it reports one,
-ours where a record exists. ``wpcore.present.explorer`` draws it."""
+"""The width/depth explorer's data (thesis ch. 3): every WRN of the grid, the thesis's CIFAR-10
+errors, our runs and what they cost. ``wpcore.present.explorer`` draws it.
+
+- **The grid**: depth 10-40 (every N of 1-6), width 1-12, the six block types; for each network
+  its parameters and its training FLOPs (forward + backward) per 32x32 CIFAR-10 image.
+- **The thesis**: its CIFAR-10 errors of WRNs, Table 4 (ZCA whitening, the width/depth sweep),
+  Table 5 (meanstd) and Table 2 (block types, WRN-d-2), each with its table and source tag.
+- **Ours**: every WRN run of the chapter's ``experiments(profile)`` that has a record
+  (``records.find``); a run without one is not drawn, and counted as missing. Each run's training
+  speed is measured, from its record: training images seen (training-set size x epochs) over the
+  wall time of the run, evaluation after each epoch included, on the machine the record names.
+- **Estimates**: a network of the grid that the profile did not train gets a speed estimate: the
+  median training FLOP rate our runs achieved on their machine, over the network's training FLOPs
+  per 32x32 image.
+
+Counting is exact and cheap: counting every network of the grid one by one would take minutes
+(PyTorch's FLOP counter costs about 0.1-0.5 s a network even on the meta device), but parameters
+and FLOPs are polynomials of N = (d - 4) / 6 and k. For a fixed width the network is a stem, a
+head and three groups of one first block and N - 1 identical ones: linear in N. Every
+convolution of a group is 16k, 32k or 64k channels on both sides, except where group 1 starts
+from the stem's 16 channels: quadratic in k. At k = 1 group 1 needs no projection shortcut, so
+k = 1 is counted apart. Eight counts per block type (N = 1, 2 times k = 1-4) give the whole grid;
+``tests/test_explorer.py`` checks it against direct counts.
+"""
 from __future__ import annotations
 
-import time
+import functools
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import mean, median
 
-from .verdict import mean_spread
-from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, describe
+import torch
 
-GRID = {
-    "smoke": {"depths": [10, 16, 22], "widths": [1, 2, 4], "blocks": ["B(3,3)", "B(1,3,1)"]},
-    "quick": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
-    "standard": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
-    "full": {"depths": [10, 16, 22, 28, 40], "widths": [1, 2, 4, 8, 10], "blocks": list(TABLE2_BLOCKS)},
-}
-# throughput measurement per profile: batch, timed steps, max training GFLOP per image, time budget (s)
-MEASURE = {
-    "smoke": {"batch_size": 8, "steps": 1, "max_gflop": 0.1, "budget_s": 3.0},
-    "quick": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
-    "standard": {"batch_size": 32, "steps": 2, "max_gflop": 0.7, "budget_s": 25.0},
-    "full": {"batch_size": 128, "steps": 10, "max_gflop": 1000.0, "budget_s": 120.0},
-}
+from .. import flops, records
+from ..nets import create
+from .verdict import machine
+from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, convergence, describe, experiments
 
-
-def thesis_error(depth: int, width: int, block: str) -> dict | None:
-    """The thesis's CIFAR-10 error for this network, preferring meanstd (Table 5) over ZCA (Table 4)."""
-    name = f"wrn-{depth}-{width}"
-    if block == "B(3,3)" and name in THESIS:
-        return {"error": THESIS[name]["cifar-10"], "source": f"CIFAR-10, {THESIS[name]['source']}, meanstd"}
-    if block == "B(3,3)" and (depth, width) in TABLE4_ZCA:
-        e, tag = TABLE4_ZCA[depth, width]
-        return {"error": e, "source": f"CIFAR-10, Table 4 [{tag}], ZCA"}
-    if width == 2 and TABLE2_BLOCKS.get(block, (None,))[0] == depth:
-        return {"error": TABLE2_BLOCKS[block][1], "source": "CIFAR-10, Table 2 [U]"}
-    return None
+DEPTHS = tuple(range(10, 41, 6))  # 10, 16, 22, 28, 34, 40: N = 1..6, the thesis's 16, 22, 28, 40 among them
+WIDTHS = tuple(range(1, 13))      # k = 1..12, the thesis's widest CIFAR network is WRN-28-12
+BLOCKS = tuple(TABLE2_BLOCKS)
+CIFAR = (3, 32, 32)
+THESIS_RECIPE = {"n_train": 50_000, "epochs": 200}  # CIFAR-10, thesis §3.3: what its training cost
 
 
-def explorer_points(profile: str, records=(), device: str = "cpu") -> list[dict]:
-    """Every network of the explorer's grid: parameters and FLOPs (CIFAR-10 geometry, 3x32x32
-    input, 10 classes), measured training images/s (small networks first, within the profile's
-    time budget), the thesis's error and ours (mean over the seeds of our runs without dropout)."""
-    import torch
+def exact_grid(count: Callable[[int, int], int]) -> Callable[[int, int], int]:
+    """``count(depth, width)`` of any WRN from eight calls: linear in N = (depth - 4) / 6 at a fixed
+    width, quadratic in the width from k = 2 on (Lagrange through k = 2, 3, 4), k = 1 apart."""
+    known = {(n, k): count(6 * n + 4, k) for n in (1, 2) for k in (1, 2, 3, 4)}
 
-    from .. import flops
-    from ..nets import create
+    def at(depth: int, width: int) -> int:
+        n = (depth - 4) // 6
 
-    grid, meas = GRID[profile], MEASURE[profile]
-    ours: dict[tuple, list] = {}
-    for r in records:
+        def line(k: int) -> int:
+            return known[1, k] + (n - 1) * (known[2, k] - known[1, k])
+
+        if width == 1:
+            return line(1)
+        k = width  # twice the Lagrange polynomial, in integers: each product of two consecutive factors is even
+        return (line(2) * (k - 3) * (k - 4) - 2 * line(3) * (k - 2) * (k - 4) + line(4) * (k - 2) * (k - 3)) // 2
+
+    return at
+
+
+def _kw(block: str) -> dict:
+    return {} if block == "B(3,3)" else {"block": block}
+
+
+@functools.cache
+def _params_of(block: str, in_channels: int, num_classes: int) -> Callable[[int, int], int]:
+    def count(depth: int, width: int) -> int:
+        with torch.device("meta"):
+            net = create(f"wrn-{depth}-{width}", in_channels=in_channels, num_classes=num_classes, **_kw(block))
+        return sum(p.numel() for p in net.parameters())
+
+    return exact_grid(count)
+
+
+@functools.cache
+def _flops_of(block: str, shape: tuple[int, int, int], num_classes: int) -> Callable[[int, int], int]:
+    return exact_grid(lambda d, k: flops.train_flops(f"wrn-{d}-{k}", shape, num_classes=num_classes, **_kw(block)))
+
+
+def parameters(depth: int, width: int, block: str = "B(3,3)", in_channels: int = 3, num_classes: int = 10) -> int:
+    """Parameters of WRN-depth-width with ``block`` (CIFAR-10 geometry by default)."""
+    return _params_of(block, in_channels, num_classes)(depth, width)
+
+
+def training_flops(depth: int, width: int, block: str = "B(3,3)", shape: tuple[int, int, int] = CIFAR,
+                   num_classes: int = 10) -> int:
+    """FLOPs of one training step (forward + backward, PyTorch's counter) per image of ``shape``."""
+    return _flops_of(block, tuple(shape), num_classes)(depth, width)
+
+
+# --- the thesis ------------------------------------------------------------------------------
+
+
+def thesis_points() -> list[dict]:
+    """The thesis's CIFAR-10 test errors of WRNs without dropout: {depth, width, block, error,
+    table, preprocessing, tag} (tag: R official repository, T third-party quote, U unverified)."""
+    out = [{"depth": d, "width": k, "block": "B(3,3)", "error": e, "table": "Table 4", "preprocessing": "ZCA",
+            "tag": tag} for (d, k), (e, tag) in TABLE4_ZCA.items()]
+    for name, row in THESIS.items():
+        m = re.fullmatch(r"wrn-(\d+)-(\d+)", name)
+        if m:
+            table, tag = re.fullmatch(r"(Table \d+) \[(\w)\]", row["source"]).groups()
+            out.append({"depth": int(m[1]), "width": int(m[2]), "block": "B(3,3)", "error": row["cifar-10"],
+                        "table": table, "preprocessing": "meanstd", "tag": tag})
+    out += [{"depth": d, "width": 2, "block": b, "error": e, "table": "Table 2", "preprocessing": "", "tag": "U"}
+            for b, (d, e) in TABLE2_BLOCKS.items()]
+    for p in out:
+        p["params"] = parameters(p["depth"], p["width"], p["block"])
+        p["compute"] = training_flops(p["depth"], p["width"], p["block"]) * THESIS_RECIPE["n_train"] * \
+            THESIS_RECIPE["epochs"]
+    return out
+
+
+# --- ours ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _run_flops(model: str, shape: tuple[int, int, int], num_classes: int, kw: tuple) -> int:
+    """Training FLOPs per image of a run's network, counted once for all its seeds."""
+    return flops.train_flops(model, shape, num_classes=num_classes, **dict(kw))
+
+
+def images_per_second(record) -> float:
+    """Training images per second of a run: training-set size x epochs over its wall time (the
+    evaluation after each epoch included)."""
+    return record.data["n_train"] * len(record.history) / record.wall_time_s
+
+
+def _variant(exp, profile: str, multiplier: dict[str, float]) -> str:
+    """What sets a run apart from the profile's plain recipe ("" for a plain run)."""
+    d = describe(exp.config())
+    parts = [f"dropout {d['dropout']:g}"] * bool(d["dropout"]) + [f"l = {d['l']}"] * (d["l"] != 2)
+    if multiplier.get(exp.key(), 1) != 1:
+        parts.append(f"{multiplier[exp.key()]:g}x training")
+    return ", ".join(parts)
+
+
+def our_runs(profile: str) -> tuple[list[dict], int]:
+    """(the WRN runs of the chapter's experiments that have a record, as dicts; how many WRN runs
+    the experiments make). Each run: depth, width, block, variant, dataset, shape, seed, error,
+    params (as trained), epochs, n_train, wall_s, device, img_s, flops_image (one training step
+    per image of its shape), compute (its whole training), rate (achieved training FLOP/s)."""
+    multiplier = {e.key(): m for m, es in convergence(profile).items() for e in es}
+    exps = [e for e in experiments(profile) if e.task == "classify"]
+    out = []
+    for e in exps:
+        r = records.find(e.key())
+        if r is None:
+            continue
         d = describe(r.config)
-        if not d["dropout"] and r.config.get("task", "classify") == "classify":
-            ours.setdefault((d["depth"], d["width"], d["block"]), []).append(r)
-    points = []
-    for block in grid["blocks"]:
-        for depth in grid["depths"]:
-            for width in grid["widths"]:
-                kw = {} if block == "B(3,3)" else {"block": block}
-                name = f"wrn-{depth}-{width}"
-                with torch.device("meta"):
-                    params = sum(p.numel() for p in create(name, **kw).parameters())
-                fwd = flops.forward_flops(name, (3, 32, 32), **kw)
-                recs = ours.get((depth, width, block), [])
-                errs = [r.final["test_error"] for r in recs]
-                points.append(
-                    {
-                        "depth": depth,
-                        "width": width,
-                        "block": block,
-                        "name": name,
-                        "params": params,
-                        "fwd_flops": fwd,
-                        "train_flops": 3 * fwd,
-                        "img_s": None,
-                        "thesis": thesis_error(depth, width, block),
-                        "ours": {
-                            "error": mean_spread(errs),
-                            "n": len(errs),
-                            "data": f"{recs[0].config['dataset']}, {recs[0].data.get('n_train')} train "
-                            f"images, {recs[0].config['epochs']} epochs",
-                        }
-                        if recs
-                        else None,
-                    }
-                )
-    t0 = time.perf_counter()
-    for p in sorted(points, key=lambda p: p["train_flops"]):
-        if p["train_flops"] > meas["max_gflop"] * 1e9 or time.perf_counter() - t0 > meas["budget_s"]:
-            break
-        torch.manual_seed(0)
-        kw = {} if p["block"] == "B(3,3)" else {"block": p["block"]}
-        model = create(p["name"], **kw).to(device)
-        p["img_s"] = flops.train_throughput(model, (3, 32, 32), meas["batch_size"], meas["steps"])
-    return points
+        shape = tuple(r.data["shape"])
+        per_image = _run_flops(r.config["model"], shape, r.model_args.get("num_classes", 10),
+                               tuple(sorted(r.config["model_kw"].items())))
+        epochs = len(r.history)
+        run = {"depth": d["depth"], "width": d["width"], "block": d["block"],
+               "variant": _variant(e, profile, multiplier), "dataset": r.config["dataset"], "shape": shape,
+               "seed": r.config["seed"], "error": r.final["test_error"], "params": r.final["params"],
+               "epochs": epochs, "n_train": r.data["n_train"], "wall_s": r.wall_time_s, "device": machine(r),
+               "img_s": images_per_second(r), "flops_image": per_image,
+               "compute": per_image * r.data["n_train"] * epochs}
+        run["rate"] = run["compute"] / run["wall_s"]
+        out.append(run)
+    return out, len(exps)
+
+
+@dataclass
+class Estimate:
+    """How the speed of a network without a run is estimated: ``rate`` FLOP/s, the median training
+    rate of our ``runs`` runs on ``device``, over the network's training FLOPs per 32x32 image (the
+    explorer's geometry: the image size of our runs changes the FLOPs, not much the rate)."""
+    rate: float
+    device: str
+    runs: int
+
+    def img_s(self, depth: int, width: int, block: str) -> float:
+        return self.rate / training_flops(depth, width, block)
+
+
+def estimate_basis(runs: list[dict]) -> Estimate | None:
+    """The basis of the speed estimates: the runs on the machine most of them were made on (None
+    without runs)."""
+    if not runs:
+        return None
+    device = Counter(r["device"] for r in runs).most_common(1)[0][0]
+    there = [r for r in runs if r["device"] == device]
+    return Estimate(median(r["rate"] for r in there), device, len(there))
+
+
+@dataclass
+class Explorer:
+    """Everything the explorer shows for one profile."""
+    profile: str
+    networks: list[dict]                   # the grid: depth, width, block, params, flops, thesis, ours, speed
+    thesis: list[dict]                     # thesis_points()
+    ours: list[dict]                       # our_runs(profile)[0]
+    planned: int                           # WRN runs the chapter's experiments make
+    estimate: Estimate | None
+
+
+def speed(runs: list[dict], estimate: Estimate | None, depth: int, width: int, block: str) -> dict | None:
+    """The training speed of a network: measured (the mean images/s of its plain runs, or of all its
+    runs if it has no plain one, on the machine of the first) or estimated; None without a basis."""
+    mine = [r for r in runs if (r["depth"], r["width"], r["block"]) == (depth, width, block)]
+    plain = [r for r in mine if not r["variant"]] or mine
+    if plain:
+        device = plain[0]["device"]
+        same = [r for r in plain if r["device"] == device]
+        return {"measured": True, "img_s": mean(r["img_s"] for r in same), "device": device, "runs": len(same),
+                "shape": same[0]["shape"], "dataset": same[0]["dataset"]}
+    if estimate is None:
+        return None
+    return {"measured": False, "img_s": estimate.img_s(depth, width, block), "device": estimate.device,
+            "shape": CIFAR}
+
+
+def explorer(profile: str) -> Explorer:
+    """The grid with the thesis's numbers and ours, from the records of ``profile``."""
+    thesis = thesis_points()
+    ours, planned = our_runs(profile)
+    est = estimate_basis(ours)
+    nets = []
+    for block in BLOCKS:
+        for depth in DEPTHS:
+            for width in WIDTHS:
+                where = (depth, width, block)
+                nets.append({"depth": depth, "width": width, "block": block,
+                             "params": parameters(depth, width, block), "flops": training_flops(depth, width, block),
+                             "thesis": [p for p in thesis if (p["depth"], p["width"], p["block"]) == where],
+                             "ours": [r for r in ours if (r["depth"], r["width"], r["block"]) == where],
+                             "speed": speed(ours, est, depth, width, block)})
+    return Explorer(profile, nets, thesis, ours, planned, est)
