@@ -38,10 +38,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from wpcore import experiment, present
+from wpcore.experiment import load_model
 from wpcore.losses import attention as losses
 from wpcore.present import attention as show
 from wpcore.studies import attention as study
-from wpcore.experiment import load_model
 
 t_page = present.start(profile)
 plan = study.PLANS[profile]

@@ -69,3 +69,34 @@ def test_an_orphan_is_a_record_no_study_asks_for(results, smoke_wrn):
                                                test_subset=64))
     row = next(r for r in publish.status(["smoke"]) if r.key == rec.key)
     assert row.status is publish.Status.ORPHAN
+
+
+def test_a_profile_is_published_chapter_by_chapter(results, monkeypatch):
+    from wpcore import scorecard
+    from wpcore.studies import diracnets, wide_resnets
+
+    monkeypatch.setattr(scorecard, "study_modules", lambda: [wide_resnets, diracnets])
+    with pytest.raises(ValueError, match="no chapter wide-resnets; the chapters are wide_resnets, diracnets"):
+        publish.publish("smoke", ["wide-resnets"])
+    with pytest.raises(ValueError, match=r"missing.*run --profile smoke --chapter wide_resnets"):
+        publish.publish("smoke", ["wide_resnets"])
+    for e in wide_resnets.experiments("smoke"):
+        experiment.run(e)
+    summary = publish.publish("smoke", ["wide_resnets"])
+    assert summary["records"] == len({e.key() for e in wide_resnets.experiments("smoke")})
+    # DiracNets is not published: the profile's check asks only for the published chapter's records
+    assert publish.published_chapters("smoke") == ["wide_resnets"] and publish.check(["smoke"]) == []
+    one = results / "smoke" / f"{wide_resnets.experiments('smoke')[0].key()}.json"
+    one.chmod(0o644)
+    one.unlink()
+    problems = publish.check(["smoke"])
+    assert len(problems) == 1 and "missing" in problems[0] and "smoke/wide_resnets" in problems[0]
+    # publishing another chapter later keeps the records of the first
+    stray = results / "smoke" / "0123456789abcdef.json"
+    stray.write_text("{}")
+    for e in diracnets.experiments("smoke"):
+        experiment.run(e)
+    publish.publish("smoke", ["diracnets"])
+    names = {p.stem for p in (results / "smoke").glob("*.json")}
+    assert {e.key() for e in diracnets.experiments("smoke")} <= names and not stray.exists()
+    assert len(names & {e.key() for e in wide_resnets.experiments("smoke")}) == summary["records"] - 1

@@ -221,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--chapter", action="append", default=None, help="only this chapter (repeatable)")
     b.add_argument("--retrain", action="store_true",
                    help="first train every run of the profile that is missing or stale (published ones too), "
-                        "then publish the profile's records under results/<profile>/")
+                        "then publish the profile's records (those of --chapter only, when given) under results/<profile>/")
 
     r = sub.add_parser("records", help="list records and their status (current, stale, orphan); publish a "
                                        "profile; pack records into an archive, unpack one")
@@ -230,7 +230,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true",
                    help="exit 1 when a published record is stale or a published profile lacks a record")
     rsub = r.add_subparsers(dest="records_command", required=False, parser_class=_Parser)
-    rsub.add_parser("publish", help="copy a profile's current records into results/<profile>/ (read-only)")
+    pb = rsub.add_parser("publish", help="copy a profile's current records into results/<profile>/ (read-only)")
+    pb.add_argument("--chapter", action="append", default=None,
+                    help="only this chapter's records (repeatable); the others already published stay")
     pk = rsub.add_parser("pack", help="write records (JSON + weights, checksummed) into a tar archive")
     pk.add_argument("file", help="the archive to write (.tar, or .tar.gz to compress)")
     pk.add_argument("--chapter", action="append", default=None, help="with --profile: only this chapter")
@@ -337,7 +339,7 @@ def cmd_records(args) -> int:
     if args.records_command == "publish":
         if one is None:
             raise ValueError("publish needs exactly one --profile, e.g. records --profile standard publish")
-        publish.publish(one)
+        publish.publish(one, args.chapter)
         return 0
     rows = publish.status(profiles)
     for r in rows:
@@ -374,9 +376,9 @@ def main(argv: list[str] | None = None) -> int:
                 from .present import TerminalProgress
                 from .publish import publish, used_experiments
 
-                for _, exp in used_experiments([args.profile]).values():
+                for _, exp in used_experiments([args.profile], args.chapter).values():
                     run(exp, log=TerminalProgress(), retrain_stale=True)
-                publish(args.profile)
+                publish(args.profile, args.chapter)
             build(args.profile, args.chapter)
         elif args.command == "models":
             from .nets import families, list_models

@@ -39,13 +39,21 @@ class Row:
     why: str = ""
 
 
-def used_experiments(profiles=PROFILES) -> dict[str, tuple[list[str], object]]:
-    """{key: (["profile/chapter", ...], experiment)} of every run the studies ask for."""
+def used_experiments(profiles=PROFILES, chapters=None) -> dict[str, tuple[list[str], object]]:
+    """{key: (["profile/chapter", ...], experiment)} of every run the studies ask for (only those of
+    ``chapters`` when given)."""
     from .scorecard import study_modules
 
+    mods = study_modules()
+    if chapters is not None:
+        unknown = set(chapters) - {m.CHAPTER for m in mods}
+        if unknown:
+            raise ValueError(f"no chapter {', '.join(sorted(unknown))}; the chapters are "
+                             + ", ".join(m.CHAPTER for m in mods))
+        mods = [m for m in mods if m.CHAPTER in chapters]
     out: dict[str, tuple[list[str], object]] = {}
     for profile in profiles:
-        for mod in study_modules():
+        for mod in mods:
             for e in mod.experiments(profile):
                 out.setdefault(e.key(), ([], e))[0].append(f"{profile}/{mod.CHAPTER}")
     return out
@@ -70,9 +78,19 @@ def status(profiles=PROFILES) -> list[Row]:
     return rows
 
 
+def published_chapters(profile: str) -> list[str]:
+    """The chapters of ``profile`` with records under ``results/<profile>/`` (a profile is published
+    chapter by chapter; a chapter is published when any of its records is)."""
+    from .scorecard import study_modules
+
+    folder = records.RESULTS / profile
+    return [m.CHAPTER for m in study_modules()
+            if any((folder / f"{e.key()}.json").exists() for e in m.experiments(profile))]
+
+
 def check(profiles=PROFILES) -> list[str]:
-    """Problems with the published records: stale ones, and runs a published profile's chapters ask
-    for that are not there (empty: every published record is current and complete)."""
+    """Problems with the published records: stale ones, and runs a published chapter asks for that
+    are not there (empty: every published record is current and every published chapter complete)."""
     problems = [f"results: {r.key} ({r.label}) is stale: {r.why}" for r in status(profiles)
                 if r.where.startswith("results/") and r.status is Status.STALE]
     for folder in records.results_dirs():
@@ -80,7 +98,7 @@ def check(profiles=PROFILES) -> list[str]:
         if profile not in PROFILES:
             problems.append(f"results/{profile}: not a profile ({', '.join(PROFILES)})")
             continue
-        for key, (users, exp) in used_experiments([profile]).items():
+        for key, (users, exp) in used_experiments([profile], published_chapters(profile)).items():
             if not (folder / f"{key}.json").exists():
                 problems.append(f"results/{profile}: missing {key} ({exp.name()}, {', '.join(users)})")
     return problems
@@ -93,12 +111,14 @@ def page_weight_keys(profile: str) -> set[str]:
     return {e.key() for mod in study_modules() if hasattr(mod, "page_weights") for e in mod.page_weights(profile)}
 
 
-def publish(profile: str, log=print) -> dict:
-    """Copy the profile's records from ``runs/`` into ``results/<profile>/``, read-only; weights only
-    where a page needs them. Refuses (ValueError, listing them) when a record is missing or stale."""
+def publish(profile: str, chapters: list[str] | None = None, log=print) -> dict:
+    """Copy the profile's records (those of ``chapters`` only, when given) from ``runs/`` into
+    ``results/<profile>/``, read-only; weights only where a page needs them. Refuses (ValueError,
+    listing them) when a record is missing or stale. The other chapters' published records stay."""
     from .experiment import staleness
 
-    used = used_experiments([profile])
+    used = used_experiments([profile], chapters)
+    others = set(used_experiments([profile])) - set(used)
     want_weights = page_weight_keys(profile)
     missing, stale, todo = [], [], []
     for key, (_, exp) in used.items():
@@ -113,20 +133,22 @@ def publish(profile: str, log=print) -> dict:
         raise ValueError(f"cannot publish {profile}: " + "; ".join(
             ([f"{len(missing)} missing: " + ", ".join(missing[:5])] if missing else [])
             + ([f"{len(stale)} stale: " + ", ".join(stale[:5])] if stale else []))
-            + f". Make them first: python -m wpcore book --profile {profile} --retrain")
+            + f". Make them first: python -m wpcore run --profile {profile}"
+            + "".join(f" --chapter {c}" for c in chapters or []))
     out = records.RESULTS / profile
     out.mkdir(parents=True, exist_ok=True)
     size = 0
     for rec in todo:
         size += _copy(rec, out, rec.key in want_weights)
-    keep = {f"{r.key}{ext}" for r in todo for ext in (".json", ".safetensors")}
+    keep = {f"{k}{ext}" for k in {r.key for r in todo} | others for ext in (".json", ".safetensors")}
     for f in out.iterdir():  # records the profile no longer asks for
-        if f.name not in keep:
+        if f.name not in keep or (f.suffix == ".safetensors" and f.stem in used and f.stem not in want_weights):
             f.chmod(stat.S_IWUSR | stat.S_IRUSR)
             f.unlink()
     summary = {"profile": profile, "records": len(todo), "weights": len(want_weights & {r.key for r in todo}),
                "bytes": size}
-    log(f"published {summary['records']} records of {profile} ({summary['weights']} with weights, "
+    log(f"published {summary['records']} records of {profile}"
+        + (f" ({', '.join(chapters)})" if chapters else "") + f" ({summary['weights']} with weights, "
         f"{size / 1e6:.1f} MB) in {out}")
     return summary
 
