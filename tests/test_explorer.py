@@ -15,6 +15,7 @@ import torch
 
 from wpcore import flops, nets, records
 from wpcore.present import explorer as show
+from wpcore.present import vega
 from wpcore.studies import wide_resnets as wrn
 from wpcore.studies import wide_resnets_explorer as study
 from wpcore.studies.verdict import machine
@@ -130,7 +131,7 @@ def small():
 def test_html_loads_vega_from_the_book_and_nothing_from_outside(small):
     html = show.explorer_html(small)
     assert "<script src" not in html and not re.search(r"cdn|jsdelivr|unpkg", html)
-    assert all((show.VEGA_DIR / f).is_file() for f in show.VEGA_FILES) and '"../_static/offline/vega/"' in html
+    assert all((vega.VEGA_DIR / f).is_file() for f in vega.VEGA_FILES) and '"../_static/offline/vega/"' in html
     uid = re.search(r'class="wp-explorer" id="(wpx-\w+)"', html)[1]
     spec = show.spec(small, controls=f"#{uid} .wpx-controls")
     # the page's script listens to the signals Vega-Lite makes of the bound selections: <name>_<field>
@@ -170,7 +171,7 @@ def test_moving_the_controls_moves_the_rings_and_the_row_offline(page, built_boo
         tab.goto(page, wait_until="networkidle")
         root = tab.locator(".wp-explorer")
         assert root.count() == 1
-        root.locator(".wpx-chart svg").wait_for()
+        root.locator(".wpv-chart svg").wait_for()
 
         def check(net):
             name = show.net_name(*net)

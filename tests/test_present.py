@@ -144,3 +144,21 @@ def test_scorecard_colours_and_links():
     assert "Patch matching" in summary and "1 of 1 pass" in summary and "1 one seed, thesis&#x27;s way" in summary
     html = card.claims_html([c1])
     assert 'href="../chapters/patches.html#claim-two-channels-beat-siamese"' in html and "wp-with" in html
+
+
+def test_a_chapter_without_a_standard_design_says_so_under_standard(monkeypatch):
+    from IPython import display as ipd
+
+    from wpcore import present
+    from wpcore.scorecard import study_modules
+
+    shown = []
+    monkeypatch.setattr(ipd, "display", lambda *objs, **kw: shown.extend(o.data for o in objs))
+    designed = {m.CHAPTER: m.STANDARD_DESIGNED for m in study_modules()}
+    assert all(isinstance(v, bool) for v in designed.values()) and designed["wide_resnets"]
+    for mod in study_modules():
+        for profile in ("quick", "standard"):
+            shown.clear()
+            present.start(profile, mod)
+            warned = any("no standard design yet" in s for s in shown)
+            assert warned == (profile == "standard" and not mod.STANDARD_DESIGNED), (mod.CHAPTER, profile)

@@ -9,8 +9,8 @@ under the controls shows its row of numbers (text made here, in Python; the page
 looks it up).
 
 The page needs no kernel and no network: the chart specification and its data are inline, and
-Vega, Vega-Lite and vega-embed are loaded from the book's own ``_static/offline/vega/`` (committed under
-``book/_vendor/vega/``) or, in a running notebook, inlined from there. Elements marked
+Vega, Vega-Lite and vega-embed are loaded as every interactive chart of the book loads them
+(``wpcore.present.vega``). Elements marked
 ``data-field="..."`` hold the row (tests read them); the marks that show the chosen network
 (rings, and the dashed rule of the parameters chart) carry ``aria-label`` "<chart>: <network>"
 ("plane: WRN-16-2 B(3,3)"; charts: plane, size, params, compute, time).
@@ -21,17 +21,14 @@ import html
 import itertools
 import json
 import math
-import uuid
-from pathlib import Path
 
 import altair as alt
 
 from ..studies import wide_resnets_explorer as study
 from ..studies.verdict import mean_spread
+from . import vega
 
-VEGA_DIR = Path(__file__).resolve().parents[2] / "book" / "_vendor" / "vega"
-VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
-BOOK_VEGA = "../_static/offline/vega/"      # from a chapter's page (chapters/<name>.html) to the vendored files
+BOOK_VEGA = vega.BOOK_VEGA
 START = (16, 2, "B(3,3)")           # the network shown first: the standard profile's shallow-wide one
 LEVELS = (3e5, 1e6, 3e6, 1e7, 3e7)  # iso-parameter curves (WRN-10-1, the smallest, has 78k)
 # seaborn's "colorblind" palette, the book's (present.figures.PALETTE)
@@ -325,52 +322,18 @@ def spec(ex: study.Explorer, controls: str | None = None) -> dict:
 
 # --- the page ----------------------------------------------------------------------------------
 
-_JS = """
-(function () {
-  var root = document.getElementById(%(id)s), base = %(base)s, files = %(files)s;
-  var spec = JSON.parse(root.querySelector('script[data-spec]').textContent);
-  var signals = %(signals)s, rows = {};
-  spec.datasets.networks.forEach(function (n) { rows[n.depth + '/' + n.width + '/' + n.block] = n; });
-  function fail(why) {
-    root.querySelector('.wpx-chart').textContent = 'The charts could not be drawn: ' + why + '.';
-  }
-  function loaded() {
-    if (window.vegaEmbed) { return Promise.resolve(window.vegaEmbed); }
-    if (!base) { return Promise.reject(new Error('Vega is not on the page')); }
-    if (typeof window.define === 'function' && window.define.amd && window.requirejs) {
-      // a page with require.js: the UMD builds register as AMD modules
-      return new Promise(function (ok, no) {
-        window.requirejs.config({paths: {'vega': base + 'vega.min', 'vega-lite': base + 'vega-lite.min',
-                                         'vega-embed': base + 'vega-embed.min'}});
-        window.requirejs(['vega-embed'], ok, no);
-      });
-    }
-    window.wpVega = window.wpVega || files.reduce(function (p, f) {
-      return p.then(function () {
-        return new Promise(function (ok, no) {
-          var s = document.createElement('script');
-          s.src = base + f; s.onload = ok;
-          s.onerror = function () { no(new Error('could not load ' + base + f)); };
-          document.head.appendChild(s);
+# run once the charts are drawn: fill the chosen network's row whenever a control moves
+_ON_VIEW = """
+      var signals = %(signals)s, rows = {};
+      spec.datasets.networks.forEach(function (n) { rows[n.depth + '/' + n.width + '/' + n.block] = n; });
+      function show() {
+        var n = rows[view.signal(signals.depth) + '/' + view.signal(signals.width) + '/' + view.signal(signals.block)];
+        root.querySelectorAll('[data-field]').forEach(function (td) {
+          td.textContent = n ? n['row_' + td.dataset.field] : '—';
         });
-      });
-    }, Promise.resolve()).then(function () { return window.vegaEmbed; });
-    return window.wpVega;
-  }
-  loaded().then(function (embed) {
-    return embed(root.querySelector('.wpx-chart'), spec, {renderer: 'svg', actions: false});
-  }).then(function (result) {
-    var view = result.view;
-    function show() {
-      var n = rows[view.signal(signals.depth) + '/' + view.signal(signals.width) + '/' + view.signal(signals.block)];
-      root.querySelectorAll('[data-field]').forEach(function (td) {
-        td.textContent = n ? n['row_' + td.dataset.field] : '—';
-      });
-    }
-    Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
-    show();
-  }).catch(function (e) { fail(e.message); });
-})();
+      }
+      Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
+      show();
 """
 
 _CSS = """
@@ -382,39 +345,21 @@ _CSS = """
 .wp-explorer table.wpx-row td {padding:2px 12px 2px 0; vertical-align:top}
 .wp-explorer table.wpx-row td:first-child {color:#555; white-space:nowrap}
 .wp-explorer .wpx-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.wp-explorer .wpx-chart {overflow-x:auto}
+.wp-explorer .wpv-chart {overflow-x:auto}
 """
-
-
-def _inline_scripts() -> str:
-    """The vendored files inline (a running notebook has no ``_static``); as plain globals, also
-    where require.js is on the page."""
-    out = []
-    for f in VEGA_FILES:
-        code = (VEGA_DIR / f).read_text()
-        assert "</script" not in code.lower(), f
-        out.append(f"<script>(function (define, module, exports) {{\n{code}\n}}).call(window);</script>")
-    return "".join(out)
 
 
 def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
     """The explorer as one HTML block: controls, the chosen network's row, the charts. ``base``:
     the URL of the folder holding the vendored JavaScript (None: inline it)."""
-    uid = "wpx-" + uuid.uuid4().hex[:10]
+    uid = vega.new_id("wpx")
     s = spec(ex, controls=f"#{uid} .wpx-controls")
     start = next(n for n in s["datasets"]["networks"] if (n["depth"], n["width"], n["block"]) == START)
     rows = "".join(f'<tr><td>{html.escape(label)}</td><td data-field="{k}">{html.escape(start["row_" + k])}</td></tr>'
                    for k, label in FIELDS)
-    blob = json.dumps(s).replace("</", "<\\/")
-    js = _JS % {"id": json.dumps(uid), "base": json.dumps(base), "files": json.dumps(list(VEGA_FILES)),
-                "signals": json.dumps(SIGNALS)}
-    return (f'<div class="wp-explorer" id="{uid}"><style>{_CSS}</style>'
-            '<div class="wpx-controls"></div>'
-            f'<table class="wpx-row">{rows}</table>'
-            f'<div class="wpx-note">{html.escape(basis_text(ex))}</div>'
-            '<div class="wpx-chart">(the charts need JavaScript)</div>'
-            f'<script type="application/json" data-spec>{blob}</script>'
-            + ("" if base else _inline_scripts()) + f"<script>{js}</script></div>")
+    above = ('<div class="wpx-controls"></div>' f'<table class="wpx-row">{rows}</table>'
+             f'<div class="wpx-note">{html.escape(basis_text(ex))}</div>')
+    return vega.embed_html(s, uid, "wp-explorer", above, _ON_VIEW % {"signals": json.dumps(SIGNALS)}, _CSS, base)
 
 
 def show_explorer(profile: str, live: bool = False) -> study.Explorer:

@@ -25,6 +25,7 @@ from . import verdict as v
 from .verdict import Better, Claim, Kind, Margin, mean_spread
 
 CHAPTER = "diracnets"
+STANDARD_DESIGNED = True  # `standard` has its own design here (see COMMON / SETUP)
 ARCHS = {"plain": "plainnet", "dirac": "diracnet", "resnet": "wrn"}  # role -> registry family
 
 # Thesis numbers (error %, parameters), with the reference sheet's source tags:

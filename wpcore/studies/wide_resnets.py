@@ -30,6 +30,7 @@ from . import verdict as v
 from .verdict import Claim, Margin, mean_spread
 
 CHAPTER = "wide_resnets"
+STANDARD_DESIGNED = True  # `standard` has its own design here (see COMMON / SETUP)
 
 # Thesis numbers: CIFAR test error (%), meanstd preprocessing unless said otherwise.
 # Source tags as in the reference sheet: R = official repository, T = third-party quote of
