@@ -28,7 +28,7 @@
 # shows the attention maps, and compares what we measure with the thesis.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
@@ -43,7 +43,7 @@ from wpcore.losses import attention as losses
 from wpcore.present import attention as show
 from wpcore.studies import attention as study
 
-t_page = present.start(profile)
+t_page = present.start(profile, study)
 plan = study.PLANS[profile]
 
 # %% [markdown]

@@ -34,7 +34,7 @@
 # folds the trained DiracNets and times them, and compares with the thesis.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
@@ -49,7 +49,7 @@ from wpcore.nets import dirac
 from wpcore.present import diracnets as dfig
 from wpcore.studies import diracnets as study
 
-t_page = present.start(profile)
+t_page = present.start(profile, study)
 
 # %% [markdown]
 # ## What the thesis reports

@@ -34,7 +34,7 @@
 # evaluates every run with the COCO evaluation code.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
@@ -48,7 +48,7 @@ from wpcore.present import multipath as show
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
 
-t_page = present.start(profile)
+t_page = present.start(profile, study)
 
 # %% [markdown]
 # ## What the thesis reports

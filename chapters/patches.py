@@ -29,7 +29,7 @@
 # application: a disparity map from a stereo pair.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
@@ -43,7 +43,7 @@ from wpcore.nets import deepcompare
 from wpcore.present import patches as show
 from wpcore.studies import patches as study
 
-t_page = present.start(profile)
+t_page = present.start(profile, study)
 
 # %% [markdown]
 # ## What the thesis reports

@@ -20,7 +20,7 @@
 # page is typed by hand; re-executing the chapters at another profile changes it.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]

@@ -28,7 +28,7 @@
 # and ends with an explorer of the whole width/depth/block grid that works in this static page.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | full
+profile = "quick"  # smoke | quick | standard | full
 live_widgets = True  # the book build sets False: its static pages have no kernel for a live widget
 
 # %% tags=["hide-input"]
@@ -40,7 +40,7 @@ from wpcore.present import wide_resnets as show
 from wpcore.present.explorer import show_explorer
 from wpcore.studies import wide_resnets as study
 
-t_page = present.start(profile)
+t_page = present.start(profile, study)
 
 # %% [markdown]
 # ## What the thesis reports
