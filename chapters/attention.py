@@ -41,6 +41,7 @@ from wpcore import experiment, present
 from wpcore.experiment import load_model
 from wpcore.losses import attention as losses
 from wpcore.present import attention as show
+from wpcore.present import attention_widget
 from wpcore.studies import attention as study
 
 t_page = present.start(profile, study)
@@ -138,13 +139,11 @@ progress.summary(records)
 # squares over channels.
 
 # %% tags=["hide-input"]
-t_rec = next(r for r in records if study.method_of(r) == "teacher" and r.config["model"] == teacher_name)
+t_rec = study.pair_record(records, teacher_name, student_name, "teacher")
 
 
 def pick(method, seed=0):
-    return next(r for r in records if study.method_of(r) == method and r.config["seed"] == seed
-                and r.config["model"] == student_name
-                and (method == "student" or study.teacher_of(r) == teacher_name))
+    return study.pair_record(records, teacher_name, student_name, method, seed)
 
 
 teacher = load_model(t_rec)
@@ -162,6 +161,20 @@ maps = {f"teacher {teacher_name}": study.group_maps(teacher, x),
         "student alone": study.group_maps(load_model(pick("student")), x),
         "AT student": study.group_maps(load_model(pick("at")), x)}
 fig = show.maps_figure(raw, maps, classes, y)
+
+# %% [markdown]
+# ### Explore the maps
+#
+# The same kind of maps for every network the records have (the teacher, and the students trained
+# alone, with AT, with KD and with AT+KD), now with the group, the exponent $p$ of
+# $F_\mathrm{sum}^p$ and the test image under your control. Move the group slider from 1 to 3 to
+# go from the early, high-resolution layers to the last group; switch $p$ from 1 to 4 to see a
+# larger exponent keep only the strongest positions. Look for whether the AT students' maps look
+# more like the teacher's than the student alone's does, and read the same comparison as a number
+# in the AT distances above the maps (lower: closer to the teacher).
+
+# %% tags=["hide-input"]
+widget = attention_widget.show_maps_widget(records, profile, live=live_widgets)
 
 # %% [markdown]
 # How far is each student's attention from the teacher's? The AT distance (the AT loss with

@@ -47,6 +47,7 @@ from IPython.display import Markdown, display
 from wpcore import experiment, present
 from wpcore.nets import dirac
 from wpcore.present import diracnets as dfig
+from wpcore.present import diracnets_widget
 from wpcore.studies import diracnets as study
 
 t_page = present.start(profile, study)
@@ -143,6 +144,14 @@ display(Markdown(
     + (" Its axis is logarithmic because one network's loss is more than ten times another's: on a linear axis "
        "that one curve would flatten all the others." if fig.log_axis else "")))
 
+# %% [markdown]
+# The same test errors, one network at a time: untick a network to hide it, and hover over a dot
+# for its run. What to look for: does the plain network's error climb with depth while the
+# DiracNet's and the ResNet's stay down?
+
+# %% tags=["hide-input"]
+depth_widget = diracnets_widget.show_depth_widget(depth_recs, live=live_widgets)
+
 # %% tags=["hide-input"]
 deep = study.DEPTHS[profile][-1]
 deepest = [r for r in depth_recs if study.depth_of(r) == deep]
@@ -165,6 +174,17 @@ dirac_deep = [r for r in deepest if study.role_of(r) == "dirac"]
 deep_name = f"DiracNet-{deep}-{study.WIDTH[profile]}"
 fig = dfig.ab_figure(dirac_deep, deep_name)
 display(Markdown(dfig.ab_summary(dirac_deep, deep_name)))
+
+# %% [markdown]
+# Move $a$ and $b$ yourself. The kernels below are one output channel of the first Dirac
+# convolution of the deepest DiracNet trained above (seed 0), on its first four input channels; the
+# sliders start at that channel's trained $a$ and $b$, and every cell is $a I + b W_\mathrm{norm}$
+# computed from the layer's own $I$ and $W_\mathrm{norm}$. Push $b$ up and $a$ down and the
+# kernel turns from the identity (one bright centre on the matching input channel) into the
+# learned convolution; since BN follows, only the ratio $b/a$ changes what the layer does.
+
+# %% tags=["hide-input"]
+kernel_widget = diracnets_widget.show_kernel_widget(dirac_deep[0], live=live_widgets)
 
 # %% [markdown]
 # ## Folding for inference

@@ -147,6 +147,33 @@ def teacher_of(record) -> str | None:
     return t["model"] if t else None
 
 
+MAP_METHODS = ("teacher", "student", "at", "kd", "at+kd")  # the networks whose attention maps a page shows
+
+
+def pair_record(records, teacher: str, student: str, method: str, seed: int = 0):
+    """The record of ``method`` ("teacher" or a METHOD_NAMES key) for the pair and ``seed`` (the
+    teacher: its one run); None if the records have none."""
+    return next((r for r in records if method_of(r) == method and r.config["model"] == (
+        teacher if method == "teacher" else student) and (method == "teacher" or r.config["seed"] == seed)
+        and (method in ("teacher", "student", "flip") or teacher_of(r) == teacher)), None)
+
+
+def map_networks(records, teacher: str, student: str, seed: int = 0) -> dict:
+    """{name: record} of the teacher and each kind of student (``MAP_METHODS``, ``seed``) the
+    records have, teacher first; named as the pages name them ("teacher wrn-16-2", "AT student")."""
+    out = {}
+    for m in MAP_METHODS:
+        r = pair_record(records, teacher, student, m, seed)
+        if r is not None:
+            out[map_name(m, teacher)] = r
+    return out
+
+
+def map_name(method: str, teacher: str) -> str:
+    return f"teacher {teacher}" if method == "teacher" else ("student alone" if method == "student"
+                                                            else f"{METHOD_NAMES[method]} student")
+
+
 def errors(records, teacher: str, student: str, method: str) -> list[float]:
     """Final test errors of ``method`` for the pair (the plain student and flip: any teacher)."""
     out = []
@@ -272,14 +299,15 @@ def test_images(record, count: int = 4):
     return raw, (raw.float() - mean) / std, test.labels[:count], test.classes
 
 
-def group_maps(model, x) -> list:
-    """F_sum^2 of every group output, each image scaled to [0, 1]: list of (n, H_i, W_i) arrays."""
+def group_maps(model, x, p: float = 2) -> list:
+    """F_sum^p of every group output, each image scaled to [0, 1] (divided by its maximum): list of
+    (n, H_i, W_i) arrays."""
     import torch
 
     from ..losses.attention import f_sum_p
 
     with torch.no_grad():
-        maps = [f_sum_p(g, 2) for g in model.forward_groups(x)]
+        maps = [f_sum_p(g, p) for g in model.forward_groups(x)]
     return [(m / m.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).numpy() for m in maps]
 
 
