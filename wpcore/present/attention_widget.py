@@ -61,8 +61,9 @@ def maps_data(records, profile: str, images: int = IMAGES, seed: int = 0) -> dic
                 for i, a in enumerate(per_image, 1):
                     maps.append({"net": name, "group": g, "p": p, "image": i, "h": a.shape[0], "w": a.shape[1],
                                  "values": [round(float(v), DIGITS) for v in a.flatten()]})
-    inputs = [{"image": i + 1, "h": raw.shape[-2], "w": raw.shape[-1],
-               "values": [int(v) for v in raw[i, 0].flatten()]} for i in range(raw.shape[0])]
+    grey = raw.float().mean(1).round().int()  # (n, H, W); colour images: the mean of R, G and B
+    inputs = [{"image": i + 1, "h": raw.shape[-2], "w": raw.shape[-1], "values": grey[i].flatten().tolist(),
+               "colour": raw.shape[1] > 1} for i in range(raw.shape[0])]
     t_name = networks[0]["name"]
     texts = {}
     for g in range(1, len(groups[t_name]) + 1):
@@ -72,8 +73,9 @@ def maps_data(records, profile: str, images: int = IMAGES, seed: int = 0) -> dic
                 row = {"shown": f"group {g} output ({h}x{w}), p = {p}, test image {i} "
                                 f"({classes[int(y[i - 1])]})"}
                 for k, name in enumerate(models):
-                    d = losses.at_loss(groups[name][g - 1][i - 1:i], groups[t_name][g - 1][i - 1:i], p).item()
-                    row[f"distance-{k}"] = "0 (the teacher itself)" if k == 0 else f"{1e3 * d:.3f}"
+                    if k:  # the students (the teacher is first)
+                        d = losses.at_loss(groups[name][g - 1][i - 1:i], groups[t_name][g - 1][i - 1:i], p).item()
+                        row[f"distance-{k}"] = f"{1e3 * d:.3f}"
                 texts[key(g, p, i)] = row
     d = t_rec.data
     about = (f"Networks: the {profile} profile's records (students of seed {seed}), trained on {d.get('n_train', '?')} "
@@ -127,7 +129,8 @@ def chart(data: dict, element: str | None = None) -> alt.ConcatChart:
                                              legend=None),
                                tooltip=[alt.Tooltip("value:Q", title="pixel (0-255)")])
            .properties(width=side, height=side,
-                       title=alt.TitleParams("input (test image)", subtitle="pixel values 0-255")))
+                       title=alt.TitleParams("input (test image)", subtitle="pixel values 0-255" + (
+                           ", mean of R, G, B" if data["inputs"][0]["colour"] else ""))))
     panels = [inp]
     colour = alt.Color("value:Q", title="F_sum^p / its maximum",
                        scale=alt.Scale(scheme="inferno", domain=[0, 1]),
@@ -192,7 +195,7 @@ def widget_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
     s = spec(data, element=f"#{uid} .wpa-controls")
     start = data["texts"][key(START["group"], START["p"], START["image"])]
     rows = [("showing", "shown")] + [(f"AT distance to the teacher: {n['name']}", f"distance-{k}")
-                                      for k, n in enumerate(data["networks"]) if k > 0]
+                                      for k, n in enumerate(data["networks"]) if k]
     table = "".join(f'<tr><td>{html.escape(label)}</td><td data-field="{f}">{html.escape(start[f])}</td></tr>'
                     for label, f in rows)
     above = ('<div class="wpa-controls"></div>' f'<table class="wpa-row">{table}</table>'

@@ -41,25 +41,32 @@ COLOURS = {"plain": "#0173b2", "dirac": "#de8f05", "resnet": "#029e73"}
 # --- the parameterisation --------------------------------------------------------------------
 
 @torch.no_grad()
-def kernel_data(record, layer: int = 0, out_channel: int = 0, in_channels: int = IN_CHANNELS) -> dict:
-    """The delta and W_norm of output channel ``out_channel`` of the ``layer``-th Dirac convolution
-    of ``record``'s trained DiracNet, on its first ``in_channels`` input channels: {"cells": [{"in",
-    "row", "col", "delta", "w_norm"}], "a", "b" (that channel's trained values), "about"}."""
-    convs = list(load_model(record).dirac_convs().items())
-    name, conv = convs[layer]
+def conv_data(conv, out_channel: int = 0, in_channels: int = IN_CHANNELS) -> dict:
+    """The delta and W_norm (``normalize_filters(conv.weight)``) of output channel ``out_channel``
+    of a Dirac convolution, on its first ``in_channels`` input channels: {"cells": [{"in", "row",
+    "col", "delta", "w_norm"}] (from 1), "a", "b" (that channel's values), "out_channel" (from 1)}."""
     w_norm = normalize_filters(conv.weight)[out_channel, :in_channels]   # (in_channels, 3, 3)
     delta = conv.delta[out_channel, :in_channels]
     cells = [{"in": i + 1, "row": r + 1, "col": c + 1, "delta": float(delta[i, r, c]), "w_norm": float(w_norm[i, r, c])}
              for i in range(w_norm.shape[0]) for r in range(w_norm.shape[1]) for c in range(w_norm.shape[2])]
-    c_out, c_in = conv.weight.shape[:2]
-    about = (f"The layer: Dirac convolution {layer + 1} of {len(convs)} ({name}, {c_in} to {c_out} channels) of "
-             f"{record.config['model']}, seed {record.config['seed']}, trained in the {record.config['dataset']} run "
-             f"of record {record.key[:12]}; its output channel {out_channel + 1}, whose trained a = "
-             f"{conv.a[out_channel].item():.4f} and b = {conv.b[out_channel].item():.4f} the sliders start at. "
-             f"W_norm: that filter divided by its L2 norm over all {c_in} input channels x 3 x 3 (here the first "
-             f"{w_norm.shape[0]} input channels).")
-    return {"cells": cells, "a": conv.a[out_channel].item(), "b": conv.b[out_channel].item(), "about": about,
+    return {"cells": cells, "a": conv.a[out_channel].item(), "b": conv.b[out_channel].item(),
             "out_channel": out_channel + 1}
+
+
+def kernel_data(record, layer: int = 0, out_channel: int = 0, in_channels: int = IN_CHANNELS) -> dict:
+    """``conv_data`` of the ``layer``-th Dirac convolution of ``record``'s trained DiracNet, and
+    "about": which layer of which run, in words."""
+    convs = list(load_model(record).dirac_convs().items())
+    name, conv = convs[layer]
+    data = conv_data(conv, out_channel, in_channels)
+    c_out, c_in = conv.weight.shape[:2]
+    data["about"] = (
+        f"The layer: Dirac convolution {layer + 1} of {len(convs)} ({name}, {c_in} to {c_out} channels) of "
+        f"{record.config['model']}, seed {record.config['seed']}, trained in the {record.config['dataset']} run "
+        f"of record {record.key[:12]}; its output channel {out_channel + 1}, whose trained a = {data['a']:.4f} "
+        f"and b = {data['b']:.4f} the sliders start at. W_norm: that filter divided by its L2 norm over all "
+        f"{c_in} input channels x 3 x 3 (here the first {min(in_channels, c_in)} input channels).")
+    return data
 
 
 def effective(cells: list[dict], a: float, b: float) -> list[float]:
@@ -73,6 +80,12 @@ def kernel_chart(data: dict, element: str | None = None) -> alt.LayerChart:
         min=0, max=max(2.0, round(data["a"] + 0.5)), step=0.01, name="a (identity) ", **where))
     b = alt.param(name=KERNEL_SIGNALS["b"], value=data["b"], bind=alt.binding_range(
         min=0, max=max(2.0, round(data["b"] + 0.5)), step=0.01, name="b (learned weight) ", **where))
+    # the colour scale is symmetric about 0, up to the largest |W'| of the cells shown: the delta's one
+    # cell gives a + b·w_centre, every other cell b·w, so that is max(|a + b·w_centre|, |b|·max|w|)
+    ka, kb = KERNEL_SIGNALS["a"], KERNEL_SIGNALS["b"]
+    centre = next(c["w_norm"] for c in data["cells"] if c["delta"])
+    rest = max(abs(c["w_norm"]) for c in data["cells"] if not c["delta"])
+    top = f"max(abs({ka} + {kb} * {centre!r}), abs({kb}) * {rest!r}, 1e-6)"
     base = alt.Chart(alt.Data(name="cells")).transform_calculate(
         weight=f"{KERNEL_SIGNALS['a']} * datum.delta + {KERNEL_SIGNALS['b']} * datum.w_norm").transform_calculate(
         shown=f"format(datum.weight, '.{DIGITS}f')").transform_calculate(
@@ -80,19 +93,21 @@ def kernel_chart(data: dict, element: str | None = None) -> alt.LayerChart:
     x = alt.X("col:O", title="kernel column", axis=alt.Axis(labelAngle=0))
     y = alt.Y("row:O", title="kernel row")
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        x=x, y=y, color=alt.Color("weight:Q", title=["effective", "weight W'"],
-                                  scale=alt.Scale(scheme="blueorange", domainMid=0),
-                                  legend=alt.Legend(gradientLength=150, format=".2f")),
+        x=x, y=y, color=alt.Color("weight:Q", title="effective weight W'",
+                                  scale=alt.Scale(scheme="blueorange", domainMin=alt.ExprRef(f"-{top}"),
+                                                  domainMax=alt.ExprRef(top)),
+                                  legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=240,
+                                                    format=".2f", titleOrient="left")),
         description="label:N",
         tooltip=[alt.Tooltip("in:O", title="input channel"), "row:O", alt.Tooltip("col:O", title="column"),
                  alt.Tooltip("delta:Q", title="I"), alt.Tooltip("w_norm:Q", title="W_norm", format=".4f"),
                  alt.Tooltip("weight:Q", title="W' = a·I + b·W_norm", format=f".{DIGITS}f")])
-    text = base.mark_text(fontSize=12).encode(
+    text = base.mark_text(fontSize=11).encode(
         x=x, y=y, text="shown:N",
-        color=alt.condition(f"abs(datum.weight) > 0.6 * max(abs({KERNEL_SIGNALS['a']}), 0.001)",
+        color=alt.condition(f"abs(datum.weight) > 0.6 * {top}",
                             alt.value("white"), alt.value("black")))
     oc = data["out_channel"]
-    return (alt.layer(cells, text).properties(width=150, height=150)
+    return (alt.layer(cells, text).properties(width=120, height=120)
             .facet(column=alt.Column("in:O", title=f"input channel (output channel {oc})",
                                      header=alt.Header(labelFontSize=11, titleFontSize=11)))
             .add_params(a, b)
