@@ -160,7 +160,7 @@ fig = show.roc_figure(records)
 # A curve is every threshold at once; a matcher in use has one. Pick a matcher in the menu and move
 # the threshold slider (to the right it accepts more pairs: a lower threshold): the black dot walks
 # along its ROC curve, the table gives its true- and false-positive rates (counted from the scores
-# the network, rebuilt from its record, gives the test pairs), and the strip below shows ten test
+# the network, rebuilt from its record, gives the test pairs), and the strip below shows eight test
 # pairs, ordered by score, with the threshold as a black line through them. Look for the pairs
 # that change side: raising the threshold first turns away the doubtful matches (false
 # negatives), lowering it lets in non-matches that look alike (false positives). The slider starts

@@ -41,7 +41,7 @@ from .multipath import top_detections
 SCENES = 6                                          # test scenes to choose from
 KEEP = 20                                           # detections kept per scene (the best-scoring)
 SCORES = tuple(round(0.05 * k, 2) for k in range(20))  # score slider: 0.00, 0.05, ..., 0.95
-SCENE_PX = 280                                      # drawn size of a scene
+SCENE_PX = 250                                      # drawn size of a scene
 RIGHT, WRONG, TRUTH = COLOURS[2], COLOURS[3], "#ffffff"
 INTEGRAL = (0.5, 0.75)                              # the integral loss's thresholds
 
@@ -186,9 +186,10 @@ def chart(wd: Widget) -> alt.HConcatChart:
     ring = alt.Chart(ap).transform_filter(shown).transform_filter(f"abs(datum.iou - {sig['iou']}) < 1e-6").transform_calculate(
         aria="'AP at IoU: ' + datum.variant").mark_point(size=160, strokeWidth=2, color="black").encode(
         x=x, y=y, description="aria:N")
-    left = (band + band_text + lines + dots + rule + ring).properties(width=330, height=260, title=alt.TitleParams(
-        "AP against the IoU threshold", subtitle=["each variant's record (pycocotools); tick the boxes to compare;",
-                                                  "dashed: the chosen IoU threshold"]))
+    left = (band + band_text + lines + dots + rule + ring).properties(width=270, height=250, title=alt.TitleParams(
+        "AP against the IoU threshold", subtitle=["each variant's record (pycocotools);",
+                                                  "tick the boxes to compare; dashed: the chosen",
+                                                  "IoU threshold"]))
 
     h, w = wd.size
     side = max(h, w)
@@ -217,10 +218,10 @@ def chart(wd: Widget) -> alt.HConcatChart:
                                                      y=alt.Y("ly0:Q", scale=sy, axis=None), text="text:N")
     right = (image + truth + frames + tags + words).properties(
         width=SCENE_PX * w / side, height=SCENE_PX * h / side, title=alt.TitleParams(
-            "a test scene and the chosen variant's detections",
-            subtitle=["dotted white: ground truth; solid green: right at the IoU threshold",
-                      "(right class); dashed red: wrong"]))
-    return alt.hconcat(left, right, spacing=40).add_params(*params).configure_axis(
+            "a test scene, the chosen variant's detections",
+            subtitle=["dotted white: ground truth; solid green: right",
+                      "at the IoU threshold (right class); dashed red: wrong"]))
+    return alt.hconcat(left, right, spacing=25).add_params(*params).configure_axis(
         labelFontSize=11, titleFontSize=12).configure_title(fontSize=13, subtitleFontSize=11, subtitleColor="#555",
                                                             anchor="start").configure_view(stroke=None)
 

@@ -37,7 +37,7 @@ from . import vega
 from .explorer import COLOURS
 
 STEPS = 100      # slider positions 0..STEPS: accept the best-scoring 0%, 1%, ..., 100% of the test pairs
-EXAMPLES = 10    # test pairs in the strip (half matches, half non-matches)
+EXAMPLES = 8     # test pairs in the strip (half matches, half non-matches)
 SIGNALS = {"net": "wpp_net", "step": "wpp_step"}
 FIELDS = [("matcher", "matcher"), ("threshold", "threshold"), ("tpr", "true-positive rate"),
           ("fpr", "false-positive rate"), ("fpr95", "for reference")]
@@ -175,7 +175,7 @@ FPR_TICKS = [0, 1, 2, 5, 10, 20, 50, 100]
 def chart(names: list[str], start: tuple[str, int], n_pairs: int) -> alt.VConcatChart:
     net = alt.param(name=SIGNALS["net"], value=start[0], bind=alt.binding_select(options=names, name="matcher "))
     step = alt.param(name=SIGNALS["step"], value=start[1], bind=alt.binding_range(
-        min=0, max=STEPS, step=1, name="threshold: accept the best-scoring (% of test pairs) "))
+        min=0, max=STEPS, step=1, name="threshold: accept the top (% of pairs) "))
     chosen = f"datum.net == {SIGNALS['net']}"
     at = f"{chosen} && datum.step == {SIGNALS['step']}"
     xs, ys = alt.Scale(type="symlog", constant=1, domain=[0, 100], nice=False), alt.Scale(domain=[0, 100])
@@ -290,10 +290,13 @@ _CSS = """
 
 
 def note(ms: list[Matcher], pairs) -> str:
+    off = check_rescored(ms)
+    warn = (f" Warning: rescored, {', '.join(off)} no longer give{'s' * (len(off) == 1)} the FPR95 of "
+            f"{'its record' if len(off) == 1 else 'their records'}." if off else "")
     return (f"Where the numbers come from: every matcher scores the same {len(pairs):,} test pairs ({pairs.identity}), "
             "rescored here from its record (networks: rebuilt from the record's weights; SIFT: its descriptors "
             "recomputed); TPR and FPR count the accepted pairs (wpcore.metrics.matching.roc_steps). The curves are "
-            "the ROC points each record stored when it was made.")
+            "the ROC points each record stored when it was made." + warn)
 
 
 def widget_html(ms: list[Matcher], pairs, base: str | None = vega.BOOK_VEGA) -> str:
