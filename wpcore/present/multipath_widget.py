@@ -40,7 +40,8 @@ from .multipath import top_detections
 
 SCENES = 6                                          # test scenes to choose from
 KEEP = 20                                           # detections kept per scene (the best-scoring)
-SCORES = tuple(round(0.05 * k, 2) for k in range(20))  # score slider: 0.00, 0.05, ..., 0.95
+SCORES = tuple(round(0.01 * k, 2) for k in range(100))  # score slider: 0.00, 0.01, ..., 0.99 (the integral
+                                                        # loss's scores are low: fine steps)
 SCENE_PX = 250                                      # drawn size of a scene
 RIGHT, WRONG, TRUTH = COLOURS[2], COLOURS[3], "#ffffff"
 INTEGRAL = (0.5, 0.75)                              # the integral loss's thresholds
@@ -163,7 +164,7 @@ def chart(wd: Widget) -> alt.HConcatChart:
                alt.param(name=sig["scene"], value=wd.start["scene"], bind=alt.binding_range(
                    min=1, max=len(wd.scenes), step=1, name="test scene ")),
                alt.param(name=sig["score"], value=wd.start["score"], bind=alt.binding_range(
-                   min=SCORES[0], max=SCORES[-1], step=0.05, name="minimum score "))]
+                   min=SCORES[0], max=SCORES[-1], step=0.01, name="minimum score "))]
     shown = "[" + ", ".join(sig[f"show_{v}"] for v in range(len(wd.labels))) + "][datum.v]"
     colour = alt.Color("variant:N", scale=alt.Scale(domain=wd.labels, range=COLOURS[:len(wd.labels)]),
                        legend=alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=400,
@@ -211,10 +212,10 @@ def chart(wd: Widget) -> alt.HConcatChart:
         **box, stroke=is_right, strokeDash=alt.condition("datum.right", alt.value([1, 0]), alt.value([5, 3])),
         description="aria:N", tooltip=[alt.Tooltip("cls:N", title="class"), alt.Tooltip("score:Q", format=".3f"),
                                        alt.Tooltip("iou:Q", title="best IoU, same class", format=".2f")])
-    tags = dets.mark_rect(opacity=0.85).encode(x=alt.X("x0:Q", scale=sx, axis=None), x2="lx1:Q",
+    tags = dets.mark_rect(opacity=0.85, clip=True).encode(x=alt.X("x0:Q", scale=sx, axis=None), x2="lx1:Q",
                                                y=alt.Y("ly0:Q", scale=sy, axis=None), y2="ly1:Q", fill=is_right)
     words = dets.mark_text(align="left", baseline="top", dx=2, dy=1, fontSize=10.5, color="white",
-                           fontWeight="bold").encode(x=alt.X("x0:Q", scale=sx, axis=None),
+                           fontWeight="bold", clip=True).encode(x=alt.X("x0:Q", scale=sx, axis=None),
                                                      y=alt.Y("ly0:Q", scale=sy, axis=None), text="text:N")
     right = (image + truth + frames + tags + words).properties(
         width=SCENE_PX * w / side, height=SCENE_PX * h / side, title=alt.TitleParams(
@@ -248,7 +249,7 @@ def spec(wd: Widget, controls: str | None = None) -> dict:
 _ON_VIEW = """
       var sig = %(signals)s, labels = %(labels)s, meta = spec.usermeta, rows = {};
       spec.datasets.ap.forEach(function (r) { rows[r.v + '/' + r.iou.toFixed(2)] = r.row; });
-      function step(list, x) {  // the index of the slider's value in its list (sliders move in steps of 0.05)
+      function step(list, x) {  // the index of the slider's value in its list (the sliders' steps)
         var best = 0;
         list.forEach(function (y, i) { if (Math.abs(y - x) < Math.abs(list[best] - x)) { best = i; } });
         return best;
