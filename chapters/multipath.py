@@ -45,6 +45,7 @@ from IPython.display import Markdown, display
 from wpcore import experiment, nets, present
 from wpcore.nets import multipath as mpnet
 from wpcore.present import multipath as show
+from wpcore.present import multipath_widget
 from wpcore.studies import multipath as study
 from wpcore.tasks.multipath import test_split
 
@@ -179,6 +180,19 @@ fig = show.ap_curve_figure(runs, labels)
 
 # %% tags=["hide-input"]
 fig = show.detections_figure(runs, test, [labels[0], labels[-1]])
+
+# %% [markdown]
+# ### Where the IoU threshold bites
+#
+# Tick a variant's box to show or hide its AP curve, and move the IoU threshold: the dashed line
+# moves along the curves and the table reads each shown variant's AP there, from its record. On the
+# right, pick a test scene, a variant and a minimum score: the detections it keeps are drawn over the
+# ground truth (dotted white), green when they overlap an object of their class by at least the IoU
+# threshold, red otherwise. Raise the threshold and watch loose boxes turn red: that is the AP curve
+# falling. Raise the minimum score: where the scores rank boxes well, the red ones go first.
+
+# %% tags=["hide-input"]
+widget = multipath_widget.show_ap_widget(runs, labels, live=live_widgets)
 
 # %% [markdown]
 # ## Thesis vs ours

@@ -41,6 +41,7 @@ from wpcore import experiment, present
 from wpcore.data import patches as P
 from wpcore.nets import deepcompare
 from wpcore.present import patches as show
+from wpcore.present import patches_widget
 from wpcore.studies import patches as study
 
 t_page = present.start(profile, study)
@@ -152,6 +153,22 @@ fig = show.roc_figure(records)
 # %% [markdown]
 # Each curve is one network (dashed: SIFT). The grey line is 95% recall: where a curve crosses it
 # is that network's FPR95. Curves further left are better.
+
+# %% [markdown]
+# ### Where the threshold sits
+#
+# A curve is every threshold at once; a matcher in use has one. Pick a matcher in the menu and move
+# the threshold slider (to the right it accepts more pairs: a lower threshold): the black dot walks
+# along its ROC curve, the table gives its true- and false-positive rates (counted from the scores
+# the network, rebuilt from its record, gives the test pairs), and the strip below shows eight test
+# pairs, ordered by score, with the threshold as a black line through them. Look for the pairs
+# that change side: raising the threshold first turns away the doubtful matches (false
+# negatives), lowering it lets in non-matches that look alike (false positives). The slider starts
+# at the first threshold that reaches 95% recall, next to
+# where the FPR95 of the table is read (the diamond).
+
+# %% tags=["hide-input"]
+matchers = patches_widget.show_threshold_widget(records, live=live_widgets)
 
 # %% [markdown]
 # ## The stereo application

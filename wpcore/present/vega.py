@@ -87,3 +87,16 @@ def embed_html(spec: dict, uid: str, css_class: str, above: str = "", on_view: s
             + '<div class="wpv-chart">(the charts need JavaScript)</div>'
             f'<script type="application/json" data-spec>{blob}</script>'
             + ("" if base else inline_scripts()) + f"<script>{js}</script></div>")
+
+
+def png_data_url(pixels) -> str:
+    """An image for a chart's ``mark_image``, inline: (H, W) or (H, W, 3) uint8 -> "data:image/png;base64,..."."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
