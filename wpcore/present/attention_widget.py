@@ -164,29 +164,8 @@ def spec(data: dict, element: str | None = None) -> dict:
     return s
 
 
-_ON_VIEW = """
-      var signals = %(signals)s, texts = %(texts)s;
-      function show() {
-        var row = texts[view.signal(signals.group) + '/' + view.signal(signals.p) + '/' + view.signal(signals.image)];
-        root.querySelectorAll('[data-field]').forEach(function (td) {
-          td.textContent = row ? row[td.dataset.field] : '—';
-        });
-      }
-      Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
-      show();
-"""
 
-_CSS = """
-.wp-atmaps {margin:1em 0; font-size:0.92em}
-.wp-atmaps .wpa-controls {display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}
-.wp-atmaps .vega-bind-name {font-weight:bold; margin-right:0.4em}
-.wp-atmaps .vega-bind label {margin-right:0.6em}
-.wp-atmaps table.wpa-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
-.wp-atmaps table.wpa-row td {padding:2px 12px 2px 0; vertical-align:top}
-.wp-atmaps table.wpa-row td:first-child {color:#555}
-.wp-atmaps .wpa-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.wp-atmaps .wpv-chart {overflow-x:auto}
-"""
+_CSS = vega.layout_css("wp-atmaps", "wpa")
 
 
 def widget_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
@@ -202,8 +181,7 @@ def widget_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
              f'<div class="wpa-note">{html.escape(data["about"])} AT distance (x1e-3): the AT loss with beta = 1 '
              "between the student's and the teacher's normalised maps of this group with this p, on this image: "
              "lower is closer.</div>")
-    on_view = _ON_VIEW % {"signals": json.dumps(SIGNALS), "texts": json.dumps(data["texts"])}
-    return vega.embed_html(s, uid, "wp-atmaps", above, on_view, _CSS, base)
+    return vega.embed_html(s, uid, "wp-atmaps", above, vega.rows_js(SIGNALS, data["texts"]), _CSS, base)
 
 
 def show_maps_widget(records, profile: str, live: bool = False) -> dict:

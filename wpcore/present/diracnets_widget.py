@@ -136,19 +136,11 @@ _KERNEL_ON_VIEW = """
       show();
 """
 
-_CSS = """
-.%(cls)s {margin:1em 0; font-size:0.92em}
-.%(cls)s .wpd-controls {display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}
-.%(cls)s .vega-bind-name {font-weight:bold; margin-right:0.4em}
-.%(cls)s .vega-bind input[type=range] {width:14em; vertical-align:middle}
-.%(cls)s .vega-bind input[type=range] + span {display:none}  /* Vega's raw value; the table shows it rounded */
-.%(cls)s .vega-bind label {margin-right:0.8em}
-.%(cls)s table.wpd-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
-.%(cls)s table.wpd-row td {padding:2px 12px 2px 0}
-.%(cls)s table.wpd-row td:first-child {color:#555}
-.%(cls)s .wpd-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.%(cls)s .wpv-chart {overflow-x:auto}
-"""
+_EXTRA_CSS = ".%(cls)s .vega-bind input[type=range] + span {display:none}  /* Vega's raw value; the table shows it rounded */\n"
+
+
+def _css(cls: str) -> str:
+    return vega.layout_css(cls, "wpd", slider_em=14, extra=_EXTRA_CSS % {"cls": cls})
 
 
 def kernel_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
@@ -160,7 +152,7 @@ def kernel_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
     above = ('<div class="wpd-controls"></div>' f'<table class="wpd-row">{table}</table>'
              f'<div class="wpd-note">{html.escape(data["about"])}</div>')
     return vega.embed_html(s, uid, "wp-diracw", above, _KERNEL_ON_VIEW % {"signals": json.dumps(KERNEL_SIGNALS)},
-                           _CSS % {"cls": "wp-diracw"}, base)
+                           _css("wp-diracw"), base)
 
 
 # --- test error vs depth ---------------------------------------------------------------------
@@ -237,7 +229,7 @@ def depth_html(data: dict, base: str | None = vega.BOOK_VEGA) -> str:
     above = ('<div class="wpd-controls"></div>' f'<div class="wpd-note">{html.escape(data["about"])} '
              "Untick a network to hide it.</div>")
     return vega.embed_html(depth_spec(data, element=f"#{uid} .wpd-controls"), uid, "wp-diracdepth", above, "",
-                           _CSS % {"cls": "wp-diracdepth"}, base)
+                           _css("wp-diracdepth"), base)
 
 
 def show_kernel_widget(record, live: bool = False) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import math
 
 import altair as alt
@@ -314,39 +313,13 @@ def spec(ex: study.Explorer, controls: str | None = None) -> dict:
     selector of the element the inputs go into (None: under the charts)."""
     s = chart(ex).to_dict()
     s["datasets"] = {"networks": networks_data(ex), "points": points_data(ex), "iso": iso_data()}
-    if controls:
-        for p in s["params"]:
-            p["bind"]["element"] = controls
-    return s
+    return vega.bind_controls(s, controls)
 
 
 # --- the page ----------------------------------------------------------------------------------
 
-# run once the charts are drawn: fill the chosen network's row whenever a control moves
-_ON_VIEW = """
-      var signals = %(signals)s, rows = {};
-      spec.datasets.networks.forEach(function (n) { rows[n.depth + '/' + n.width + '/' + n.block] = n; });
-      function show() {
-        var n = rows[view.signal(signals.depth) + '/' + view.signal(signals.width) + '/' + view.signal(signals.block)];
-        root.querySelectorAll('[data-field]').forEach(function (td) {
-          td.textContent = n ? n['row_' + td.dataset.field] : '—';
-        });
-      }
-      Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
-      show();
-"""
 
-_CSS = """
-.wp-explorer {margin:1em 0; font-size:0.92em}
-.wp-explorer .wpx-controls {display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}
-.wp-explorer .vega-bind-name {font-weight:bold; margin-right:0.4em}
-.wp-explorer .vega-bind input[type=range] {width:12em; vertical-align:middle}
-.wp-explorer table.wpx-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
-.wp-explorer table.wpx-row td {padding:2px 12px 2px 0; vertical-align:top}
-.wp-explorer table.wpx-row td:first-child {color:#555; white-space:nowrap}
-.wp-explorer .wpx-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.wp-explorer .wpv-chart {overflow-x:auto}
-"""
+_CSS = vega.layout_css("wp-explorer", "wpx")
 
 
 def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
@@ -359,7 +332,9 @@ def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
                    for k, label in FIELDS)
     above = ('<div class="wpx-controls"></div>' f'<table class="wpx-row">{rows}</table>'
              f'<div class="wpx-note">{html.escape(basis_text(ex))}</div>')
-    return vega.embed_html(s, uid, "wp-explorer", above, _ON_VIEW % {"signals": json.dumps(SIGNALS)}, _CSS, base)
+    rows = {f"{n['depth']}/{n['width']}/{n['block']}": {k: n["row_" + k] for k, _ in FIELDS}
+            for n in s["datasets"]["networks"]}
+    return vega.embed_html(s, uid, "wp-explorer", above, vega.rows_js(SIGNALS, rows), _CSS, base)
 
 
 def show_explorer(profile: str, live: bool = False) -> study.Explorer:

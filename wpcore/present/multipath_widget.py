@@ -238,10 +238,7 @@ def spec(wd: Widget, controls: str | None = None) -> dict:
                   for i, sc in enumerate(wd.scenes, 1) for b in sc.boxes]}
     s["usermeta"] = {"counts": wd.counts, "objects": [len(sc.boxes) for sc in wd.scenes],
                      "scores": list(SCORES), "ious": list(IOU_THRESHOLDS)}
-    if controls:
-        for p in s["params"]:
-            p["bind"]["element"] = controls
-    return s
+    return vega.bind_controls(s, controls)
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -270,17 +267,7 @@ _ON_VIEW = """
       show();
 """
 
-_CSS = """
-.wp-ap {margin:1em 0; font-size:0.92em}
-.wp-ap .wpm-controls {display:flex; flex-wrap:wrap; gap:0.3em 1.6em; margin-bottom:0.5em}
-.wp-ap .vega-bind-name {font-weight:bold; margin-right:0.4em}
-.wp-ap .vega-bind input[type=range] {width:10em; vertical-align:middle}
-.wp-ap table.wpm-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
-.wp-ap table.wpm-row td {padding:2px 12px 2px 0; vertical-align:top}
-.wp-ap table.wpm-row td:first-child {color:#555; white-space:nowrap}
-.wp-ap .wpm-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.wp-ap .wpv-chart {overflow-x:auto}
-"""
+_CSS = vega.layout_css("wp-ap", "wpm", slider_em=10)
 
 
 def scene_text(wd: Widget, variant: str, scene: int, score: float, iou: float) -> dict[str, str]:

@@ -23,7 +23,6 @@ operating point carries ``aria-label`` "operating point: <matcher> at <k>%", eac
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 
 import altair as alt
@@ -255,38 +254,13 @@ def spec(ms: list[Matcher], pairs, controls: str | None = None) -> dict:
     element the inputs go into (None: under the charts)."""
     s = chart([m.name for m in ms], (ms[0].name, start_step(ms[0])), len(pairs)).to_dict()
     s["datasets"] = datasets(ms, pairs)
-    if controls:
-        for p in s["params"]:
-            p["bind"]["element"] = controls
-    return s
+    return vega.bind_controls(s, controls)
 
 
 # --- the page ----------------------------------------------------------------------------------
 
-_ON_VIEW = """
-      var signals = %(signals)s, rows = {};
-      spec.datasets.ops.forEach(function (p) { rows[p.net + '/' + p.step] = p; });
-      function show() {
-        var p = rows[view.signal(signals.net) + '/' + view.signal(signals.step)];
-        root.querySelectorAll('[data-field]').forEach(function (td) {
-          td.textContent = p ? p['row_' + td.dataset.field] : '—';
-        });
-      }
-      Object.keys(signals).forEach(function (k) { view.addSignalListener(signals[k], show); });
-      show();
-"""
 
-_CSS = """
-.wp-roc {margin:1em 0; font-size:0.92em}
-.wp-roc .wpr-controls {display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}
-.wp-roc .vega-bind-name {font-weight:bold; margin-right:0.4em}
-.wp-roc .vega-bind input[type=range] {width:16em; vertical-align:middle}
-.wp-roc table.wpr-row {border-collapse:collapse; margin:0.4em 0 0.8em 0}
-.wp-roc table.wpr-row td {padding:2px 12px 2px 0; vertical-align:top}
-.wp-roc table.wpr-row td:first-child {color:#555; white-space:nowrap}
-.wp-roc .wpr-note {color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}
-.wp-roc .wpv-chart {overflow-x:auto}
-"""
+_CSS = vega.layout_css("wp-roc", "wpr", slider_em=16)
 
 
 def note(ms: list[Matcher], pairs) -> str:
@@ -308,7 +282,9 @@ def widget_html(ms: list[Matcher], pairs, base: str | None = vega.BOOK_VEGA) -> 
                    for k, label in FIELDS)
     above = ('<div class="wpr-controls"></div>' f'<table class="wpr-row">{rows}</table>'
              f'<div class="wpr-note">{html.escape(note(ms, pairs))}</div>')
-    return vega.embed_html(s, uid, "wp-roc", above, _ON_VIEW % {"signals": json.dumps(SIGNALS)}, _CSS, base)
+    rows = {f"{p['net']}/{p['step']}": {k[4:]: v for k, v in p.items() if k.startswith("row_")}
+            for p in s["datasets"]["ops"]}
+    return vega.embed_html(s, uid, "wp-roc", above, vega.rows_js(SIGNALS, rows), _CSS, base)
 
 
 def show_threshold_widget(records, live: bool = False) -> list[Matcher]:

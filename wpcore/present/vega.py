@@ -100,3 +100,53 @@ def png_data_url(pixels) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def bind_controls(spec: dict, selector: str | None) -> dict:
+    """Put the inputs of ``spec``'s bound params into the element ``selector`` (None: leave them
+    under the charts); returns ``spec``."""
+    if selector:
+        for p in spec.get("params", []):
+            if "bind" in p:
+                p["bind"]["element"] = selector
+    return spec
+
+
+_ROWS_JS = """
+      var signals = %(signals)s, rows = %(rows)s, names = Object.keys(signals);
+      function show() {
+        var row = rows[names.map(function (k) { return view.signal(signals[k]); }).join('/')];
+        root.querySelectorAll('[data-field]').forEach(function (td) {
+          td.textContent = row ? row[td.dataset.field] : '—';
+        });
+      }
+      names.forEach(function (k) { view.addSignalListener(signals[k], show); });
+      show();
+"""
+
+
+def rows_js(signals: dict[str, str], rows: dict[str, dict[str, str]]) -> str:
+    """An ``on_view`` script that fills the block's ``data-field`` cells from ``rows`` whenever a
+    control moves: ``rows`` maps the controls' values, in the order of ``signals`` ({name: Vega
+    signal}) joined by "/", to {field: text} (the text made in Python)."""
+    return _ROWS_JS % {"signals": json.dumps(signals), "rows": json.dumps(rows).replace("</", "<\\/")}
+
+
+def layout_css(cls: str, prefix: str, slider_em: float = 12, extra: str = "") -> str:
+    """The book's widget layout for the block of class ``cls``: controls in a wrapping row
+    (``.{prefix}-controls``), a two-column table (``table.{prefix}-row``), a grey note
+    (``.{prefix}-note``), the chart scrolling sideways when wider than the column; ``extra``: the
+    widget's own rules."""
+    c = f".{cls}"
+    return f"""
+{c} {{margin:1em 0; font-size:0.92em}}
+{c} .{prefix}-controls {{display:flex; flex-wrap:wrap; gap:0.3em 2em; margin-bottom:0.5em}}
+{c} .vega-bind-name {{font-weight:bold; margin-right:0.4em}}
+{c} .vega-bind label {{margin-right:0.6em}}
+{c} .vega-bind input[type=range] {{width:{slider_em}em; vertical-align:middle}}
+{c} table.{prefix}-row {{border-collapse:collapse; margin:0.4em 0 0.8em 0}}
+{c} table.{prefix}-row td {{padding:2px 12px 2px 0; vertical-align:top}}
+{c} table.{prefix}-row td:first-child {{color:#555; white-space:nowrap}}
+{c} .{prefix}-note {{color:#555; font-size:0.9em; margin:0.2em 0 0.8em 0}}
+{c} .wpv-chart {{overflow-x:auto}}
+""" + extra
