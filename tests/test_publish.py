@@ -100,3 +100,11 @@ def test_a_profile_is_published_chapter_by_chapter(results, monkeypatch):
     names = {p.stem for p in (results / "smoke").glob("*.json")}
     assert {e.key() for e in diracnets.experiments("smoke")} <= names and not stray.exists()
     assert len(names & {e.key() for e in wide_resnets.experiments("smoke")}) == summary["records"] - 1
+
+
+def test_the_committed_published_records_are_current_and_complete(tmp_path, monkeypatch):
+    """What results/ holds in the repository: every record current under today's code and every
+    published chapter complete (a change to training code must republish what it stales)."""
+    monkeypatch.setenv("WPCORE_RUNS", str(tmp_path / "runs"))  # only the published records count
+    assert records.RESULTS.is_dir() and "wide_resnets" in publish.published_chapters("standard")
+    assert publish.check() == []
