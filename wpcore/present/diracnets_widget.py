@@ -75,11 +75,14 @@ def effective(cells: list[dict], a: float, b: float) -> list[float]:
 
 
 def kernel_chart(data: dict, element: str | None = None) -> alt.LayerChart:
+    # the sliders reach below 0 when the trained a or b is negative, so that they start at it
     where = {"element": element} if element else {}
     a = alt.param(name=KERNEL_SIGNALS["a"], value=data["a"], bind=alt.binding_range(
-        min=0, max=max(2.0, round(data["a"] + 0.5)), step=0.01, name="a (identity) ", **where))
+        min=min(0.0, round(data["a"] - 0.5)), max=max(2.0, round(data["a"] + 0.5)), step=0.01,
+        name="a (identity) ", **where))
     b = alt.param(name=KERNEL_SIGNALS["b"], value=data["b"], bind=alt.binding_range(
-        min=0, max=max(2.0, round(data["b"] + 0.5)), step=0.01, name="b (learned weight) ", **where))
+        min=min(0.0, round(data["b"] - 0.5)), max=max(2.0, round(data["b"] + 0.5)), step=0.01,
+        name="b (learned weight) ", **where))
     # the colour scale is symmetric about 0, up to the largest |W'| of the cells shown: the delta's one
     # cell gives a + b·w_centre, every other cell b·w, so that is max(|a + b·w_centre|, |b|·max|w|)
     ka, kb = KERNEL_SIGNALS["a"], KERNEL_SIGNALS["b"]
