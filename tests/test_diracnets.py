@@ -15,7 +15,7 @@ from .conftest import needs_fmnist
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "full"])
 def test_experiments_compare_three_networks_of_equal_depth_and_width(profile):
-    exps = [e for e in study.experiments(profile) if e.dataset != "imagenet"]  # ImageNet: test_full_profile.py
+    exps = [e for e in study.study(profile) if e.dataset != "imagenet"]  # ImageNet: test_full_profile.py
     depths, seeds = study.DEPTHS[profile], study.SEEDS[profile]
     grid = [e for e in exps if "28-10" not in e.model]
     assert len(grid) == len(depths) * 3 * len(seeds) and len(depths) >= 2
@@ -80,6 +80,26 @@ def test_claims_are_computed_from_records():
     slower = [dataclasses.replace(r, extra={"fold": dict(fold, folded_ms=12.0 + r.config["seed"])}) if r.extra else r
               for r in recs]
     assert study.claims(slower, "quick")[4].verdict is Verdict.FAILS
+
+
+@pytest.mark.parametrize("profile", ["smoke", "standard"])
+def test_the_baseline_is_also_trained_twice_as_long_and_kept_out_of_the_claims(profile):
+    runs = study.convergence(profile)
+    main = study.study(profile)
+    middle = study.model_name("dirac", study.DEPTHS[profile][len(study.DEPTHS[profile]) // 2], study.WIDTH[profile])
+    assert sorted(runs) == [1, 2] and all(e.model == middle for es in runs.values() for e in es)
+    assert all(e.epochs == 2 * study.SETUP[profile]["epochs"] for e in runs[2])
+    assert {e.key() for e in runs[1]} & {e.key() for e in main}  # the study's own runs are the 1x points
+    exps = study.experiments(profile)
+    assert len({e.key() for e in exps}) == len(exps) >= len(main) + len(runs[2])
+    # a 2x record of the baseline, far better than the 1x ones, must not enter the depth claims
+    twice = {e.key() for e in runs[2]}
+    recs = [dataclasses.replace(_record(e.model, e.seed, 1.0 if e.key() in twice else 10.0 + e.seed / 10), key=e.key())
+            for e in exps]
+    claims = study.claims(recs, profile)
+    assert not any("1.00" in c.ours for c in claims if "converged" not in c.claim)
+    check = next(c for c in claims if "converged" in c.claim)
+    assert check.kind is Kind.CHECK and check.verdict is Verdict.FAILS  # 10 -> 1: not converged
 
 
 def test_margins_are_the_thesis_derived_constants():

@@ -39,7 +39,8 @@ def screen(monkeypatch):
 
 def record(label, seed=0, wall=12.3, key=None, **final):
     return records.Record(key or f"k-{label}-{seed}", {"model": "wrn-10-1", "seed": seed, "epochs": 2},
-                          [{"epoch": 1}, {"epoch": 2}], {"steps": 8, **final}, wall, {}, {}, {}, "2026-01-01",
+                          [{"epoch": 1, "test_error": 50.0}, {"epoch": 2, "test_error": 40.0}], {"steps": 8, **final},
+                          wall, {}, {}, {}, "2026-01-01",
                           {"label": label})
 
 
@@ -83,6 +84,10 @@ def test_no_learning_curve_from_two_points(screen):
     recs = [record("a"), record("b")]
     assert figures.learning_curves(recs) is None
     assert "No learning curves here" in screen.areas[0][0] and "evaluated twice each" in screen.areas[0][0]
+    # six epochs evaluated every third one: two evaluations, still no curve
+    sparse = [dataclasses.replace(r, history=[{"epoch": e, "train_loss": 1 / e, **({"test_error": 9.0} if e % 3 == 0 else {})}
+                                              for e in range(1, 7)]) for r in recs]
+    assert figures.evaluations(sparse) == 2 and figures.learning_curves(sparse) is None
     long = [dataclasses.replace(r, history=[{"epoch": e, "train_loss": 1 / e, "test_error": 50 / e}
                                             for e in range(1, 7)]) for r in recs]
     fig = figures.learning_curves(long)

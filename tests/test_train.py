@@ -34,6 +34,26 @@ def test_fit_learns_digits():
     assert [h["epoch"] for h in hist] == [1, 2, 3, 4, 5, 6]
 
 
+def test_evaluating_every_few_epochs_trains_the_same_network():
+    """``eval_every`` saves evaluations (the last epoch is always evaluated) and changes nothing else:
+    evaluation draws no random numbers and leaves the weights as they were."""
+    out = []
+    for every in (1, 3):
+        torch.manual_seed(0)
+        train, test = _digits_loaders(n=128)
+        model = nets.create("wrn-10-1", in_channels=1)
+        hist = fit(model, train, FitConfig(epochs=4, eval_every=every), evaluate=classification_eval(test))
+        out.append((hist, model.state_dict()))
+    (every1, w1), (every3, w3) = out
+    assert [("test_error" in h) for h in every3] == [False, False, True, True]
+    assert all("test_error" in h for h in every1)
+    assert [h["train_loss"] for h in every1] == [h["train_loss"] for h in every3]
+    assert every1[-1]["test_error"] == every3[-1]["test_error"]
+    assert all(torch.equal(w1[k], w3[k]) for k in w1)
+    with pytest.raises(ValueError, match="eval_every"):
+        FitConfig(epochs=1, eval_every=0)
+
+
 def test_optimizer_is_nesterov_sgd_with_decay_groups():
     model = nets.create("wrn-10-1")
     model.no_weight_decay = lambda: {"fc.bias"}

@@ -54,6 +54,7 @@ class Experiment:
     model_kw: dict = field(default_factory=dict)   # extra builder arguments (dropout, block...)
     options: dict = field(default_factory=dict)    # task-specific settings (teacher, beta...)
     max_steps: int | None = None     # stop early (tests)
+    eval_every: int = 1              # epochs between test evaluations (the last epoch always)
     precision: str = "auto"          # the policy: "auto" (bf16 where native, else fp32), "bf16" or "fp32"
     label: str = ""                  # how figures name this run; not part of the key
 
@@ -89,7 +90,7 @@ class Experiment:
         from .train import FitConfig  # checks schedule, warm-up and smoothing with fit's own rules
 
         FitConfig(epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay, schedule=self.schedule,
-                  warmup=self.warmup, label_smoothing=self.label_smoothing)
+                  warmup=self.warmup, label_smoothing=self.label_smoothing, eval_every=self.eval_every)
 
     def config(self) -> dict:
         """The fields that define the run (everything but the label), JSON-canonical."""

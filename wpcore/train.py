@@ -51,6 +51,7 @@ class FitConfig:
     compile: bool = False           # torch.compile the model (pays off on GPUs, not on 2 CPU cores)
     max_steps: int | None = None    # stop after this many optimizer steps (tests)
     log_every: int = 10             # steps between progress rows
+    eval_every: int = 1             # epochs between evaluations; the last epoch is always evaluated
     checkpoint_every_s: float | None = None  # also checkpoint inside an epoch this often (hour-long COCO epochs)
 
     def __post_init__(self):
@@ -66,6 +67,8 @@ class FitConfig:
             raise ValueError(f"warmup must be a fraction of training in [0, 1), got {self.warmup!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise ValueError(f"eval_every must be a positive number of epochs, got {self.eval_every!r}")
         if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
             raise ValueError(f"checkpoint_every_s must be positive or None, got {self.checkpoint_every_s!r}")
 
@@ -239,7 +242,8 @@ def fit(model: nn.Module, train_batches: Iterable, cfg: FitConfig,
             raise NonFiniteLoss(f"loss is {train_loss} in epoch {epoch + 1}; lower the learning rate "
                                 f"(now {opt.param_groups[0]['lr']:g}); the last good checkpoint is kept")
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": train_loss, "steps": step}
-        if evaluate is not None:
+        last = epoch + 1 == cfg.epochs or step >= total_steps
+        if evaluate is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
             model.eval()
             with torch.no_grad(), precision.autocast(device, arithmetic):
                 row.update(evaluate(model))

@@ -26,3 +26,45 @@ def show_convergence(records, runs: dict[float, list], metric: str = "test_error
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def training_state(check, profile: str) -> str:
+    """How far a chapter's runs are trained, in words that match its convergence check (``check``:
+    the study's CHECK claim from ``studies.convergence.check``, or None where the profile has none)."""
+    from ..studies.verdict import Verdict
+
+    if check is None:
+        return (f"far from convergence (the `{profile}` profile is a pipeline check and does not test it; "
+                "`standard` trains its baselines until twice the training no longer changes them)")
+    if check.verdict is Verdict.HOLDS:
+        return "trained until twice the training no longer moves the baseline (the convergence check above)"
+    if check.verdict is Verdict.FAILS:
+        return ("not trained to convergence (the convergence check above fails: twice the training still moves "
+                "the baseline by more than one seed s.d.)")
+    return "of unknown convergence: the runs the check needs have no records yet"
+
+
+def show_convergence_check(records, study, profile: str, metric: str = "test_error",
+                           label: str = "test error (%)"):
+    """The section that shows whether a chapter's baseline has learned its task: the figure of
+    ``show_convergence`` and a sentence with the check's verdict; a sentence alone where the
+    profile does not check. Returns the check's claim (None without one)."""
+    from IPython.display import Markdown, display
+
+    import matplotlib.pyplot as plt
+
+    from ..studies.convergence import check as convergence_check
+
+    runs = study.convergence(profile)
+    if not runs:
+        display(Markdown(f"*The `{profile}` profile does not check convergence: its runs are "
+                         f"{training_state(None, profile)}.*"))
+        return None
+    what = runs[1][0].model  # the claim the study's verdicts list, made the same way
+    check = convergence_check(study.CHAPTER, records, runs, what=what)
+
+    fig = show_convergence(records, runs, metric, label, what=what)
+    plt.show()
+    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{check.verdict.value}**. "
+                     f"So the runs of this chapter are {training_state(check, profile)}."))
+    return check

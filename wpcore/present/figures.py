@@ -66,9 +66,13 @@ def history_frame(records, label=lambda r: r.extra.get("label") or r.config["mod
     return pd.DataFrame(rows)
 
 
+TRAINING_COLUMNS = {"epoch", "lr", "train_loss", "steps", "time_s"}  # what fit writes in every history row
+
+
 def evaluations(records) -> int:
-    """The fewest evaluations (history rows) any of these runs has."""
-    return min((len(r.history) for r in records), default=0)
+    """The fewest evaluations any of these runs has: history rows with more than the training
+    columns (a run evaluated every few epochs, ``eval_every``, has rows without)."""
+    return min((sum(bool(set(h) - TRAINING_COLUMNS) for h in r.history) for r in records), default=0)
 
 
 def curves(records, metrics=("train_loss", "test_error"), label=None, title: str | None = None,
@@ -100,7 +104,7 @@ def learning_curves(records, metrics=("train_loss", "test_error"), label=None, t
     n = evaluations(records)
     if n < MIN_CURVE_POINTS:
         times = {0: "never", 1: "once", 2: "twice"}.get(n, f"{n} times")
-        display(Markdown(f"*No learning curves here: these runs were evaluated {times} each (once per epoch), and "
+        display(Markdown(f"*No learning curves here: these runs were evaluated {times} each, and "
                          f"a curve needs at least {MIN_CURVE_POINTS} points to show a trend. "
                          "Their final values are in the training summary above and the tables below.*"))
         return None

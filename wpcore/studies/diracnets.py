@@ -11,7 +11,8 @@ All three are trained with the DiracNet recipe (SGD momentum 0.9 without Nestero
 Quick profile: Fashion-MNIST average-pooled to 14x14 (4x less compute on 2 cores), a
 2,000-image training subset for 4 epochs, batch 64, depths 10/22/46, 3 seeds. Standard profile
 (the published book): 10,000 training images at 14x14, the whole test set, 20 epochs of batch
-128, depths 10/22/46, 3 seeds. Full profile: the
+128 without augmentation, depths 10/22/46, 3 seeds, and DiracNet-22's convergence check (twice
+the training). Full profile: the
 thesis's CIFAR-10 recipe (200 epochs, batch 128), depths 10/22/34/52 at width 2, and
 DiracNet-28-10 on CIFAR-10 and CIFAR-100 with WRN-28-10 on CIFAR-100 for the thesis's numbers.
 """
@@ -58,6 +59,8 @@ FOLD_TOLERANCE = 1e-4  # max |folded - unfolded| / max |unfolded| of the logits,
 DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "standard": (10, 22, 46), "full": (10, 22, 34, 52)}
 WIDTH = {"smoke": 1, "quick": 1, "standard": 1, "full": 2}
 SEEDS = {"smoke": [0], "quick": [0, 1, 2], "standard": [0, 1, 2], "full": [0]}
+# the baseline whose convergence is checked (the DiracNet of the middle depth; 1 = the profile's length)
+CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1]}, "smoke": {"multipliers": (1, 2), "seeds": [0, 1]}}
 RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "gamma": 0.2,
           "milestones": (0.3, 0.6, 0.8)}
 SETUP = {
@@ -66,9 +69,10 @@ SETUP = {
     "quick": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
               "test_subset": 1000, "image_size": 14},
     # the WRN chapter's standard data (10,000 training images at 14x14, the whole test set, 20
-    # epochs of batch 128) with the DiracNets schedule (step, lr 0.1 x0.2 at 30/60/80%)
+    # epochs of batch 128, no augmentation, evaluated every 4 epochs: see wide_resnets.COMMON)
+    # with the DiracNets schedule (step, lr 0.1 x0.2 at 30/60/80%)
     "standard": {"dataset": "fashion-mnist", "epochs": 20, "batch_size": 128, "train_subset": 10000,
-                 "image_size": 14},
+                 "image_size": 14, "augment": False, "eval_every": 4},
     "full": {"dataset": "cifar-10", "epochs": 200, "batch_size": 128},
 }
 
@@ -77,7 +81,7 @@ def model_name(role: str, depth: int, width: int) -> str:
     return f"{ARCHS[role]}-{depth}-{width}"
 
 
-def experiments(profile: str) -> list[Experiment]:
+def study(profile: str) -> list[Experiment]:
     """Plain, Dirac and ResNet at every depth of the profile, every seed (+ the thesis's 28-10 runs in full)."""
     check_profile(profile)
     common = {**RECIPE, **SETUP[profile]}
@@ -88,6 +92,28 @@ def experiments(profile: str) -> list[Experiment]:
                                ("wrn-28-10", "cifar-100")):
             exps.append(Experiment(model, seed=0, label=f"{model} {dataset}", **{**common, "dataset": dataset}))
         exps += imagenet_experiments()
+    return exps
+
+
+def convergence(profile: str) -> dict[float, list[Experiment]]:
+    """The baseline (the DiracNet of the middle depth) at the profile's training length and at twice
+    it, one run per seed ({} where the profile does not check it; ``studies.convergence``)."""
+    if profile not in CONVERGENCE:
+        return {}
+    c, depths = CONVERGENCE[profile], DEPTHS[profile]
+    model, common = model_name("dirac", depths[len(depths) // 2], WIDTH[profile]), {**RECIPE, **SETUP[profile]}
+    return {m: [Experiment(model, seed=s, label=f"{model} ({m:g}x training)",
+                           **dict(common, epochs=max(1, round(common["epochs"] * m)))) for s in c["seeds"]]
+            for m in c["multipliers"]}
+
+
+def experiments(profile: str) -> list[Experiment]:
+    """Every run of the chapter, each once: the study and its baseline's convergence check."""
+    seen, exps = set(), []
+    for e in study(profile) + [e for es in convergence(profile).values() for e in es]:
+        if e.key() not in seen:
+            seen.add(e.key())
+            exps.append(e)
     return exps
 
 
@@ -125,6 +151,11 @@ def time_saved(folds: list[dict]) -> list[float]:
 
 
 def claims(records, profile: str) -> list[Claim]:
+    from . import convergence as conv
+
+    all_records, main = list(records), {e.key() for e in study(profile)}
+    longer = {e.key() for es in convergence(profile).values() for e in es} - main
+    records = [r for r in all_records if r.key not in longer]  # the convergence check's longer runs stay out
     depths = DEPTHS[profile]
     shallow, deep = depths[0], depths[-1]
     n = len(SEEDS[profile])
@@ -188,4 +219,7 @@ def claims(records, profile: str) -> list[Claim]:
                          f"{thesis}% ({THESIS['diracnet-28-10']['source']})",
                          f"{mean_spread(ours)}% (full profile)" if ours else "not trained in this profile",
                          verdict, ev))
+    if convergence(profile):
+        runs = convergence(profile)
+        out.append(conv.check(CHAPTER, all_records, runs, what=runs[1][0].model))
     return out
