@@ -160,6 +160,12 @@ def _exp(profile: str, model: str, seed: int, label: str, base: dict | None = No
     return Experiment(model, seed=seed, label=label, model_kw=model_kw, **(base or COMMON[profile]))
 
 
+def single(profile: str, model: str, seed: int = 0, label: str = "", **model_kw) -> Experiment:
+    """One run of ``model`` with the chapter's plain recipe at ``profile`` (``COMMON``): what the
+    explorer's Train button runs (``wide_resnets_explorer.trial``)."""
+    return _exp(check_profile(profile), model, seed, label or model, **model_kw)
+
+
 def parts(profile: str) -> dict[str, list[Experiment]]:
     """The experiments of the chapter: {"depth_width", "blocks", "dropout", "deepening"} -> runs
     (the last only where the profile runs it)."""
