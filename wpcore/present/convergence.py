@@ -41,7 +41,7 @@ def training_state(check, profile: str) -> str:
     if check.verdict is Verdict.FAILS:
         return ("not trained to convergence (the convergence check above fails: twice the training still moves "
                 "the baseline by more than one seed s.d.)")
-    return "of unknown convergence: the runs the check needs have no records yet"
+    return f"of unknown convergence (the check above could not be made: it {check.evidence.note})"
 
 
 def show_convergence_check(records, study, profile: str, metric: str = "test_error",
