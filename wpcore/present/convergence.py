@@ -65,6 +65,8 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
 
     fig = show_convergence(records, runs, metric, label, what=what)
     plt.show()
-    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{check.verdict.value}**. "
+    from .verdicts import label as verdict_label
+
+    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{verdict_label(check)}**. "
                      f"So the runs of this chapter are {training_state(check, profile)}."))
     return check
