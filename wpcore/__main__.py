@@ -141,10 +141,10 @@ def check_trainable(exp) -> None:
     for an image task, or an input the network cannot take."""
     import torch
 
+    from .cost import FACTS
     from .data import DATASETS
     from .nets import create
     from .nets.contract import GroupNet
-    from .plan import FACTS
 
     if exp.task not in IMAGE_TASKS:
         return
@@ -262,13 +262,13 @@ def _select(items, select: list[str] | None):
 
 
 def cmd_plan(args) -> int:
-    from . import plan
+    from . import plan, preflight
 
     items = plan.build(args.profile, args.chapter, args.device)
     print(plan.format_plan(items, args.profile, args.gpus))
     if args.preflight:
         print(f"\npreflight on {args.device or 'the default device'} (one training step per distinct network):")
-        checks = plan.preflight(items, args.device)
+        checks = preflight.preflight(items, args.device)
         bad = [c for c in checks if not c.ok]
         print(f"preflight: {len(checks) - len(bad)} of {len(checks)} checks passed")
         return 1 if bad else 0
