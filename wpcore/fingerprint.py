@@ -34,7 +34,7 @@ INFRASTRUCTURE = {
     "fanout.py",
     "nets/registry.py", "nets/__init__.py", "tasks/__init__.py", "data/store.py",
 }
-INFRASTRUCTURE_DIRS = ("present/", "studies/")
+INFRASTRUCTURE_DIRS = ("cli/", "present/", "studies/")
 
 
 def rel(path: Path) -> str:
