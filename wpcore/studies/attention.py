@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from ..experiment import Experiment
 from ..profiles import check_profile
 from . import verdict as v
-from .verdict import Claim, Kind, mean_spread
+from .claim import Claim, Kind
+from .verdict import mean_spread
 
 CHAPTER = "attention"
 STANDARD_DESIGNED = False  # `standard` runs quick's experiments until this chapter gets its design

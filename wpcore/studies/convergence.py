@@ -12,7 +12,7 @@ from __future__ import annotations
 from statistics import mean, stdev
 
 from . import verdict as v
-from .verdict import Claim, Kind
+from .claim import Claim, Kind, Rule
 
 
 def values(records, runs: dict[float, list], metric: str = "test_error") -> dict[float, list[float]]:
@@ -29,7 +29,7 @@ def check(chapter: str, records, runs: dict[float, list], what: str, metric: str
     claim = f"The baseline ({what}) has converged: training it twice as long changes its {metric.replace('_', ' ')} " \
             "by less than one seed standard deviation."
     if len(base) < 2 or not doubled:
-        verdict, ev = v.not_measured(v.Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
+        verdict, ev = v.not_measured(Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
                                                           "runs twice as long")
         ours = "—"
     else:
