@@ -27,6 +27,14 @@ def test_full_plan_covers_every_study_run_with_a_labelled_cost(full_plan):
     assert wrn.cost.gpu_hours == pytest.approx((50_000 * 200 / 8549.1 + 200 * 10_000 / 8549.1 / 3) / 3600, rel=0.01)
 
 
+def test_a_diracnet_counts_as_many_convolutions_as_its_plain_twin():
+    """The Dirac convolutions (nets.dirac.DiracConv2d, not an nn.Conv2d) were not counted: `plan`
+    gave DiracNet-10-1 one convolution to PlainNet-10-1's seven and costed DiracNets 7x too cheap."""
+    dirac, plain = (cost.cost(Experiment(m, dataset="fashion-mnist")) for m in ("diracnet-10-1", "plainnet-10-1"))
+    assert "(7 convs x" in plain.basis and "(7 convs x" in dirac.basis
+    assert dirac.gpu_hours == pytest.approx(plain.gpu_hours)
+
+
 def test_imagenet_and_coco_runs_are_costed_and_their_data_checked(full_plan):
     imnet = [it for it in full_plan if it.exp.dataset == "imagenet"]
     assert {it.exp.model for it in imnet} == {"wrn-50-2", "diracnet-18", "diracnet-34", "resnet-18", "resnet-34"}
