@@ -220,7 +220,7 @@ def test_renormalized_teacher_sees_its_own_normalisation_and_stays_in_eval():
 def test_study_plans_pair_every_student_with_its_teacher():
     from wpcore.studies import attention as study
 
-    for profile in ("smoke", "quick", "full"):
+    for profile in ("smoke", "quick", "standard", "full"):
         exps = [e for e in study.experiments(profile) if e.dataset != "imagenet"]  # ImageNet: test_full_profile.py
         plan = study.PLANS[profile]
         teachers = {t for t, _ in plan.pairs}
@@ -289,3 +289,30 @@ def test_chapter_executes_at_smoke_with_figures_and_verdicts(built_book):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # maps, errors, the three F maps
     text = json.dumps(outputs)
     assert "Verdict" in json.dumps(nb["cells"]) and "Claim." in text and "RepDistiller" in text
+
+
+def test_standard_shares_its_teacher_with_the_wide_resnets_chapter_and_checks_convergence(monkeypatch):
+    """One recipe, one run: the standard teacher is the WRN chapter's WRN-16-2 seed 0 (same key); the
+    student alone is also trained twice as long, and those runs stay out of the method comparison."""
+    import dataclasses
+
+    from wpcore.studies import attention as study
+    from wpcore.studies import wide_resnets
+    from wpcore.studies.verdict import Verdict
+
+    teacher = study.teacher_experiment("standard", "wrn-16-2")
+    assert teacher.key() in {e.key() for e in wide_resnets.experiments("standard")}
+    runs = study.convergence("standard")
+    assert sorted(runs) == [1, 2] and all(e.options == {"method": "student"} for es in runs.values() for e in es)
+    assert [e.epochs for e in runs[2]] == [2 * study.PLANS["standard"].student_epochs] * 2
+    assert study.longer_runs("standard") == {e.key() for e in runs[2]}
+    recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
+    for seed in (0, 1, 2):
+        recs += [dataclasses.replace(fake_record("wrn-16-1", "student", seed, 10 + seed / 10),
+                                     key=study.student_experiment("standard", "wrn-16-2", "wrn-16-1", "student", seed).key())]
+    recs += [dataclasses.replace(fake_record("wrn-16-1", "student", e.seed, 1.0), key=e.key()) for e in runs[2]]
+    monkeypatch.setattr(study, "attention_distances", lambda records, profile: {})  # needs weights
+    claims = study.claims(recs, "standard")
+    assert "student alone 10.10 ± 0.10%" in claims[0].ours  # the 2x runs (1.0%) are not a seed of it
+    check = claims[-1]
+    assert "converged" in check.claim and check.verdict is Verdict.FAILS  # 10 -> 1: not converged

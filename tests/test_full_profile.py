@@ -27,8 +27,10 @@ def test_wrn_verdict_cell_formats_at_full():
         def show_verdicts(claims, profile, limits):
             shown.update(claims=claims, profile=profile, limits=limits)
 
+        from wpcore.present import training_state
+
     ns = {"study": study, "profile": "full", "records": [], "main_ds": study.COMMON["full"]["dataset"],
-          "present": Present}
+          "present": Present, "convergence": None}
     exec(compile(_cell("wide_resnets", "show_verdicts"), "wide_resnets-verdict-cell", "exec"), ns)  # noqa: S102
     assert shown["profile"] == "full" and "all cifar-10 images" in shown["limits"]
 

@@ -251,7 +251,7 @@ def test_moving_the_controls_shows_what_python_computes_offline(pages, built_boo
     monkeypatch.setenv("WPCORE_RUNS", str(built_book.parent.parent / "runs"))  # the records the book was built from
     at_records = [experiment.run(e) for e in at_study.experiments("smoke")]
     maps = atw.maps_data(at_records, "smoke")
-    d_records = [experiment.run(e) for e in d_study.experiments("smoke")]
+    d_records = [experiment.run(e) for e in d_study.study("smoke")]  # as the page: without the convergence runs
     depth_recs = [r for r in d_records if "28-10" not in r.config["model"]]
     deep = d_study.DEPTHS["smoke"][-1]
     dirac_rec = next(r for r in depth_recs if d_study.role_of(r) == "dirac" and d_study.depth_of(r) == deep)

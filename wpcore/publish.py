@@ -78,14 +78,15 @@ def status(profiles=PROFILES) -> list[Row]:
     return rows
 
 
-def published_chapters(profile: str) -> list[str]:
-    """The chapters of ``profile`` with records under ``results/<profile>/`` (a profile is published
-    chapter by chapter; a chapter is published when any of its records is)."""
-    from .scorecard import study_modules
+MANIFEST = "CHAPTERS"  # results/<profile>/CHAPTERS: the chapters published, one per line
 
-    folder = records.RESULTS / profile
-    return [m.CHAPTER for m in study_modules()
-            if any((folder / f"{e.key()}.json").exists() for e in m.experiments(profile))]
+
+def published_chapters(profile: str) -> list[str]:
+    """The chapters of ``profile`` published under ``results/<profile>/`` (a profile is published
+    chapter by chapter; ``publish`` lists them in its manifest: a record alone does not say, since
+    chapters share runs, e.g. the attention teacher is a Wide ResNets run)."""
+    path = records.RESULTS / profile / MANIFEST
+    return path.read_text().split() if path.exists() else []
 
 
 def check(profiles=PROFILES) -> list[str]:
@@ -140,11 +141,15 @@ def publish(profile: str, chapters: list[str] | None = None, log=print) -> dict:
     size = 0
     for rec in todo:
         size += _copy(rec, out, rec.key in want_weights)
-    keep = {f"{k}{ext}" for k in {r.key for r in todo} | others for ext in (".json", ".safetensors")}
+    keep = {f"{k}{ext}" for k in {r.key for r in todo} | others for ext in (".json", ".safetensors")} | {MANIFEST}
     for f in out.iterdir():  # records the profile no longer asks for
         if f.name not in keep or (f.suffix == ".safetensors" and f.stem in used and f.stem not in want_weights):
             f.chmod(stat.S_IWUSR | stat.S_IRUSR)
             f.unlink()
+    from .scorecard import study_modules
+
+    done = set(published_chapters(profile)) | set(chapters or [m.CHAPTER for m in study_modules()])
+    records.atomic_write(out / MANIFEST, "".join(f"{c}\n" for c in sorted(done)).encode())
     summary = {"profile": profile, "records": len(todo), "weights": len(want_weights & {r.key for r in todo}),
                "bytes": size}
     log(f"published {summary['records']} records of {profile}"

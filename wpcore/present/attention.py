@@ -183,7 +183,9 @@ def plan_sentence(plan) -> str:
     """What this profile trains: pairs, data, epochs, methods, seeds."""
     d = plan.data
     return (f"This profile: pairs {', '.join(f'{t} → {s}' for t, s in plan.pairs)}; {d['dataset']}"
-            + (f" ({d['train_subset']} training images, {d['test_subset']} test images)" if d.get("train_subset") else "")
+            + (f" ({d['train_subset']} training images, {d.get('test_subset') or 'all'} test images"
+               + (f", at {d['image_size']}x{d['image_size']}" if d.get("image_size") else "")
+               + (", no augmentation" if d.get("augment") is False else "") + ")" if d.get("train_subset") else "")
             + f"; teacher {plan.teacher_epochs} epochs, students {plan.student_epochs} epochs; methods "
             + ", ".join(study.METHOD_NAMES[m] for m in plan.methods)
             + (f" (and {', '.join(study.METHOD_NAMES[m] for m in plan.extra_methods)} on the first pair)"

@@ -41,7 +41,7 @@ def training_state(check, profile: str) -> str:
     if check.verdict is Verdict.FAILS:
         return ("not trained to convergence (the convergence check above fails: twice the training still moves "
                 "the baseline by more than one seed s.d.)")
-    return "of unknown convergence: the runs the check needs have no records yet"
+    return f"of unknown convergence (the check above could not be made: it {check.evidence.note})"
 
 
 def show_convergence_check(records, study, profile: str, metric: str = "test_error",
@@ -49,9 +49,8 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     """The section that shows whether a chapter's baseline has learned its task: the figure of
     ``show_convergence`` and a sentence with the check's verdict; a sentence alone where the
     profile does not check. Returns the check's claim (None without one)."""
-    from IPython.display import Markdown, display
-
     import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
 
     from ..studies.convergence import check as convergence_check
 
@@ -63,8 +62,10 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     what = runs[1][0].model  # the claim the study's verdicts list, made the same way
     check = convergence_check(study.CHAPTER, records, runs, what=what)
 
-    fig = show_convergence(records, runs, metric, label, what=what)
+    show_convergence(records, runs, metric, label, what=what)
     plt.show()
-    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{check.verdict.value}**. "
+    from .verdicts import label as verdict_label
+
+    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{verdict_label(check)}**. "
                      f"So the runs of this chapter are {training_state(check, profile)}."))
     return check

@@ -14,6 +14,9 @@ Vega, Vega-Lite and vega-embed are loaded as every interactive chart of the book
 ``data-field="..."`` hold the row (tests read them); the marks that show the chosen network
 (rings, and the dashed rule of the parameters chart) carry ``aria-label`` "<chart>: <network>"
 ("plane: WRN-16-2 B(3,3)"; charts: plane, size, params, compute, time).
+
+With a kernel (``show_explorer(profile, live=True)``), at the ``TRAINABLE`` profiles, the explorer
+sits in the panel of ``wpcore.present.explorer_train``, which trains the chosen network and redraws it.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from . import vega
 
 BOOK_VEGA = vega.BOOK_VEGA
 START = (16, 2, "B(3,3)")           # the network shown first: the standard profile's shallow-wide one
+TRAINABLE = ("smoke", "quick")      # with a kernel, a panel trains the chosen network: a run takes seconds to minutes
 LEVELS = (3e5, 1e6, 3e6, 1e7, 3e7)  # iso-parameter curves (WRN-10-1, the smallest, has 78k)
 # seaborn's "colorblind" palette, the book's (present.figures.PALETTE)
 COLOURS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#56b4e9", "#949494"]
@@ -202,12 +206,12 @@ def iso_data(blocks=study.BLOCKS, levels=LEVELS) -> list[dict]:
 # --- the chart -------------------------------------------------------------------------------
 
 
-def selections():
-    depth = alt.selection_point(name="sel_depth", fields=["depth"], value=START[0], bind=alt.binding_range(
+def selections(start: tuple[int, int, str] = START):
+    depth = alt.selection_point(name="sel_depth", fields=["depth"], value=start[0], bind=alt.binding_range(
         min=study.DEPTHS[0], max=study.DEPTHS[-1], step=study.DEPTHS[1] - study.DEPTHS[0], name="depth d "))
-    width = alt.selection_point(name="sel_width", fields=["width"], value=START[1], bind=alt.binding_range(
+    width = alt.selection_point(name="sel_width", fields=["width"], value=start[1], bind=alt.binding_range(
         min=study.WIDTHS[0], max=study.WIDTHS[-1], step=1, name="width k "))
-    block = alt.selection_point(name="sel_block", fields=["block"], value=START[2], bind=alt.binding_select(
+    block = alt.selection_point(name="sel_block", fields=["block"], value=start[2], bind=alt.binding_select(
         options=list(study.BLOCKS), name="block "))
     return depth, width, block
 
@@ -225,9 +229,9 @@ def log_domain(values, margin: float = 0.06) -> list[float]:
 ERROR_TICKS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 60, 80, 100)
 
 
-def chart(ex: study.Explorer) -> alt.VConcatChart:
-    """The four linked charts (data by name: ``networks``, ``points``, ``iso``)."""
-    sd, sw, sb = selections()
+def chart(ex: study.Explorer, start: tuple[int, int, str] = START) -> alt.VConcatChart:
+    """The four linked charts (data by name: ``networks``, ``points``, ``iso``), ``start`` chosen."""
+    sd, sw, sb = selections(start)
     chosen = sd & sw & sb
     nets, points, iso = (alt.Data(name=n) for n in ("networks", "points", "iso"))
     data = points_data(ex)
@@ -308,10 +312,10 @@ def chart(ex: study.Explorer) -> alt.VConcatChart:
         stroke="#ccc")
 
 
-def spec(ex: study.Explorer, controls: str | None = None) -> dict:
+def spec(ex: study.Explorer, controls: str | None = None, start: tuple[int, int, str] = START) -> dict:
     """The Vega-Lite specification with its data inline (``datasets``); ``controls``: the CSS
     selector of the element the inputs go into (None: under the charts)."""
-    s = chart(ex).to_dict()
+    s = chart(ex, start).to_dict()
     s["datasets"] = {"networks": networks_data(ex), "points": points_data(ex), "iso": iso_data()}
     return vega.bind_controls(s, controls)
 
@@ -322,13 +326,14 @@ def spec(ex: study.Explorer, controls: str | None = None) -> dict:
 _CSS = vega.layout_css("wp-explorer", "wpx")
 
 
-def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
+def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA, start: tuple[int, int, str] = START) -> str:
     """The explorer as one HTML block: controls, the chosen network's row, the charts. ``base``:
-    the URL of the folder holding the vendored JavaScript (None: inline it)."""
+    the URL of the folder holding the vendored JavaScript (None: inline it); ``start``: the
+    network (depth, width, block) chosen first."""
     uid = vega.new_id("wpx")
-    s = spec(ex, controls=f"#{uid} .wpx-controls")
-    start = next(n for n in s["datasets"]["networks"] if (n["depth"], n["width"], n["block"]) == START)
-    rows = "".join(f'<tr><td>{html.escape(label)}</td><td data-field="{k}">{html.escape(start["row_" + k])}</td></tr>'
+    s = spec(ex, controls=f"#{uid} .wpx-controls", start=start)
+    first = next(n for n in s["datasets"]["networks"] if (n["depth"], n["width"], n["block"]) == tuple(start))
+    rows = "".join(f'<tr><td>{html.escape(label)}</td><td data-field="{k}">{html.escape(first["row_" + k])}</td></tr>'
                    for k, label in FIELDS)
     above = ('<div class="wpx-controls"></div>' f'<table class="wpx-row">{rows}</table>'
              f'<div class="wpx-note">{html.escape(basis_text(ex))}</div>')
@@ -339,9 +344,16 @@ def explorer_html(ex: study.Explorer, base: str | None = BOOK_VEGA) -> str:
 
 def show_explorer(profile: str, live: bool = False) -> study.Explorer:
     """Display the explorer of ``profile``'s records; ``live``: in a running notebook (the
-    JavaScript inline), else for the book (loaded from its ``_static/offline/vega/``)."""
+    JavaScript inline, and at the ``TRAINABLE`` profiles the panel of ``explorer_train`` under it that
+    trains the chosen network and redraws the explorer), else for the book (loaded from its
+    ``_static/offline/vega/``)."""
     from IPython.display import HTML, display
 
     ex = study.explorer(profile)
-    display(HTML(explorer_html(ex, base=None if live else BOOK_VEGA)))
+    if live and profile in TRAINABLE:
+        from .explorer_train import TrainPanel
+
+        display(TrainPanel(profile, ex).widget())
+    else:
+        display(HTML(explorer_html(ex, base=None if live else BOOK_VEGA)))
     return ex

@@ -17,6 +17,7 @@ flip-invariance regulariser.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..experiment import Experiment
@@ -24,9 +25,11 @@ from ..profiles import check_profile
 from . import verdict as v
 from .claim import Claim, Kind
 from .verdict import mean_spread
+from .wide_resnets import COMMON as WRN_COMMON
 
 CHAPTER = "attention"
-STANDARD_DESIGNED = False  # `standard` runs quick's experiments until this chapter gets its design
+STANDARD_DESIGNED = True  # `standard` has its own design here (PLANS, CONVERGENCE)
+WRN_STANDARD = WRN_COMMON["standard"]
 METHOD_NAMES = {"student": "student alone", "at": "AT", "kd": "KD", "at+kd": "AT+KD",
                 "grad-at": "gradient AT", "flip": "flip invariance"}
 
@@ -78,8 +81,11 @@ PLANS = {
                   extra_methods=("flip",), max_steps=2),
     "quick": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
                   {"dataset": "fashion-mnist", "train_subset": 2000, "test_subset": 1000}, 8, 4),
+    # the Wide ResNets chapter's standard data and recipe (10,000 images at 14x14, 20 epochs, no
+    # augmentation), so the teacher is that chapter's WRN-16-2 seed 0: one run, one record
     "standard": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
-                  {"dataset": "fashion-mnist", "train_subset": 2000, "test_subset": 1000}, 8, 4),
+                     {k: x for k, x in WRN_STANDARD.items() if k != "epochs"}, WRN_STANDARD["epochs"],
+                     WRN_STANDARD["epochs"]),
     "full": Plan(tuple(THESIS), ("student", "at", "kd", "at+kd"), (0, 1, 2),
                  {"dataset": "cifar-10", "milestones": (0.3, 0.6, 0.8)}, 200, 200,
                  extra_methods=("grad-at", "flip")),
@@ -106,8 +112,33 @@ def student_experiment(profile: str, teacher: str, student: str, method: str, se
                       max_steps=plan.max_steps, options=options, label=label, **plan.data)
 
 
+# the baseline whose convergence is checked: the first pair's student alone (1 = the profile's length)
+CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": (0, 1)}, "smoke": {"multipliers": (1, 2), "seeds": (0,)}}
+
+
+def convergence(profile: str) -> dict[float, list[Experiment]]:
+    """The first pair's student trained alone at the profile's length and at twice it, one run per
+    seed ({} where the profile does not check it; ``studies.convergence``)."""
+    if profile not in CONVERGENCE:
+        return {}
+    c, plan = CONVERGENCE[profile], PLANS[profile]
+    (teacher, student), n = plan.pairs[0], plan.student_epochs
+
+    def run(seed: int, m: float) -> Experiment:
+        e = student_experiment(profile, teacher, student, "student", seed)
+        return e if m == 1 else dataclasses.replace(e, epochs=max(1, round(n * m)), label=f"{e.label} ({m:g}x training)")
+
+    return {m: [run(s, m) for s in c["seeds"]] for m in c["multipliers"]}
+
+
+def longer_runs(profile: str) -> set[str]:
+    """Keys of the convergence check's longer runs: they are not one of the study's methods."""
+    return {e.key() for m, es in convergence(profile).items() if m != 1 for e in es}
+
+
 def experiments(profile: str) -> list[Experiment]:
-    """Teachers first (students load them from their records), then every student run."""
+    """Teachers first (students load them from their records), then every student run, then the
+    convergence check's longer runs."""
     plan = PLANS[check_profile(profile)]
     exps = [teacher_experiment(profile, t) for t in dict.fromkeys(t for t, _ in plan.pairs)]
     seen = set()
@@ -118,6 +149,7 @@ def experiments(profile: str) -> list[Experiment]:
                 if e.key() not in seen:  # the plain student is shared by pairs with the same student
                     seen.add(e.key())
                     exps.append(e)
+    exps += [e for es in convergence(profile).values() for e in es if e.key() not in seen | {x.key() for x in exps}]
     if profile == "full":
         exps += imagenet_experiments()
     return exps
@@ -253,8 +285,11 @@ def attention_distances(records, profile: str, count: int = DISTANCE_IMAGES) -> 
 def claims(records, profile: str) -> list[Claim]:
     """Verdicts per pair of the profile, and the check that AT students' attention is closer to
     their teacher's (measured from the records' weights)."""
+    from . import convergence as conv
+
     plan = PLANS[check_profile(profile)]
-    records = list(records)
+    all_records, longer = list(records), longer_runs(profile)
+    records = [r for r in all_records if r.key not in longer]
     out = []
     for i, (t, s) in enumerate(plan.pairs):
         out += [
@@ -279,6 +314,9 @@ def claims(records, profile: str) -> list[Claim]:
                      f"AT distance to {plan.pairs[0][0]} on {DISTANCE_IMAGES} test images (beta = 1, summed over "
                      f"groups, x1e-3): AT students {mean_spread(a)} vs plain students {mean_spread(b)}",
                      verdict, ev, kind=Kind.CHECK))
+    if convergence(profile):
+        runs = convergence(profile)
+        out.append(conv.check(CHAPTER, all_records, runs, what=f"{runs[1][0].model} trained alone"))
     return out
 
 

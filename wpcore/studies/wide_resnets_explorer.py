@@ -6,7 +6,9 @@ errors, our runs and what they cost. ``wpcore.present.explorer`` draws it.
 - **The thesis**: its CIFAR-10 errors of WRNs, Table 4 (ZCA whitening, the width/depth sweep),
   Table 5 (meanstd) and Table 2 (block types, WRN-d-2), each with its table and source tag.
 - **Ours**: every WRN run of the chapter's ``experiments(profile)`` that has a record
-  (``records.find``); a run without one is not drawn, and counted as missing. Each run's training
+  (``records.find``); a run without one is not drawn, and counted as missing. With a kernel, the
+  reader can train any network of the grid with the chapter's recipe (``trial``; the panel of
+  ``wpcore.present.explorer_train``); those runs are drawn as ours too (``extra``). Each run's training
   speed is measured, from its record: training images seen (training-set size x epochs) over the
   wall time of the run, evaluation after each epoch included, on the machine the record names.
 - **Estimates**: a network of the grid that the profile did not train gets a speed estimate: the
@@ -27,16 +29,17 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import mean, median
 
 import torch
 
 from .. import flops, records
+from ..experiment import Experiment
 from ..nets import create
 from .verdict import machine
-from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, convergence, describe, experiments
+from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, convergence, describe, experiments, single
 
 DEPTHS = tuple(range(10, 41, 6))  # 10, 16, 22, 28, 34, 40: N = 1..6, the thesis's 16, 22, 28, 40 among them
 WIDTHS = tuple(range(1, 13))      # k = 1..12, the thesis's widest CIFAR network is WRN-28-12
@@ -66,6 +69,31 @@ def exact_grid(count: Callable[[int, int], int]) -> Callable[[int, int], int]:
 
 def _kw(block: str) -> dict:
     return {} if block == "B(3,3)" else {"block": block}
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network of the grid; a depth, width or block type off it is refused in one line."""
+    depth: int
+    width: int
+    block: str = "B(3,3)"
+
+    def __post_init__(self):
+        for name, value, grid in (("depth", self.depth, DEPTHS), ("width", self.width, WIDTHS),
+                                  ("block", self.block, BLOCKS)):
+            if value not in grid:
+                raise ValueError(f"{name} must be one of {', '.join(map(str, grid))} (the explorer's grid), "
+                                 f"got {value!r}")
+
+    @property
+    def model(self) -> str:
+        return f"wrn-{self.depth}-{self.width}"
+
+
+def trial(net: Network, profile: str, seed: int = 0) -> Experiment:
+    """``net`` trained with the chapter's plain recipe at ``profile`` (``wide_resnets.single``).
+    Seed 0, so that a network the chapter trains itself reuses the chapter's record."""
+    return single(profile, net.model, seed, f"{net.model} {net.block} (explorer)", **_kw(net.block))
 
 
 @functools.cache
@@ -141,13 +169,17 @@ def _variant(exp, profile: str, multiplier: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
-def our_runs(profile: str) -> tuple[list[dict], int]:
-    """(the WRN runs of the chapter's experiments that have a record, as dicts; how many WRN runs
-    the experiments make). Each run: depth, width, block, variant, dataset, shape, seed, error,
+def our_runs(profile: str, extra: Sequence[Experiment] = ()) -> tuple[list[dict], int]:
+    """(the WRN runs of the chapter's experiments, and of ``extra`` (runs of ``trial``), that have a
+    record, as dicts; how many WRN runs they make, each key once). Each run: depth, width, block, variant, dataset, shape, seed, error,
     params (as trained), epochs, n_train, wall_s, device, img_s, flops_image (one training step
     per image of its shape), compute (its whole training), rate (achieved training FLOP/s)."""
     multiplier = {e.key(): m for m, es in convergence(profile).items() for e in es}
-    exps = [e for e in experiments(profile) if e.task == "classify"]
+    by_key: dict[str, Experiment] = {}
+    for e in [*experiments(profile), *extra]:
+        if e.task == "classify":
+            by_key.setdefault(e.key(), e)  # a network the chapter trains too: drawn once
+    exps = list(by_key.values())
     out = []
     for e in exps:
         r = records.find(e.key())
@@ -219,10 +251,10 @@ def speed(runs: list[dict], estimate: Estimate | None, depth: int, width: int, b
             "shape": CIFAR}
 
 
-def explorer(profile: str) -> Explorer:
-    """The grid with the thesis's numbers and ours, from the records of ``profile``."""
+def explorer(profile: str, extra: Sequence[Experiment] = ()) -> Explorer:
+    """The grid with the thesis's numbers and ours, from the records of ``profile`` (and of ``extra``)."""
     thesis = thesis_points()
-    ours, planned = our_runs(profile)
+    ours, planned = our_runs(profile, extra)
     est = estimate_basis(ours)
     nets = []
     for block in BLOCKS:
