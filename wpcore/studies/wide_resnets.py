@@ -26,6 +26,7 @@ from statistics import mean, median
 
 from ..experiment import Experiment
 from ..profiles import check_profile
+from . import convergence as conv
 from . import verdict as v
 from .verdict import Claim, Margin, mean_spread
 
@@ -224,10 +225,8 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
     if profile not in CONVERGENCE:
         return {}
     _, wide = PAIRS[profile]
-    c, base = CONVERGENCE[profile], COMMON[profile]
-    return {m: [_exp(profile, wide, s, f"{wide} ({m:g}x training)",
-                     dict(base, epochs=max(1, round(base["epochs"] * m)))) for s in c["seeds"]]
-            for m in c["multipliers"]}
+    c = CONVERGENCE[profile]
+    return conv.at_lengths(lambda s: _exp(profile, wide, s, wide), c["multipliers"], c["seeds"])
 
 
 def page_weights(profile: str) -> list[Experiment]:
@@ -238,12 +237,7 @@ def page_weights(profile: str) -> list[Experiment]:
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once (the experiments share their baselines); at full also
     WRN-50-2-bottleneck on ImageNet with the official recipe (thesis §3.4; ``studies.imagenet``)."""
-    seen, exps = set(), []
-    groups = list(parts(profile).values()) + list(convergence(profile).values())
-    for e in (e for group in groups for e in group):
-        if e.key() not in seen:
-            seen.add(e.key())
-            exps.append(e)
+    exps = conv.each_once(*parts(profile).values(), *convergence(profile).values())
     if profile == "full":
         from .imagenet import imagenet_experiment
 
