@@ -107,6 +107,11 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
                            c["multipliers"], c["seeds"])
 
 
+def longer_runs(profile: str) -> set[str]:
+    """Keys of the convergence check's longer runs: no depth comparison uses them."""
+    return conv.longer_runs(convergence(profile))
+
+
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once: the study and its baseline's convergence check."""
     return conv.each_once(study(profile), *convergence(profile).values())
@@ -146,11 +151,8 @@ def time_saved(folds: list[dict]) -> list[float]:
 
 
 def claims(records, profile: str) -> list[Claim]:
-    from . import convergence as conv
-
-    all_records, main = list(records), {e.key() for e in study(profile)}
-    longer = {e.key() for es in convergence(profile).values() for e in es} - main
-    records = [r for r in all_records if r.key not in longer]  # the convergence check's longer runs stay out
+    all_records = list(records)
+    records = [r for r in all_records if r.key not in longer_runs(profile)]  # the convergence check's own runs apart
     depths = DEPTHS[profile]
     shallow, deep = depths[0], depths[-1]
     n = len(SEEDS[profile])
