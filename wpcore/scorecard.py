@@ -16,9 +16,10 @@ CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "attention", "diracnets
 
 def study_modules() -> list:
     """The chapters' study modules (those that name their CHAPTER), in thesis order; helper
-    modules of the package (verdict, claim, stats, the WRN explorer's grid) are left out."""
+    modules of the package (verdict, claim, stats, the WRN explorer's grid, a chapter's claims module)
+    are left out: a study names its CHAPTER and defines its ``experiments``."""
     mods = [importlib.import_module(f"{studies.__name__}.{m.name}") for m in pkgutil.iter_modules(studies.__path__)]
-    mods = [m for m in mods if hasattr(m, "CHAPTER")]
+    mods = [m for m in mods if hasattr(m, "CHAPTER") and hasattr(m, "experiments")]
     return sorted(mods, key=lambda m: (CHAPTER_ORDER.index(m.CHAPTER) if m.CHAPTER in CHAPTER_ORDER else 99,
                                        m.CHAPTER))
 
