@@ -37,6 +37,12 @@ def longer_runs(runs: dict[float, list[Experiment]]) -> set[str]:
     return {e.key() for m, es in runs.items() if m != 1 for e in es}
 
 
+def outside(runs: dict[float, list[Experiment]], study: Iterable[Experiment]) -> set[str]:
+    """Keys of a check's runs that are none of ``study``'s (its longer runs, and seeds the study does
+    not train): no claim of the study uses them."""
+    return {e.key() for es in runs.values() for e in es} - {e.key() for e in study}
+
+
 def each_once(*groups: Iterable[Experiment]) -> list[Experiment]:
     """The experiments of ``groups`` in order, each key once (studies share their baselines)."""
     seen, out = set(), []
