@@ -252,7 +252,7 @@ def fake_record(model, method, seed, error, teacher="wrn-16-2"):
 
 def test_claims_are_computed_from_records(monkeypatch):
     from wpcore.studies import attention as study
-    from wpcore.studies.verdict import Verdict
+    from wpcore.studies.claim import Verdict
 
     recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
     for seed, jitter in enumerate((0.0, 0.1, -0.1)):

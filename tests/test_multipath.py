@@ -380,7 +380,7 @@ def test_smoke_ablation_runs_and_gives_verdicts(tmp_path, monkeypatch):
         assert r.data["n_train"] == 16 and r.data["n_test"] == 8
     assert records[1].final["params"] > records[0].final["params"]
     claims = study.claims(records, "smoke")
-    from wpcore.studies.verdict import Verdict
+    from wpcore.studies.claim import Verdict
 
     assert len(claims) == 4 and claims[-1].verdict is Verdict.INDICATIVE  # one seed: a direction, no statistics
     assert claims[-1].evidence.agrees is not None or claims[-1].evidence.diff == 0

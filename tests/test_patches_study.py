@@ -10,7 +10,7 @@ from wpcore import experiment
 from wpcore.data import patches as P
 from wpcore.data import phototour as PT
 from wpcore.studies import patches as study
-from wpcore.studies.verdict import Rule, Verdict
+from wpcore.studies.claim import Rule, Verdict
 from wpcore.tasks import patches as T
 
 

@@ -1,7 +1,7 @@
-"""`plan`: costs from the measured table, teachers, data presence, records, totals, preflight."""
+"""`plan`: costs from the measured table (`cost`), teachers, data presence, records, totals, preflight."""
 import pytest
 
-from wpcore import experiment, plan
+from wpcore import cost, experiment, plan, preflight
 from wpcore.experiment import Experiment
 
 from . import fixtures
@@ -25,6 +25,14 @@ def test_full_plan_covers_every_study_run_with_a_labelled_cost(full_plan):
     wrn = next(it for it in measured if it.exp.model == "wrn-28-10" and it.exp.dataset == "cifar-10")
     # 50,000 images x 200 epochs at the measured 8,549 img/s, plus 10,000 test images a third as dear
     assert wrn.cost.gpu_hours == pytest.approx((50_000 * 200 / 8549.1 + 200 * 10_000 / 8549.1 / 3) / 3600, rel=0.01)
+
+
+def test_a_diracnet_counts_as_many_convolutions_as_its_plain_twin():
+    """The Dirac convolutions (nets.dirac.DiracConv2d, not an nn.Conv2d) were not counted: `plan`
+    gave DiracNet-10-1 one convolution to PlainNet-10-1's seven and costed DiracNets 7x too cheap."""
+    dirac, plain = (cost.cost(Experiment(m, dataset="fashion-mnist")) for m in ("diracnet-10-1", "plainnet-10-1"))
+    assert "(7 convs x" in plain.basis and "(7 convs x" in dirac.basis
+    assert dirac.gpu_hours == pytest.approx(plain.gpu_hours)
 
 
 def test_imagenet_and_coco_runs_are_costed_and_their_data_checked(full_plan):
@@ -61,7 +69,7 @@ def test_students_wait_for_their_teacher(full_plan):
 
 def test_makespan_respects_dependencies_and_gpus():
     def item(key, hours, teacher=None):
-        return plan.Item("c", 0, None, key, plan.Cost(hours, "est.", False), plan.DataStatus(plan.Data.EMBEDDED),
+        return plan.Item("c", 0, None, key, cost.Cost(hours, "est.", False), plan.DataStatus(plan.Data.EMBEDDED),
                          False, teacher)
 
     items = [item("t", 3), item("s1", 1, "t"), item("s2", 1, "t"), item("x", 2)]
@@ -111,7 +119,7 @@ def test_recorded_flips_once_the_run_exists():
 
 def test_preflight_steps_every_smoke_network(capsys):
     items = plan.build("smoke")
-    checks = plan.preflight(items, "cpu")
+    checks = preflight.preflight(items, "cpu")
     nets = [c for c in checks if not c.what.startswith("data ")]
     assert nets and all(c.ok for c in nets), [c for c in nets if not c.ok]
     assert sum(c.runs for c in nets) == len(items)
@@ -120,10 +128,10 @@ def test_preflight_steps_every_smoke_network(capsys):
 
 def test_preflight_reports_an_input_the_network_cannot_take():
     with pytest.raises(RuntimeError, match="Output size is too small"):
-        plan.one_step(Experiment("diracnet-18", dataset="fashion-mnist"), "cpu")
+        preflight.one_step(Experiment("diracnet-18", dataset="fashion-mnist"), "cpu")
     item = plan.build("smoke", ["diracnets"])[0]
     item.exp = Experiment("diracnet-18", dataset="fashion-mnist", label="bad")
-    check = plan.preflight([item], "cpu", log=None)[0]
+    check = preflight.preflight([item], "cpu", log=None)[0]
     assert not check.ok and "Output size is too small" in check.message
 
 
@@ -132,7 +140,7 @@ def test_runs_without_their_data_are_skipped_with_their_students():
 
     def item(key, ds, teacher=None):
         e = Experiment("wrn-10-1", dataset=ds)
-        return plan.Item("c", 0, e, key, plan.Cost(1, "est.", False), plan.DataStatus(plan.Data.EMBEDDED), False,
+        return plan.Item("c", 0, e, key, cost.Cost(1, "est.", False), plan.DataStatus(plan.Data.EMBEDDED), False,
                          teacher)
 
     items = [item("t", "imagenet"), item("s", "imagenet", "t"), item("x", "digits")]

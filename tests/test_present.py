@@ -137,7 +137,8 @@ def test_show_source_is_the_code_itself(screen):
 
 def test_scorecard_colours_and_links():
     from wpcore.present import scorecard as card
-    from wpcore.studies.verdict import Claim, Kind, Verdict, check, difference
+    from wpcore.studies.claim import Claim, Kind, Verdict
+    from wpcore.studies.verdict import check, difference
 
     v, e = difference([1.0], [2.0], "points")  # one seed: indicative, the thesis's way (lower)
     c1 = Claim("patches", "Two channels beat siamese.", "t", "o", v, e)

@@ -4,8 +4,7 @@ import stat
 
 import pytest
 
-from wpcore import __main__ as cli
-from wpcore import experiment, publish, records
+from wpcore import cli, experiment, publish, records
 
 
 @pytest.fixture

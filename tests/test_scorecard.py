@@ -5,7 +5,7 @@ import pytest
 
 from wpcore import book, scorecard
 from wpcore.present.verdicts import slug
-from wpcore.studies.verdict import Kind
+from wpcore.studies.claim import Kind
 
 from .conftest import needs_fmnist
 

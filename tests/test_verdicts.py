@@ -1,4 +1,5 @@
-"""The verdict rules (wpcore.studies.verdict) and their words (wpcore.present.verdicts)."""
+"""The verdict rules (wpcore.studies.verdict, over the types of studies.claim) and their words
+(wpcore.present.verdicts)."""
 import random
 from statistics import mean
 
@@ -6,7 +7,7 @@ import pytest
 
 from wpcore.present import verdicts as words
 from wpcore.studies import verdict as v
-from wpcore.studies.verdict import Better, Claim, Kind, Margin, Rule, Verdict
+from wpcore.studies.claim import Better, Claim, Kind, Margin, Rule, Verdict
 
 TEN = Margin("test margin", absolute=1.0)
 

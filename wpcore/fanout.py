@@ -5,7 +5,7 @@ process, in the chapter's order (teachers first). With ``--ray`` the same runs a
 
 - **one machine with N GPUs**: ``python -m wpcore run --profile full --ray`` starts a local Ray
   cluster that sees every GPU; each run asks for one GPU (``num_gpus=1``; Ray sets
-  ``CUDA_VISIBLE_DEVICES``), and runs the plan marks *small* (latency-bound, ``wpcore.plan``) ask
+  ``CUDA_VISIBLE_DEVICES``), and runs the plan marks *small* (latency-bound, ``wpcore.cost``) ask
   for ``1 / --runs-per-gpu`` of one, so several small networks share a GPU;
 - **a Ray cluster**: start it as Ray documents (``ray start --head`` on one machine, ``ray start
   --address=<head>:6379`` on the others, with this repository installed, ``pip install -e

@@ -30,10 +30,11 @@ ROOT = PACKAGE.parent
 ROOTS = ("train.py", "precision.py", "tasks/setup.py")
 INFRASTRUCTURE = {
     "__init__.py", "__main__.py", "book.py", "experiment.py", "records.py", "safe.py", "distributed.py",
-    "profiles.py", "scorecard.py", "fingerprint.py", "flops.py", "plan.py", "share.py", "fanout.py",
+    "profiles.py", "scorecard.py", "fingerprint.py", "flops.py", "plan.py", "cost.py", "preflight.py", "share.py",
+    "fanout.py",
     "nets/registry.py", "nets/__init__.py", "tasks/__init__.py", "data/store.py",
 }
-INFRASTRUCTURE_DIRS = ("present/", "studies/")
+INFRASTRUCTURE_DIRS = ("cli/", "present/", "studies/")
 
 
 def rel(path: Path) -> str:

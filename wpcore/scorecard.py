@@ -8,21 +8,23 @@ import importlib
 import pkgutil
 
 from . import records, studies
-from .studies import verdict
+from .studies.claim import Claim, Rule
+from .studies.verdict import not_measured
 
 CHAPTER_ORDER = ["patches", "multipath", "wide_resnets", "attention", "diracnets"]  # thesis order
 
 
 def study_modules() -> list:
     """The chapters' study modules (those that name their CHAPTER), in thesis order; helper
-    modules of the package (verdict, the WRN explorer's grid) are left out."""
+    modules of the package (verdict, claim, stats, the WRN explorer's grid, a chapter's claims module)
+    are left out: a study names its CHAPTER and defines its ``experiments``."""
     mods = [importlib.import_module(f"{studies.__name__}.{m.name}") for m in pkgutil.iter_modules(studies.__path__)]
-    mods = [m for m in mods if hasattr(m, "CHAPTER")]
+    mods = [m for m in mods if hasattr(m, "CHAPTER") and hasattr(m, "experiments")]
     return sorted(mods, key=lambda m: (CHAPTER_ORDER.index(m.CHAPTER) if m.CHAPTER in CHAPTER_ORDER else 99,
                                        m.CHAPTER))
 
 
-def collect(profile: str) -> tuple[list[verdict.Claim], list[dict]]:
+def collect(profile: str) -> tuple[list[Claim], list[dict]]:
     """(claims, runs): the claims of every study whose records all exist, and one row per study
     saying how many of its runs were found."""
     claims, runs = [], []
@@ -34,10 +36,9 @@ def collect(profile: str) -> tuple[list[verdict.Claim], list[dict]]:
         if exps and len(have) == len(exps):
             claims.extend(mod.claims(have, profile))
         else:
-            claims.append(verdict.Claim(mod.CHAPTER, "(all claims of this chapter)", "see the chapter",
-                                        f"{len(have)} of {len(exps)} runs of the {profile} profile found",
-                                        *verdict.not_measured(verdict.Rule.DIFFERENCE, "",
-                                                              "execute the chapter to make its records")))
+            claims.append(Claim(mod.CHAPTER, "(all claims of this chapter)", "see the chapter",
+                                f"{len(have)} of {len(exps)} runs of the {profile} profile found",
+                                *not_measured(Rule.DIFFERENCE, "", "execute the chapter to make its records")))
     return claims, runs
 
 

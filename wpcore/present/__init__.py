@@ -10,5 +10,18 @@ from .progress import NotebookProgress, TerminalProgress
 from .tables import fmt, provenance, show_table
 from .verdicts import show_verdicts
 
-__all__ = ["NotebookProgress", "TerminalProgress", "curves", "fmt", "learning_curves", "provenance", "show_source",
-           "show_convergence_check", "show_table", "show_verdicts", "start", "theme", "training_state"]
+__all__ = [
+           "NotebookProgress",
+           "TerminalProgress",
+           "curves",
+           "fmt",
+           "learning_curves",
+           "provenance",
+           "show_convergence_check",
+           "show_source",
+           "show_table",
+           "show_verdicts",
+           "start",
+           "theme",
+           "training_state",
+]

@@ -20,8 +20,11 @@ def show_convergence(records, runs: dict[float, list], metric: str = "test_error
             label="mean over seeds")
     if 1 in epochs:
         ax.axvline(epochs[1], color="C1", linestyle="--", linewidth=1, label="this profile's length")
-    ax.set(xscale="log", xlabel="training epochs (log scale)", ylabel=label, title=f"Convergence of the {what}")
-    ax.set_xticks([epochs[m] for m in xs], [str(epochs[m]) for m in xs])
+    ticks = [epochs[m] for m in xs]
+    ax.set(xscale="log", xlabel="training epochs (log scale)", ylabel=label, title=f"Convergence of {what}")
+    if ticks:  # room either side, so the dots at the shortest and longest runs sit off the frame
+        ax.set_xlim(min(ticks) / 1.25, max(ticks) * 1.25)
+    ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     fig.tight_layout()
@@ -49,9 +52,8 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     """The section that shows whether a chapter's baseline has learned its task: the figure of
     ``show_convergence`` and a sentence with the check's verdict; a sentence alone where the
     profile does not check. Returns the check's claim (None without one)."""
-    from IPython.display import Markdown, display
-
     import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
 
     from ..studies.convergence import check as convergence_check
 
@@ -63,7 +65,7 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     what = runs[1][0].model  # the claim the study's verdicts list, made the same way
     check = convergence_check(study.CHAPTER, records, runs, what=what)
 
-    fig = show_convergence(records, runs, metric, label, what=what)
+    show_convergence(records, runs, metric, label, what=what)
     plt.show()
     from .verdicts import label as verdict_label
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-from ..studies.verdict import Claim, Kind, Verdict, spurious_expected
+from ..studies.claim import Claim, Kind, Verdict
+from ..studies.verdict import spurious_expected
 from .verdicts import explain, label, slug
 
 TITLES = {"patches": "Patch matching", "multipath": "MultiPath detection", "wide_resnets": "Wide ResNets",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..studies.verdict import Claim, Kind, Rule, Verdict
+from ..studies.claim import Claim, Kind, Rule, Verdict
 
 LABELS = {
     Verdict.HOLDS: "holds",

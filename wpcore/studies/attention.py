@@ -17,13 +17,14 @@ flip-invariance regulariser.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from ..experiment import Experiment
 from ..profiles import check_profile
+from . import convergence as conv
 from . import verdict as v
-from .verdict import Claim, Kind, mean_spread
+from .claim import Claim, Kind
+from .verdict import mean_spread
 from .wide_resnets import COMMON as WRN_COMMON
 
 CHAPTER = "attention"
@@ -120,35 +121,26 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
     seed ({} where the profile does not check it; ``studies.convergence``)."""
     if profile not in CONVERGENCE:
         return {}
-    c, plan = CONVERGENCE[profile], PLANS[profile]
-    (teacher, student), n = plan.pairs[0], plan.student_epochs
-
-    def run(seed: int, m: float) -> Experiment:
-        e = student_experiment(profile, teacher, student, "student", seed)
-        return e if m == 1 else dataclasses.replace(e, epochs=max(1, round(n * m)), label=f"{e.label} ({m:g}x training)")
-
-    return {m: [run(s, m) for s in c["seeds"]] for m in c["multipliers"]}
+    c, (teacher, student) = CONVERGENCE[profile], PLANS[profile].pairs[0]
+    return conv.at_lengths(lambda s: student_experiment(profile, teacher, student, "student", s),
+                           c["multipliers"], c["seeds"])
 
 
 def longer_runs(profile: str) -> set[str]:
     """Keys of the convergence check's longer runs: they are not one of the study's methods."""
-    return {e.key() for m, es in convergence(profile).items() if m != 1 for e in es}
+    return conv.longer_runs(convergence(profile))
 
 
 def experiments(profile: str) -> list[Experiment]:
     """Teachers first (students load them from their records), then every student run, then the
     convergence check's longer runs."""
     plan = PLANS[check_profile(profile)]
-    exps = [teacher_experiment(profile, t) for t in dict.fromkeys(t for t, _ in plan.pairs)]
-    seen = set()
-    for i, (t, s) in enumerate(plan.pairs):
-        for method in plan.methods + (plan.extra_methods if i == 0 else ()):
-            for seed in plan.seeds:
-                e = student_experiment(profile, t, s, method, seed)
-                if e.key() not in seen:  # the plain student is shared by pairs with the same student
-                    seen.add(e.key())
-                    exps.append(e)
-    exps += [e for es in convergence(profile).values() for e in es if e.key() not in seen | {x.key() for x in exps}]
+    teachers = [teacher_experiment(profile, t) for t in dict.fromkeys(t for t, _ in plan.pairs)]
+    students = [student_experiment(profile, t, s, method, seed)  # the plain student is shared by pairs
+                for i, (t, s) in enumerate(plan.pairs)
+                for method in plan.methods + (plan.extra_methods if i == 0 else ())
+                for seed in plan.seeds]
+    exps = conv.each_once(teachers, students, *convergence(profile).values())
     if profile == "full":
         exps += imagenet_experiments()
     return exps

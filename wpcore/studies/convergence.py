@@ -9,10 +9,48 @@ figure (metric against training length, one dot per seed).
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
 from statistics import mean, stdev
 
+from ..experiment import Experiment
 from . import verdict as v
-from .verdict import Claim, Kind
+from .claim import Claim, Kind, Rule
+
+
+def at_lengths(baseline: Callable[[int], Experiment], multipliers: Iterable[float],
+               seeds: Iterable[int]) -> dict[float, list[Experiment]]:
+    """The runs of a convergence check: ``baseline(seed)`` (the run the chapter trains) at each
+    multiple of its training length, ``{multiplier: [one experiment per seed]}``; at 1 the
+    baseline itself, so the check reuses the chapter's own runs."""
+    def scaled(e: Experiment, m: float) -> Experiment:
+        if m == 1:
+            return e
+        return dataclasses.replace(e, epochs=max(1, round(e.epochs * m)), label=f"{e.name()} ({m:g}x training)")
+
+    seeds = list(seeds)
+    return {m: [scaled(baseline(s), m) for s in seeds] for m in multipliers}
+
+
+def longer_runs(runs: dict[float, list[Experiment]]) -> set[str]:
+    """Keys of a check's runs at other lengths than the chapter's: no claim of the study uses them."""
+    return {e.key() for m, es in runs.items() if m != 1 for e in es}
+
+
+def outside(runs: dict[float, list[Experiment]], study: Iterable[Experiment]) -> set[str]:
+    """Keys of a check's runs that are none of ``study``'s (its longer runs, and seeds the study does
+    not train): no claim of the study uses them."""
+    return {e.key() for es in runs.values() for e in es} - {e.key() for e in study}
+
+
+def each_once(*groups: Iterable[Experiment]) -> list[Experiment]:
+    """The experiments of ``groups`` in order, each key once (studies share their baselines)."""
+    seen, out = set(), []
+    for e in (e for g in groups for e in g):
+        if e.key() not in seen:
+            seen.add(e.key())
+            out.append(e)
+    return out
 
 
 def values(records, runs: dict[float, list], metric: str = "test_error") -> dict[float, list[float]]:
@@ -29,7 +67,7 @@ def check(chapter: str, records, runs: dict[float, list], what: str, metric: str
     claim = f"The baseline ({what}) has converged: training it twice as long changes its {metric.replace('_', ' ')} " \
             "by less than one seed standard deviation."
     if len(base) < 2 or not doubled:
-        verdict, ev = v.not_measured(v.Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
+        verdict, ev = v.not_measured(Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
                                                           "runs twice as long")
         ours = "—"
     else:

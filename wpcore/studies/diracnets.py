@@ -22,6 +22,7 @@ from statistics import mean
 
 from ..experiment import Experiment
 from ..profiles import check_profile
+from . import convergence as conv
 from . import verdict as v
 from .verdict import Better, Claim, Kind, Margin, mean_spread
 
@@ -101,20 +102,20 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
     if profile not in CONVERGENCE:
         return {}
     c, depths = CONVERGENCE[profile], DEPTHS[profile]
-    model, common = model_name("dirac", depths[len(depths) // 2], WIDTH[profile]), {**RECIPE, **SETUP[profile]}
-    return {m: [Experiment(model, seed=s, label=f"{model} ({m:g}x training)",
-                           **dict(common, epochs=max(1, round(common["epochs"] * m)))) for s in c["seeds"]]
-            for m in c["multipliers"]}
+    model = model_name("dirac", depths[len(depths) // 2], WIDTH[profile])
+    return conv.at_lengths(lambda s: Experiment(model, seed=s, label=model, **RECIPE, **SETUP[profile]),
+                           c["multipliers"], c["seeds"])
+
+
+def check_only_runs(profile: str) -> set[str]:
+    """Keys of the convergence check's runs that the depth study does not make (its longer runs, and
+    at smoke a second seed): no depth comparison uses them."""
+    return conv.outside(convergence(profile), study(profile))
 
 
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once: the study and its baseline's convergence check."""
-    seen, exps = set(), []
-    for e in study(profile) + [e for es in convergence(profile).values() for e in es]:
-        if e.key() not in seen:
-            seen.add(e.key())
-            exps.append(e)
-    return exps
+    return conv.each_once(study(profile), *convergence(profile).values())
 
 
 def imagenet_experiments() -> list:
@@ -151,11 +152,8 @@ def time_saved(folds: list[dict]) -> list[float]:
 
 
 def claims(records, profile: str) -> list[Claim]:
-    from . import convergence as conv
-
-    all_records, main = list(records), {e.key() for e in study(profile)}
-    longer = {e.key() for es in convergence(profile).values() for e in es} - main
-    records = [r for r in all_records if r.key not in longer]  # the convergence check's longer runs stay out
+    all_records = list(records)
+    records = [r for r in all_records if r.key not in check_only_runs(profile)]  # the convergence check's own runs apart
     depths = DEPTHS[profile]
     shallow, deep = depths[0], depths[-1]
     n = len(SEEDS[profile])

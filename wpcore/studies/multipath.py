@@ -17,7 +17,8 @@ from statistics import mean
 from ..experiment import Experiment
 from ..profiles import check_profile
 from . import verdict as v
-from .verdict import Better, Claim, mean_spread
+from .claim import Better, Claim
+from .verdict import mean_spread
 
 CHAPTER = "multipath"
 STANDARD_DESIGNED = False  # `standard` runs quick's experiments until this chapter gets its design

@@ -12,7 +12,9 @@ from statistics import mean
 from ..experiment import Experiment
 from ..profiles import check_profile
 from . import verdict as v
-from .verdict import Claim, mean_spread
+from .claim import Claim, Rule
+from .stats import LEVEL
+from .verdict import mean_spread
 
 CHAPTER = "patches"
 STANDARD_DESIGNED = False  # `standard` runs quick's experiments until this chapter gets its design
@@ -109,7 +111,7 @@ def _split_means(records, model: str) -> dict[str, float]:
 UNIT = "points of FPR95"
 
 
-def judge(records, a: str, b: str, thesis_effect: float | None = None, level: float = v.LEVEL):
+def judge(records, a: str, b: str, thesis_effect: float | None = None, level: float = LEVEL):
     """Is ``a``'s FPR95 lower than ``b``'s? On Brown (full) a paired test across the train -> test
     splits (each split's mean over seeds), since the splits differ far more than seeds; on the
     embedded data a comparison over seeds (SIFT, being deterministic, is a fixed value)."""
@@ -137,14 +139,14 @@ def claims(records, profile: str) -> list[Claim]:
 
     nets = [m for m in MODELS[profile] if fpr(records, m)]
     sift = THESIS_SIFT_MEAN
-    def vs_sift(m, level=v.LEVEL):
+    def vs_sift(m, level=LEVEL):
         return judge(records, m, "SIFT", tmean(m, THESIS_PYTORCH if m == "siam-l2" else THESIS) - sift, level)
 
     if nets:  # every network must beat SIFT; a failure must survive Bonferroni over the networks
         sift_verdict, sift_ev = v.all_of({f"{m} vs SIFT": vs_sift(m) for m in nets},
                                          {f"{m} vs SIFT": vs_sift(m, v.bonferroni(len(nets))) for m in nets})
     else:
-        sift_verdict, sift_ev = v.not_measured(v.Rule.DIFFERENCE, UNIT, "no runs")
+        sift_verdict, sift_ev = v.not_measured(Rule.DIFFERENCE, UNIT, "no runs")
     return [
         compare("2ch", "siam", "Comparing the two patches jointly from the first layer (2-channel) beats "
                 "describing each patch first (siamese).",

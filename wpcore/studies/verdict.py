@@ -31,139 +31,18 @@ detectable difference*: the true difference this many seeds with this spread wou
 Margins are constants of each study, fixed before any run with their reason (a rule for scaling
 the thesis's own numbers to our error level), and pinned by tests; they are never tuned on our
 results.
+
+The types (``Claim``, ``Verdict``, ``Evidence``, ``Margin``...) are in ``studies.claim``, the
+statistics (``welch``, ``critical``, ``mde``) in ``studies.stats``.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-from enum import Enum
 from statistics import mean, stdev
 
-from scipy import stats
-
-LEVEL = 0.95    # two-sided confidence of every interval (5% chance of a spurious decided verdict)
-POWER = 0.80    # for the minimal detectable difference
-
-
-class Verdict(Enum):
-    HOLDS = "holds"
-    FAILS = "does not hold"
-    INCONCLUSIVE = "inconclusive"        # a difference within noise
-    NOT_SHOWN = "not shown"              # equivalence / non-inferiority / tolerance: interval not inside the margin
-    INDICATIVE = "one seed"              # single runs: a direction, no statistics
-    NOT_COMPARABLE = "not comparable"    # e.g. speeds measured on different machines
-    NOT_MEASURED = "not measured"
-
-    @property
-    def decided(self) -> bool:
-        return self in (Verdict.HOLDS, Verdict.FAILS)
-
-
-class Rule(Enum):
-    DIFFERENCE = "difference"
-    NON_INFERIORITY = "non-inferiority"
-    EQUIVALENCE = "equivalence"
-    TOLERANCE = "tolerance"
-    PAIRED = "paired difference"
-    CHECK = "check"
-
-
-class Better(Enum):
-    """Which way a metric improves."""
-    LOWER = "lower"     # errors, FPR95, seconds
-    HIGHER = "higher"   # AP, speed-ups
-
-
-class Kind(Enum):
-    CLAIM = "claim"     # something the thesis claims
-    CHECK = "check"     # an implementation check (folding is exact, AT students mimic their teacher)
-
-
-@dataclass(frozen=True)
-class Margin:
-    """How far apart two results may be and still count as "as good": ``relative`` times the
-    reference's mean (or ``absolute`` units), with the reason the study gives for the number."""
-    reason: str
-    relative: float | None = None
-    absolute: float | None = None
-
-    def value(self, reference: float) -> float:
-        if self.absolute is not None:
-            return self.absolute
-        return abs(self.relative * reference)
-
-    def describe(self) -> str:
-        return f"{self.relative:.0%} of the reference" if self.absolute is None else f"{self.absolute:g}"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a verdict rests on. ``diff`` is ``mean(a) - mean(b)`` in ``unit`` (for ``TOLERANCE``,
-    our mean minus the target; for ``CHECK``, the checked value), ``lo``/``hi`` its interval."""
-    rule: Rule
-    unit: str
-    better: Better = Better.LOWER
-    n: tuple[int, int] = (0, 0)
-    diff: float | None = None
-    se: float | None = None
-    df: float | None = None
-    lo: float | None = None
-    hi: float | None = None
-    margin: float | None = None
-    margin_reason: str = ""
-    agrees: bool | None = None          # does the observed result go the thesis's way?
-    mde: float | None = None            # minimal detectable difference (80% power), in unit
-    thesis_effect: float | None = None  # the thesis's own difference for this comparison, in its unit
-    note: str = ""                      # anything else the reader must know (e.g. why not measured)
-
-    @property
-    def single(self) -> bool:
-        return min(self.n) < 2
-
-
-@dataclass
-class Claim:
-    chapter: str
-    claim: str       # what the thesis says, in a sentence
-    thesis: str      # the thesis's evidence, with its source (table, tag)
-    ours: str        # our evidence, with profile, dataset, seeds
-    verdict: Verdict
-    evidence: Evidence
-    kind: Kind = Kind.CLAIM
-
-    @property
-    def against(self) -> bool:
-        """Our result goes against the thesis (whatever its strength)."""
-        return self.evidence.agrees is False
-
-
-# --- statistics ------------------------------------------------------------------------------
-
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), its standard error, Welch-Satterthwaite degrees of freedom); both sides
-    need two values or more."""
-    va, vb = stdev(a) ** 2 / len(a), stdev(b) ** 2 / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return mean(a) - mean(b), 0.0, float(len(a) + len(b) - 2)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return mean(a) - mean(b), se, df
-
-
-def critical(df: float, level: float = LEVEL) -> float:
-    """Student's two-sided quantile: the interval is ``diff ± critical * se``."""
-    return float(stats.t.ppf(0.5 + level / 2, df))
-
-
-def mde(se: float, df: float) -> float:
-    """The smallest true difference detected with 80% power at this standard error."""
-    return (critical(df) + float(stats.t.ppf(POWER, df))) * se
-
-
-def _interval(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float]:
-    half = critical(df, level) * se
-    return diff - half, diff + half
+from .claim import Better, Claim, Evidence, Kind, Margin, Rule, Verdict
+from .stats import LEVEL, interval, mde, welch
 
 
 def _sign(better: Better) -> int:
@@ -191,7 +70,7 @@ def difference(a: list[float], b: list[float] | float, unit: str, better: Better
         se, df = stdev(a) / math.sqrt(len(a)), len(a) - 1
     else:
         diff, se, df = welch(a, b)
-    lo, hi = _interval(diff, se, df, level)
+    lo, hi = interval(diff, se, df, level)
     ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, agrees=agrees, mde=mde(se, df))
     good, bad = (hi < 0, lo > 0) if s > 0 else (lo > 0, hi < 0)
     return (Verdict.HOLDS if good else Verdict.FAILS if bad else Verdict.INCONCLUSIVE), ev
@@ -214,7 +93,7 @@ def non_inferiority(a: list[float], b: list[float], margin: Margin, unit: str, b
     if len(a) < 2 or len(b) < 2:
         return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=worse < m)
     diff, se, df = welch(a, b)
-    lo, hi = _interval(diff, se, df, level)
+    lo, hi = interval(diff, se, df, level)
     worst, best = (hi, lo) if s > 0 else (-lo, -hi)   # the interval in "how much worse" units
     ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=worse < m, mde=mde(se, df))
     return (Verdict.HOLDS if worst < m else Verdict.FAILS if best > m else Verdict.NOT_SHOWN), ev
@@ -232,7 +111,7 @@ def equivalence(a: list[float], b: list[float], margin: Margin, unit: str, bette
     if len(a) < 2 or len(b) < 2:
         return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=abs(diff) < m)
     diff, se, df = welch(a, b)
-    lo, hi = _interval(diff, se, df)
+    lo, hi = interval(diff, se, df)
     ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=abs(diff) < m, mde=mde(se, df))
     inside, outside = (-m < lo and hi < m), (lo > m or hi < -m)
     return (Verdict.HOLDS if inside else Verdict.FAILS if outside else Verdict.NOT_SHOWN), ev
@@ -250,7 +129,7 @@ def tolerance(ours: list[float], target: float, margin: Margin, unit: str,
     if len(ours) < 2:
         return Verdict.INDICATIVE, Evidence(**base, diff=diff, margin=m, agrees=abs(diff) < m)
     se, df = stdev(ours) / math.sqrt(len(ours)), len(ours) - 1
-    lo, hi = _interval(diff, se, df)
+    lo, hi = interval(diff, se, df)
     ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, margin=m, agrees=abs(diff) < m, mde=mde(se, df))
     inside, outside = (-m < lo and hi < m), (lo > m or hi < -m)
     return (Verdict.HOLDS if inside else Verdict.FAILS if outside else Verdict.NOT_SHOWN), ev
@@ -270,7 +149,7 @@ def paired(diffs: list[float], unit: str, better: Better = Better.LOWER, thesis_
     if k < 2:
         return Verdict.INDICATIVE, Evidence(**base, diff=diff, agrees=agrees)
     se, df = stdev(diffs) / math.sqrt(k), k - 1
-    lo, hi = _interval(diff, se, df, level)
+    lo, hi = interval(diff, se, df, level)
     ev = Evidence(**base, diff=diff, se=se, df=df, lo=lo, hi=hi, agrees=agrees, mde=mde(se, df))
     good, bad = (hi < 0, lo > 0) if s > 0 else (lo > 0, hi < 0)
     return (Verdict.HOLDS if good else Verdict.FAILS if bad else Verdict.INCONCLUSIVE), ev
