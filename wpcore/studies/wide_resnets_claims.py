@@ -52,8 +52,7 @@ def _claim_depth_width(records, profile: str, ds: str | None) -> Claim:
         f"WRN-28-10 {THESIS['wrn-28-10']['cifar-10']:.2f}% vs pre-ResNet-1001 {THESIS['pre-resnet-1001']['cifar-10']}% [R]",
         f"{dset} test error ({profile}, {_seeds(len(e_thin))}): {wide} {mean_spread(e_wide)}% vs {thin} "
         f"{mean_spread(e_thin)}%",
-        verdict,
-        ev,
+        verdict, ev,
     )
 
 
@@ -84,8 +83,7 @@ def _claim_blocks(records, profile: str) -> Claim:
         + ", ".join(f"{b} (d={d}) {e}%" for b, (d, e) in TABLE2_BLOCKS.items())
         + " (Table 2 [U])",
         f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(base))}): {ours}",
-        verdict,
-        ev,
+        verdict, ev,
     )
 
 
@@ -103,8 +101,7 @@ def _claim_dropout(records, profile: str) -> Claim:
         "1.85% -> 1.64% (Table 6 [U]); but WRN-16-4 CIFAR-10 5.02% -> 5.24% (Table 6 [U])",
         f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(e_on))}): {model} with dropout 0.3 "
         f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%",
-        verdict,
-        ev,
+        verdict, ev,
     )
 
 
@@ -136,8 +133,7 @@ def _claim_speed(records, profile: str) -> Claim:
         "WRN-40-4 trains several times faster than pre-ResNet-1001 on a GPU (paper text [U])",
         f"seconds per epoch ({profile}, {device}): {wide} {mean_spread(t_wide, 1)} s vs {thin} "
         f"{mean_spread(t_thin, 1)} s",
-        verdict,
-        ev,
+        verdict, ev,
     )
 
 
@@ -164,8 +160,7 @@ def _claim_deepening(records, profile: str) -> Claim:
         + " (Table 3 [U])",
         f"{COMMON[profile]['dataset']} test error of {model} ({profile}): "
         + "; ".join(f"l={n} {mean_spread(e)}%" for n, e in sorted(errs.items()) if e),
-        verdict,
-        ev,
+        verdict, ev,
     )
 
 
