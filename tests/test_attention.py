@@ -316,3 +316,20 @@ def test_standard_shares_its_teacher_with_the_wide_resnets_chapter_and_checks_co
     assert "student alone 10.10 ± 0.10%" in claims[0].ours  # the 2x runs (1.0%) are not a seed of it
     check = claims[-1]
     assert "converged" in check.claim and check.verdict is Verdict.FAILS  # 10 -> 1: not converged
+
+
+def test_maps_use_the_images_at_the_size_the_network_was_trained_at():
+    """A standard record trained on 14x14 images: its maps and distances see 14x14 images, the
+    training's average pooling of the 28x28 originals, not the originals."""
+    from types import SimpleNamespace
+
+    from wpcore.studies import attention_maps
+
+    rec = SimpleNamespace(config={"dataset": "fashion-mnist", "test_subset": 100, "image_size": 14},
+                          data={"mean": [0.0], "std": [1.0]})
+    raw, x, _, _ = attention_maps.test_images(rec, 3)
+    assert raw.shape == (3, 1, 14, 14) and x.shape == (3, 1, 14, 14)
+    full, _, _, _ = attention_maps.test_images(SimpleNamespace(config={**rec.config, "image_size": None},
+                                                               data=rec.data), 3)
+    assert full.shape == (3, 1, 28, 28)
+    assert torch.equal(raw, F.avg_pool2d(full.float(), 2).round().to(torch.uint8))
