@@ -134,7 +134,8 @@ def data_section(profile: str) -> str:
             f"{', '.join(f'{x:g}' for x in P.BLUR_SIGMAS)} px) and lighting (gain, bias, gamma, noise); a "
             "non-matching one puts the second patch elsewhere in the same photograph, half of the time only "
             f"32 to 64 px away. Training uses the first {P.PHOTO_SPLIT:.0%} of each photograph along its longer "
-            f"side and testing the rest, and no patch comes within {P.FOOTPRINT} px of the line, so the "
+            f"side and testing the rest, with every patch centre at least {P.FOOTPRINT} px (farther than a warped "
+            "patch reaches) from the line between them, so the "
             f"{o['n_test']:,} test pairs (half stereo, half photographs) show image regions no training pair "
             "touches. The records keep the FPR95 of each half as well.")
 
@@ -315,17 +316,17 @@ def profile_sentence(profile: str) -> str:
     if profile != "standard":
         return out
     q = study.SETUP["quick"]
+    q_steps = q["epochs"] * q["options"]["n_train"] // q["batch_size"]
     return out + (
-        f" Against `quick` ({q['options']['n_train']:,} stereo pairs, one seed) it changes three things, "
-        "each for the reason the `quick` page gives for not deciding: the stereo pair alone asks for "
-        "no invariance but a horizontal shift, so half of the training pairs now come from photographs "
-        "seen through viewpoint, blur and lighting changes (and the test pairs from regions of them "
-        f"that no training pair touches); the training set doubles to {o['n_train']:,} pairs so that each "
-        "epoch sees each kind as often as `quick` saw stereo pairs; and each network has "
-        f"{len(seeds)} seeds, so that a verdict can tell a difference between networks from seed noise "
-        "(its minimal detectable difference is given beside the thesis's effect). The half width and "
-        "the two epochs stay, to fit the profile's budget of minutes per network; the convergence check "
-        "below shows whether twice the training would change the baseline.")
+        f" Against `quick` ({q_steps} steps on {q['options']['n_train']:,} stereo pairs, one seed) it changes "
+        "what kept `quick` from deciding. The stereo pair alone asks for no invariance but a horizontal shift, "
+        "so half of the training pairs now come from photographs seen through viewpoint, blur and lighting "
+        f"changes, and the test pairs from regions that no training pair touches; the training set grows to "
+        f"{o['n_train']:,} pairs so that each kind is seen as often as `quick` saw stereo pairs. Each network "
+        f"trains {steps / q_steps:g} times as many steps and has {len(seeds)} seeds, so that a verdict can tell "
+        "a difference between networks from seed noise (its minimal detectable difference stands beside the "
+        "thesis's effect). The networks stay at half width to fit the profile's budget of a few minutes per "
+        "run; the convergence check below shows whether twice the training would still change the baseline.")
 
 
 def widget_records(records, profile: str) -> list:
