@@ -35,6 +35,7 @@ live_widgets = True  # the book build sets False: its static pages have no kerne
 # %% tags=["hide-input"]
 import time
 
+import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from wpcore import experiment, present
@@ -121,9 +122,8 @@ present.show_table(show.networks_table(), caption="DeepCompare networks (width 1
 # %% tags=["hide-input"]
 exps = study.experiments(profile)
 fig = show.pairs_figure(P.stereo_pairs("test", 8, seed=3))
-
-# %% tags=["hide-input"]
-if show.data_section(profile):
+if show.data_section(profile):  # the standard profile's photographs
+    plt.show()
     display(Markdown(show.data_section(profile)))
     fig = show.photo_pairs_figure()
 
@@ -149,9 +149,9 @@ display(Markdown(show.profile_sentence(profile)))
 progress = present.NotebookProgress(exps)
 records = [experiment.run(e, log=progress) for e in exps]
 progress.summary(records)
-all_records, records = records, study.in_study(records, profile)  # the convergence runs stay out
 
 # %% tags=["hide-input"]
+all_records, records = records, study.in_study(records, profile)  # the convergence check's longer runs stay out
 trained = [r for r in records if r.config["task"] == "patches"]
 fig = present.learning_curves(trained, metrics=("train_loss", "fpr95"), label=show.run_name,
                               title=f"Training ({profile} profile): hinge loss and test FPR95",

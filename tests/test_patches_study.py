@@ -191,3 +191,13 @@ def test_standard_claims_include_the_convergence_check_on_fpr95():
     check = [x for x in study.claims(recs, "standard") if "converged" in x.claim]
     assert len(check) == 1 and check[0].verdict is Verdict.HOLDS  # moved 0.4 < one s.d. (0.71)
     assert "fpr95" in check[0].ours and check[0].evidence.unit == study.UNIT
+
+
+def test_every_profile_runs_on_data_the_plan_knows():
+    """`wpcore run` skips runs whose data the plan does not know (the standard profile's "mixed"
+    pairs once were: every run was skipped as "unknown dataset")."""
+    from wpcore import plan
+
+    for profile in ("smoke", "quick", "standard"):
+        for e in study.experiments(profile):
+            assert plan.data_status(e).status is plan.Data.EMBEDDED, (profile, e.label, e.dataset)
