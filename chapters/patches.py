@@ -230,8 +230,10 @@ convergence = present.show_convergence_check(all_records, study, profile, metric
 # ## Verdict
 
 # %% tags=["hide-input"]
-present.show_verdicts(study.claims(all_records, profile), profile,
-                      show.verdict_scope(records, profile, present.training_state(convergence, profile)))
+claims = study.claims(all_records, profile)
+present.show_verdicts(claims, profile, show.verdict_scope(records, profile, present.training_state(convergence, profile)))
+if show.undecided_sentence(claims):
+    display(Markdown(show.undecided_sentence(claims)))
 
 # %% tags=["hide-input"]
 present.provenance(all_records, profile, time.perf_counter() - t_page, chapter="patches")
