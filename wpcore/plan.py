@@ -53,10 +53,10 @@ def coco_problems(root: Path | None) -> list[str]:
 
 
 def data_status(exp: Experiment) -> DataStatus:
-    from .data import store
+    from .data import GENERATED, store
 
     ds = exp.dataset
-    if ds in ("digits", "stereo", "warped", "fashion-scenes"):
+    if ds == "digits" or ds in GENERATED:  # shipped with scikit-learn, or made by a generator of ours
         return DataStatus(Data.EMBEDDED)
     if ds in store.FILES:
         d = store.find_dir(ds)

@@ -6,6 +6,6 @@ from .scenes import GENERATOR_VERSION as _SCENES_VERSION
 from .store import DataError
 
 # generated datasets -> the version of their generator (part of every record key on them)
-GENERATED = {"stereo": _PAIRS_VERSION, "warped": _PAIRS_VERSION, "fashion-scenes": _SCENES_VERSION}
+GENERATED = {"stereo": _PAIRS_VERSION, "warped": _PAIRS_VERSION, "photos": _PAIRS_VERSION, "mixed": _PAIRS_VERSION, "fashion-scenes": _SCENES_VERSION}
 
 __all__ = ["DATASETS", "GENERATED", "DataError", "DeviceLoader", "ImageSet", "load"]

@@ -27,9 +27,10 @@ vflip} applied to both patches of a pair, and a random swap of the two patches.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ class PairSet:
     pairs: torch.Tensor   # (N, 2, 64, 64) uint8
     labels: torch.Tensor  # (N,) int8, +1 match / -1 non-match
     identity: str         # where the pairs come from (for records)
+    parts: dict[str, tuple[int, int]] = field(default_factory=dict)  # named [start, stop) rows (mixed sets)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -207,6 +209,7 @@ def stereo_pairs(part: str, n_pairs: int, seed: int = 0, size: int = PATCH) -> P
 WARP_IMAGES = {"train": ("astronaut", "coffee", "chelsea", "rocket"), "test": ("camera", "brick", "grass", "coins")}
 
 
+@functools.cache
 def _gray(name: str) -> np.ndarray:
     from skimage import color, data
 
@@ -282,10 +285,108 @@ def warped_pairs(part: str, n_pairs: int, seed: int = 0, size: int = PATCH) -> P
                    f"warped:{part}:{'+'.join(WARP_IMAGES[part])}:{n_pairs}:seed{seed}")
 
 
+# --- embedded: every photograph, split into regions; mixed with the stereo pair ---------------------
+
+# Every natural photograph scikit-image ships without a download (``cat`` is ``chelsea`` again;
+# drawings, binary masks and images under 128 px are left out, and so is ``clock``: its test region
+# is a smooth gradient with no 64x64 patch of texture to match).
+PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel",
+          "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket", "text")
+PHOTO_SPLIT = 0.6   # along its longer side, the first 60% of each photograph trains, the rest tests
+FOOTPRINT = 66      # px: farthest a warped patch reaches from its centre (1.25 * 1.15 * sqrt(2) * 32 = 65.0)
+BLUR_SIGMAS = (0.0, 0.7, 1.4, 2.1)  # px: patch 2 of a pair is seen through one of these Gaussian blurs
+MIN_STD = 0.02      # a patch 1 this flat (std of [0, 1] pixels) shows no point to match: it is drawn again
+
+
+@functools.cache
+def _blurred(name: str, sigma: float) -> np.ndarray:
+    """The photograph ``name`` in gray, through a Gaussian blur of ``sigma`` px (0: as it is)."""
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(_gray(name), sigma) if sigma else _gray(name)
+
+
+def _region(shape: tuple[int, int], part: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((row lo, row hi), (col lo, col hi)) of the patch centres of ``part``: every footprint stays
+    ``PATCH`` px inside the photograph and ``FOOTPRINT`` px off the train/test line, so no pixel of
+    a test pair is ever seen in training."""
+    long_ax = int(shape[1] > shape[0])
+    split = PHOTO_SPLIT * shape[long_ax]
+    span = (PATCH, split - FOOTPRINT) if part == "train" else (split + FOOTPRINT, shape[long_ax] - PATCH)
+    other = (PATCH, shape[1 - long_ax] - PATCH)
+    return (span, other) if long_ax == 0 else (other, span)
+
+
+def photo_pairs(part: str, n_pairs: int, seed: int = 0, size: int = PATCH) -> PairSet:
+    """Balanced pairs from the ``part`` region ("train" or "test") of every photograph of ``PHOTOS``.
+
+    A positive is (I(c + u), photometric(blur(I)(c + A u))): a random affine map A (viewpoint),
+    one of ``BLUR_SIGMAS`` and a gain, bias, gamma and noise change (illumination). A negative puts
+    patch 2 at another point of the same region: half anywhere, half 32-64 px away (overlapping
+    views of the same surface, the harder case).
+    """
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    rng = np.random.default_rng(seed + (0 if part == "train" else 10_000))
+    n_pos = n_pairs // 2
+    which = rng.integers(0, len(PHOTOS), n_pairs)
+    blur = rng.integers(0, len(BLUR_SIGMAS), n_pairs)
+    hard = rng.random(n_pairs) < 0.5
+    p1, p2 = np.empty((n_pairs, size, size), np.float32), np.empty((n_pairs, size, size), np.float32)
+    eye = np.broadcast_to(np.eye(2), (1, 2, 2))
+    for i, name in enumerate(PHOTOS):
+        im = _gray(name)
+        (r0, r1), (c0, c1) = _region(im.shape, part)
+        sel = np.nonzero(which == i)[0]
+        if not len(sel):
+            continue
+
+        def draw(k, r0=r0, r1=r1, c0=c0, c1=c1):
+            return np.stack([rng.uniform(r0, r1, k), rng.uniform(c0, c1, k)], 1)
+
+        c, todo = np.empty((len(sel), 2)), np.arange(len(sel))
+        for _ in range(50):  # draw again where patch 1 is flat (sky, background, blank page)
+            c[todo] = draw(len(todo))
+            a = sample_warped(im, c[todo], np.repeat(eye, len(todo), 0), size)
+            p1[sel[todo]] = a
+            todo = todo[a.std(axis=(1, 2)) < MIN_STD]
+            if not len(todo):
+                break
+        other = c.copy()
+        neg = sel >= n_pos
+        far = neg & ~hard[sel]
+        other[far] = draw(int(far.sum()))
+        near = neg & hard[sel]
+        ang, dist = rng.uniform(0, 2 * np.pi, int(near.sum())), rng.uniform(32, 64, int(near.sum()))
+        other[near] = np.clip(c[near] + np.stack([np.sin(ang), np.cos(ang)], 1) * dist[:, None],
+                              [r0, c0], [r1, c1])
+        maps = random_affine(rng, len(sel))
+        for b, sigma in enumerate(BLUR_SIGMAS):
+            m = blur[sel] == b
+            if m.any():
+                p2[sel[m]] = sample_warped(_blurred(name, sigma), other[m], maps[m], size)
+    p2 = photometric(p2, rng)
+    pairs = np.stack([p1, p2], 1)
+    labels = np.r_[np.ones(n_pos, np.int8), -np.ones(n_pairs - n_pos, np.int8)]
+    return PairSet(torch.from_numpy((pairs * 255).round().astype(np.uint8)), torch.from_numpy(labels),
+                   f"photos:{part}:{len(PHOTOS)} photographs:{n_pairs}:seed{seed}")
+
+
+def mixed_pairs(part: str, n_pairs: int, seed: int = 0) -> PairSet:
+    """Half stereo pairs (``stereo_pairs``), half photograph pairs (``photo_pairs``), same part."""
+    a, b = stereo_pairs(part, n_pairs // 2, seed), photo_pairs(part, n_pairs - n_pairs // 2, seed)
+    return PairSet(torch.cat([a.pairs, b.pairs]), torch.cat([a.labels, b.labels]), f"{a.identity}+{b.identity}",
+                   {"stereo": (0, len(a)), "photos": (len(a), len(a) + len(b))})
+
+
 def load_pairs(dataset: str, part: str, n_pairs: int, seed: int = 0) -> PairSet:
-    """Embedded pair sets by name: "stereo" or "warped"."""
+    """Embedded pair sets by name: "stereo", "warped", "photos" or "mixed" (stereo + photos)."""
     if dataset == "stereo":
         return stereo_pairs(part, n_pairs, seed)
     if dataset == "warped":
         return warped_pairs(part, n_pairs, seed)
-    raise ValueError(f"unknown embedded pair set {dataset!r}; use 'stereo' or 'warped'")
+    if dataset == "photos":
+        return photo_pairs(part, n_pairs, seed)
+    if dataset == "mixed":
+        return mixed_pairs(part, n_pairs, seed)
+    raise ValueError(f"unknown embedded pair set {dataset!r}; use 'stereo', 'warped', 'photos' or 'mixed'")

@@ -12,7 +12,9 @@ Deviation from training/train.lua: SGD with Nesterov momentum and the book's ste
 fixed scale and orientation as Brown's patches are already normalised, and score = -L2 distance.
 ``exp.model`` is not used by it (the record's options say ``descriptor: sift``).
 
-Datasets (``exp.dataset``): ``stereo`` / ``warped`` (embedded, see ``wpcore.data.patches``), or
+Datasets (``exp.dataset``): ``stereo`` / ``warped`` / ``photos`` / ``mixed`` (embedded, see
+``wpcore.data.patches``; on ``mixed`` the record also keeps the FPR95 of each part of the test set,
+``fpr95_stereo`` and ``fpr95_photos``), or
 ``brown:<train scene>`` with ``options["test_scene"]`` (PhotoTour under ``$WPCORE_DATA/phototour``).
 Options: ``n_train``, ``n_test`` (embedded pair counts), ``stereo_map`` (bool), ``stereo_stride``
 (grid step of the map, px), ``test_scene``, ``descriptor`` (``sift``, a label for the baseline),
@@ -86,6 +88,12 @@ def matching_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
     return {"fpr95": 100 * fpr95(scores, labels), "fpr95_interp": 100 * fpr95_interpolated(scores, labels)}
 
 
+def part_metrics(scores: np.ndarray, data: P.PairSet) -> dict:
+    """FPR95 (%) of each named part of a mixed test set (``fpr95_stereo``, ``fpr95_photos``)."""
+    labels = data.labels.numpy()
+    return {f"fpr95_{name}": 100 * fpr95(scores[a:b], labels[a:b]) for name, (a, b) in data.parts.items()}
+
+
 def roc_points(scores: np.ndarray, labels: np.ndarray, n: int = 200) -> dict:
     f, t, _ = roc_curve(scores, labels)
     keep = np.unique(np.linspace(0, len(f) - 1, min(n, len(f))).round().astype(int))
@@ -142,7 +150,7 @@ def sift_baseline(exp: Experiment, ctx: Context) -> TaskResult:
     d1, d2 = sift_descriptors(test.pairs[:, 0]), sift_descriptors(test.pairs[:, 1])
     scores = -np.linalg.norm(unit_rows(d1) - unit_rows(d2), axis=1)
     labels = test.labels.numpy()
-    final = matching_metrics(scores, labels)
+    final = {**matching_metrics(scores, labels), **part_metrics(scores, test)}
     if exp.options.get("transfer"):
         other = _pairs(exp.options["transfer"], "test", exp.options.get("n_test", 4000) // 2, 0, None)
         e1, e2 = sift_descriptors(other.pairs[:, 0]), sift_descriptors(other.pairs[:, 1])
@@ -173,7 +181,7 @@ def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
                   log=ctx.log, checkpoint=ctx.checkpoint, device=ctx.device)
     scores = scores_of(model, test, ctx.device)
     final = {**(dict(history[-1]) if history else {}), **matching_metrics(scores, labels),
-             "params": sum(p.numel() for p in model.parameters())}
+             **part_metrics(scores, test), "params": sum(p.numel() for p in model.parameters())}
     extra = {"roc": roc_points(scores, labels)}
     if exp.options.get("transfer"):
         other = _pairs(exp.options["transfer"], "test", exp.options.get("n_test", 4000) // 2, 0, None)
