@@ -45,7 +45,7 @@ def training_state(check, profile: str) -> str:
 
 
 def show_convergence_check(records, study, profile: str, metric: str = "test_error",
-                           label: str = "test error (%)"):
+                           label: str = "test error (%)", unit: str = "points of test error"):
     """The section that shows whether a chapter's baseline has learned its task: the figure of
     ``show_convergence`` and a sentence with the check's verdict; a sentence alone where the
     profile does not check. Returns the check's claim (None without one)."""
@@ -60,7 +60,7 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
                          f"{training_state(None, profile)}.*"))
         return None
     what = runs[1][0].model  # the claim the study's verdicts list, made the same way
-    check = convergence_check(study.CHAPTER, records, runs, what=what)
+    check = convergence_check(study.CHAPTER, records, runs, what=what, metric=metric, unit=unit)
 
     show_convergence(records, runs, metric, label, what=what)
     plt.show()
