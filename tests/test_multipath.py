@@ -460,3 +460,22 @@ def test_standard_claims_have_mdes_and_the_longer_runs_stay_out():
     check = [c for c in claims if c.kind is Kind.CHECK]
     assert len(check) == 1 and check[0].verdict is Verdict.FAILS  # 90 AP at 2x: far more than one s.d.
     assert "AP" in check[0].claim
+
+
+def test_the_pages_convergence_check_is_the_studys_on_ap():
+    """The page's convergence section judges AP (it used to judge ``test_error`` whatever the metric,
+    which detection records do not have) and agrees with the check the verdicts list."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wpcore import present
+    from wpcore.studies import multipath as study
+    from wpcore.studies.claim import Kind
+
+    runs = study.convergence("standard")
+    records = [fake_record(e, 3.0 + 0.2 * e.seed) for e in study.study("standard")]
+    records += [fake_record(e, 3.1 + 0.2 * e.seed) for e in runs[2]]
+    shown = present.show_convergence_check(records, study, "standard", metric="AP", label="AP (%)", unit=study.UNIT)
+    listed = [c for c in study.claims(records, "standard") if c.kind is Kind.CHECK][0]
+    assert (shown.claim, shown.ours, shown.verdict) == (listed.claim, listed.ours, listed.verdict)
+    assert shown.evidence.unit == study.UNIT and "AP" in shown.claim and "3.10" in shown.ours
