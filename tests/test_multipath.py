@@ -476,6 +476,6 @@ def test_the_pages_convergence_check_is_the_studys_on_ap():
     records = [fake_record(e, 3.0 + 0.2 * e.seed) for e in study.study("standard")]
     records += [fake_record(e, 3.1 + 0.2 * e.seed) for e in runs[2]]
     shown = present.show_convergence_check(records, study, "standard", metric="AP", label="AP (%)", unit=study.UNIT)
-    listed = [c for c in study.claims(records, "standard") if c.kind is Kind.CHECK][0]
+    listed = next(c for c in study.claims(records, "standard") if c.kind is Kind.CHECK)
     assert (shown.claim, shown.ours, shown.verdict) == (listed.claim, listed.ours, listed.verdict)
     assert shown.evidence.unit == study.UNIT and "AP" in shown.claim and "3.10" in shown.ours
