@@ -142,7 +142,8 @@ present.show_table(show.shapes_table(full, image), caption="MultiPath shapes (on
 
 # %% tags=["hide-input"]
 display(Markdown(show.recipe_sentence(exps[0], profile, study.SEEDS[profile])))
-display(Markdown(show.standard_changes(profile)))
+if changes := show.standard_changes(profile):
+    display(Markdown(changes))
 
 # %%
 all_exps = study.experiments(profile)
