@@ -172,8 +172,8 @@ def claims(records, profile: str) -> list[Claim]:
     for text, old, new, focus in steps:
         a, b = runs.get(new), runs.get(old)
         verdict, ev = v.difference(_ap(a), _ap(b), UNIT, Better.HIGHER,
-                                   note="the thesis's per-step AP is not in our reference sheet, so no thesis effect "
-                                        "is set against the detectable difference")
+                                   note="no thesis effect to set against the detectable difference: the thesis's per-step "
+                                        "AP is not in our reference sheet")
         ours = (f"AP {mean_spread(_ap(b))} -> {mean_spread(_ap(a))}; {focus} {mean_spread(_ap(b, focus))} -> "
                 f"{mean_spread(_ap(a, focus))} ({data})") if a and b else "—"
         out.append(Claim(CHAPTER, text, f"{THESIS['ablation']['what']}: {THESIS['ablation']['source']}",
