@@ -47,6 +47,7 @@ from wpcore.nets import multipath as mpnet
 from wpcore.present import multipath as show
 from wpcore.present import multipath_widget
 from wpcore.studies import multipath as study
+from wpcore.studies.claim import Verdict
 from wpcore.tasks.multipath import test_split
 
 t_page = present.start(profile, study)
@@ -222,6 +223,14 @@ present.show_table(show.thesis_vs_ours(runs, labels, profile),
 # %% tags=["hide-input"]
 convergence = present.show_convergence_check(all_records, study, profile, metric="AP", label="AP (%)",
                                              unit=study.UNIT)
+if convergence is not None and convergence.verdict is Verdict.FAILS:
+    spent = sum(r.wall_time_s for r in records) / 60
+    display(Markdown(
+        f"*What learning the scenes would take.* The {len(records)} runs of the ablation took {spent:.0f} minutes "
+        "of training (wall clock on the shared machine, in their records). The baseline still learns between "
+        "this length and twice it, so a converged ablation needs every run trained at least twice as long (at "
+        "least double that time) and its check made at four times this length. This profile's budget allows "
+        "what is above: the verdicts below compare detectors that are still learning."))
 
 # %% [markdown]
 # ## Verdict
