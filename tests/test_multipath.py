@@ -409,3 +409,73 @@ def test_the_page_draws_detections_on_images_of_different_sizes(monkeypatch):
     for d, (x, _) in zip(dets, items):
         assert 0 < len(d["boxes"]) <= 3 and (d["scores"][:-1] >= d["scores"][1:]).all()
         assert (d["boxes"][:, 2] <= x.shape[2]).all() and (d["boxes"][:, 3] <= x.shape[1]).all()
+
+
+# --- the standard design -------------------------------------------------------------------------
+
+def fake_record(e, ap: float):
+    """A record-like object of experiment ``e`` with AP ``ap`` (what ``claims`` reads)."""
+    from types import SimpleNamespace
+
+    final = {"AP": ap, "AP50": 2 * ap, "APs": ap / 2, "AP@0.75": ap / 3}
+    return SimpleNamespace(key=e.key(), config=e.config(), extra={"label": e.label}, final=final)
+
+
+def test_standard_is_the_ablation_at_three_seeds_plus_the_baselines_convergence_check():
+    from wpcore.studies import convergence as conv
+    from wpcore.studies import multipath as study
+
+    assert study.STANDARD_DESIGNED
+    exps, runs = study.study("standard"), study.convergence("standard")
+    assert [(e.label, e.seed) for e in exps] == [(v[0], s) for s in (0, 1, 2) for v in study.VARIANTS]
+    assert len({e.key() for e in exps}) == 12
+    # the check's 1x runs are the ablation's own baselines; its 2x runs train twice the epochs and nothing else
+    assert [e.key() for e in runs[1]] == [e.key() for e in exps if e.label == study.VARIANTS[0][0]][:2]
+    for short, long in zip(runs[1], runs[2]):
+        assert long.epochs == 2 * short.epochs and long.model == "fast-rcnn"
+        assert {**long.config(), "epochs": short.epochs} == short.config()
+    keys = [e.key() for e in study.experiments("standard")]
+    assert len(keys) == len(set(keys)) == 14 and set(keys) >= {e.key() for e in exps}
+    assert conv.longer_runs(runs).isdisjoint({e.key() for e in exps})
+    assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in exps if e.seed == 0}
+    assert study.convergence("quick") == {} and study.convergence("smoke") == {}
+
+
+def test_standard_claims_have_mdes_and_the_longer_runs_stay_out():
+    """Every step of the ablation gets a statistical verdict with its MDE at three seeds; the
+    convergence check's 2x runs (here with an absurd AP) change none of them, and the check is listed."""
+    from wpcore.studies import multipath as study
+    from wpcore.studies.claim import Kind, Verdict
+
+    exps, runs = study.study("standard"), study.convergence("standard")
+    ap = {v[0]: 5.0 * (i + 1) for i, v in enumerate(study.VARIANTS)}
+    records = [fake_record(e, ap[e.label] + 0.1 * e.seed) for e in exps]
+    base = study.claims(records, "standard")
+    longer = [fake_record(e, 90.0) for e in runs[2]]
+    claims = study.claims(records + longer, "standard")
+    ablation = [c for c in claims if c.kind is not Kind.CHECK]
+    assert [(c.verdict, c.ours) for c in ablation] == [(c.verdict, c.ours) for c in base[:len(ablation)]]
+    assert len(ablation) == 4 and all(c.verdict is Verdict.HOLDS for c in ablation)
+    assert all(c.evidence.mde is not None and c.evidence.mde > 0 for c in ablation)
+    check = [c for c in claims if c.kind is Kind.CHECK]
+    assert len(check) == 1 and check[0].verdict is Verdict.FAILS  # 90 AP at 2x: far more than one s.d.
+    assert "AP" in check[0].claim
+
+
+def test_the_pages_convergence_check_is_the_studys_on_ap():
+    """The page's convergence section judges AP (it used to judge ``test_error`` whatever the metric,
+    which detection records do not have) and agrees with the check the verdicts list."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wpcore import present
+    from wpcore.studies import multipath as study
+    from wpcore.studies.claim import Kind
+
+    runs = study.convergence("standard")
+    records = [fake_record(e, 3.0 + 0.2 * e.seed) for e in study.study("standard")]
+    records += [fake_record(e, 3.1 + 0.2 * e.seed) for e in runs[2]]
+    shown = present.show_convergence_check(records, study, "standard", metric="AP", label="AP (%)", unit=study.UNIT)
+    listed = next(c for c in study.claims(records, "standard") if c.kind is Kind.CHECK)
+    assert (shown.claim, shown.ours, shown.verdict) == (listed.claim, listed.ours, listed.verdict)
+    assert shown.evidence.unit == study.UNIT and "AP" in shown.claim and "3.10" in shown.ours

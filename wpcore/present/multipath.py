@@ -182,6 +182,17 @@ def ablation_table(runs: dict, labels: list[str]) -> pd.DataFrame:
                           "training time (s)": fmt(runs[lab].wall_time_s, 0)} for lab in labels])
 
 
+def seeds_table(records, labels: list[str]) -> pd.DataFrame:
+    """Per variant: mean ± s.d. over its seeds (the records the claims use) of the COCO metrics."""
+    from ..studies.multipath import by_label
+    from ..studies.verdict import mean_spread
+
+    groups = by_label(records)
+    return pd.DataFrame([{"variant": lab, "seeds": len(groups.get(lab, [])),
+                          **{k: mean_spread([r.final[k] for r in groups.get(lab, []) if k in r.final], 1)
+                             for k in ("AP", "AP50", "AP@0.75", "APs", "APm")}} for lab in labels])
+
+
 def ap_curve_figure(runs: dict, labels: list[str]):
     """AP at each IoU threshold per variant, the integral loss's thresholds shaded."""
     curve = pd.DataFrame([{"variant": lab, "IoU threshold": float(k[3:]), "AP": v}
@@ -241,12 +252,36 @@ def thesis_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def recipe_sentence(e, profile: str) -> str:
-    """The training recipe of the ablation's runs under ``profile``."""
+def recipe_sentence(e, profile: str, seeds: list[int] | None = None) -> str:
+    """The training recipe of the ablation's runs under ``profile`` (``seeds``: those it runs; default e's)."""
+    seeds = seeds or [e.seed]
+    size = e.options.get("scene_size")
+    warm = f", linear warm-up over the first {e.warmup:.0%}" if e.warmup else ""
     return (f"Recipe under `{profile}`: {e.epochs} epoch{'s' * (e.epochs != 1)} of "
-            f"{e.options.get('train_images') or 'all'} training images ({e.dataset}), batch {e.batch_size}, learning "
-            f"rate {e.lr:g} x{e.gamma:g} at {', '.join(f'{m:.0%}' for m in e.milestones)} of training, weight decay "
-            f"{e.weight_decay:g}, seed {e.seed}.")
+            f"{e.options.get('train_images') or 'all'} training images ({e.dataset}"
+            f"{f', {size}x{size} pixels' if size else ''}), batch {e.batch_size}, learning "
+            f"rate {e.lr:g}{warm}, x{e.gamma:g} at {', '.join(f'{m:.0%}' for m in e.milestones)} of training, "
+            f"weight decay {e.weight_decay:g}, {e.model_kw.get('rois_per_image', 64)} RoIs per image and head, "
+            f"seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}.")
+
+
+def data_sentence(e, test, profile: str) -> str:
+    """The scenes a profile trains and tests on, read from its experiment and the test split."""
+    if e.dataset != "fashion-scenes":
+        return f"Under `{profile}`: {e.dataset}, {len(test)} test images."
+    size = e.options.get("scene_size") or test.coco.dataset["images"][0]["width"]
+    return (f"Under `{profile}`: {e.options.get('train_images')} training and {len(test)} test scenes of "
+            f"{size}x{size} pixels; objects from {min(16, size - 8)} to {min(100, size - 8)} pixels a side.")
+
+
+def standard_changes(profile: str) -> str:
+    """What `standard` changes from `quick`, and why (the study's ``STANDARD_CHANGES``); '' elsewhere."""
+    from ..studies import multipath as study
+
+    if profile != "standard" or not study.STANDARD_DESIGNED:
+        return ""
+    return "**What `standard` changes from `quick`, and why.**\n\n" + "\n".join(
+        f"- **{what}**: {why}" for what, why in study.STANDARD_CHANGES)
 
 
 def thesis_vs_ours(runs: dict, labels: list[str], profile: str) -> pd.DataFrame:
