@@ -90,7 +90,7 @@ present.show_table(show.peers_table(), caption="Peer numbers (not the thesis)")
 
 # %% tags=["hide-input"]
 teacher_name, student_name = plan.pairs[0]
-fig = show.transfer_figure(teacher_name, student_name, (1, 28, 28))
+fig = show.transfer_figure(teacher_name, student_name, show.input_shape(plan.data))
 
 # %% [markdown]
 # The attention transfer loss as `wpcore` has it: three short functions.
@@ -132,7 +132,7 @@ exps = study.experiments(profile)
 progress = present.NotebookProgress(exps)
 all_records = [experiment.run(e, log=progress) for e in exps]
 progress.summary(all_records)
-records = [r for r in all_records if r.key not in study.longer_runs(profile)]  # the convergence check's own runs apart
+records = study.in_study(all_records, profile)  # the convergence check's own runs apart
 
 # %% [markdown]
 # ## Attention maps: teacher, plain student, AT student

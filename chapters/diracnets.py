@@ -134,8 +134,8 @@ recs = [experiment.run(e, log=progress) for e in exps]
 progress.summary(recs)
 
 # %% tags=["hide-input"]
-in_study = {e.key() for e in study.study(profile)}  # without the convergence check's longer runs
-depth_recs = [r for r in recs if r.key in in_study and "28-10" not in r.config["model"]]
+study_recs = study.in_study(recs, profile)  # the convergence check's own runs apart
+depth_recs = [r for r in study_recs if "28-10" not in r.config["model"]]
 fig = dfig.depth_figure(depth_recs, study.DEPTHS[profile],
                         f"Error and training loss vs depth ({profile} profile, {depth_recs[0].config['dataset']}, "
                         f"width {study.WIDTH[profile]})")
@@ -201,7 +201,7 @@ kernel_widget = diracnets_widget.show_kernel_widget(dirac_deep[0], live=live_wid
 # DiracNets, is the number the verdict below uses.
 
 # %% tags=["hide-input"]
-present.show_table(dfig.fold_table([r for r in recs if r.key in in_study]),
+present.show_table(dfig.fold_table(study_recs),
                    caption="Folded vs unfolded, from the records (times in ms per test batch; time saved: mean ± "
                            "s.d. over runs)")
 

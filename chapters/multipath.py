@@ -153,8 +153,7 @@ all_records = [experiment.run(e, log=progress) for e in all_exps]
 progress.summary(all_records)
 
 # %% tags=["hide-input"]
-in_study = {e.key() for e in exps}  # without the convergence check's longer runs
-records = [r for r in all_records if r.key in in_study]
+records = study.in_study(all_records, profile)  # the convergence check's own runs apart
 labels = [v[0] for v in study.VARIANTS]
 runs = {lab: recs[0] for lab, recs in study.by_label(records).items()}  # the first seed of each variant
 fig = present.learning_curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),

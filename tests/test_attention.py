@@ -305,7 +305,8 @@ def test_standard_shares_its_teacher_with_the_wide_resnets_chapter_and_checks_co
     runs = study.convergence("standard")
     assert sorted(runs) == [1, 2] and all(e.options == {"method": "student"} for es in runs.values() for e in es)
     assert [e.epochs for e in runs[2]] == [2 * study.PLANS["standard"].student_epochs] * 2
-    assert study.longer_runs("standard") == {e.key() for e in runs[2]}
+    assert {e.key() for e in study.experiments("standard")} - {e.key() for e in study.study("standard")} \
+        == {e.key() for e in runs[2]}
     recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
     for seed in (0, 1, 2):
         recs += [dataclasses.replace(fake_record("wrn-16-1", "student", seed, 10 + seed / 10),

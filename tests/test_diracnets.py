@@ -96,6 +96,7 @@ def test_the_baseline_is_also_trained_twice_as_long_and_kept_out_of_the_claims(p
     twice = {e.key() for e in runs[2]}
     recs = [dataclasses.replace(_record(e.model, e.seed, 1.0 if e.key() in twice else 10.0 + e.seed / 10), key=e.key())
             for e in exps]
+    assert {r.key for r in study.in_study(recs, profile)} == {e.key() for e in main}  # the check's own runs apart
     claims = study.claims(recs, profile)
     assert not any("1.00" in c.ours for c in claims if "converged" not in c.claim)
     check = next(c for c in claims if "converged" in c.claim)

@@ -36,6 +36,16 @@ def _row(ax, net, x, y: float, name: str, colour: str) -> list[D.Box]:
     return boxes
 
 
+def input_shape(data: dict) -> tuple[int, int, int]:
+    """(C, H, W) of what the networks of ``data`` (an experiment's data fields) see: the dataset's
+    test images, resized to ``image_size`` where it is set."""
+    from ..data import load
+
+    c, h, w = load(data["dataset"], "test").shape
+    size = data.get("image_size")
+    return (c, size, size) if size else (c, h, w)
+
+
 def transfer_figure(teacher: str, student: str, shape: tuple[int, int, int] = (1, 28, 28)):
     """Teacher (top) and student (bottom) group by group, with the group outputs the AT loss
     compares (``match_groups``: equal spatial size) joined by red arrows."""

@@ -127,24 +127,40 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
                            c["multipliers"], c["seeds"])
 
 
-def longer_runs(profile: str) -> set[str]:
-    """Keys of the convergence check's longer runs: they are not one of the study's methods."""
-    return conv.longer_runs(convergence(profile))
-
-
-def experiments(profile: str) -> list[Experiment]:
-    """Teachers first (students load them from their records), then every student run, then the
-    convergence check's longer runs."""
+def study(profile: str) -> list[Experiment]:
+    """Teachers first (students load them from their records), then every student run of every pair."""
     plan = PLANS[check_profile(profile)]
     teachers = [teacher_experiment(profile, t) for t in dict.fromkeys(t for t, _ in plan.pairs)]
     students = [student_experiment(profile, t, s, method, seed)  # the plain student is shared by pairs
                 for i, (t, s) in enumerate(plan.pairs)
                 for method in plan.methods + (plan.extra_methods if i == 0 else ())
                 for seed in plan.seeds]
-    exps = conv.each_once(teachers, students, *convergence(profile).values())
+    return conv.each_once(teachers, students)
+
+
+def in_study(records, profile: str) -> list:
+    """The records of the study's comparisons: the convergence check's own runs apart."""
+    return conv.in_study(records, convergence(profile), study(profile))
+
+
+def experiments(profile: str) -> list[Experiment]:
+    """The study, then the convergence check's runs it does not make (and at full, ImageNet)."""
+    exps = conv.each_once(study(profile), *convergence(profile).values())
     if profile == "full":
         exps += imagenet_experiments()
     return exps
+
+
+def page_weights(profile: str) -> list[Experiment]:
+    """The runs whose weights the page draws from: the first pair's teacher, its plain and AT
+    students at every seed (the attention distances) and its KD and AT+KD students at the first
+    seed (the attention maps)."""
+    plan = PLANS[check_profile(profile)]
+    teacher, student = plan.pairs[0]
+    every = [student_experiment(profile, teacher, student, m, s) for m in ("student", "at") for s in plan.seeds]
+    first = [student_experiment(profile, teacher, student, m, plan.seeds[0]) for m in ("kd", "at+kd")
+             if m in plan.methods]
+    return [teacher_experiment(profile, teacher)] + every + first
 
 
 def imagenet_experiments() -> list[Experiment]:
@@ -280,8 +296,8 @@ def claims(records, profile: str) -> list[Claim]:
     from . import convergence as conv
 
     plan = PLANS[check_profile(profile)]
-    all_records, longer = list(records), longer_runs(profile)
-    records = [r for r in all_records if r.key not in longer]
+    all_records = list(records)
+    records = in_study(all_records, profile)  # the convergence check's own runs apart
     out = []
     for i, (t, s) in enumerate(plan.pairs):
         out += [

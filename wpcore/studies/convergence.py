@@ -43,6 +43,13 @@ def outside(runs: dict[float, list[Experiment]], study: Iterable[Experiment]) ->
     return {e.key() for es in runs.values() for e in es} - {e.key() for e in study}
 
 
+def in_study(records, runs: dict[float, list[Experiment]], study: Iterable[Experiment]) -> list:
+    """The records the study's comparisons use: a check's runs that are none of ``study``'s
+    (``outside``: its longer runs, and seeds the study does not train) left out."""
+    apart = outside(runs, study)
+    return [r for r in records if r.key not in apart]
+
+
 def each_once(*groups: Iterable[Experiment]) -> list[Experiment]:
     """The experiments of ``groups`` in order, each key once (studies share their baselines)."""
     seen, out = set(), []

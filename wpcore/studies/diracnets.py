@@ -107,10 +107,10 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
                            c["multipliers"], c["seeds"])
 
 
-def check_only_runs(profile: str) -> set[str]:
-    """Keys of the convergence check's runs that the depth study does not make (its longer runs, and
-    at smoke a second seed): no depth comparison uses them."""
-    return conv.outside(convergence(profile), study(profile))
+def in_study(records, profile: str) -> list:
+    """The records of the study's comparisons: the convergence check's own runs (its longer runs, and
+    at smoke a second seed) apart."""
+    return conv.in_study(records, convergence(profile), study(profile))
 
 
 def experiments(profile: str) -> list[Experiment]:
@@ -153,7 +153,7 @@ def time_saved(folds: list[dict]) -> list[float]:
 
 def claims(records, profile: str) -> list[Claim]:
     all_records = list(records)
-    records = [r for r in all_records if r.key not in check_only_runs(profile)]  # the convergence check's own runs apart
+    records = in_study(all_records, profile)  # the convergence check's own runs apart
     depths = DEPTHS[profile]
     shallow, deep = depths[0], depths[-1]
     n = len(SEEDS[profile])

@@ -129,6 +129,11 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
     return conv.at_lengths(lambda s: variant(*VARIANTS[0], profile, s), c["multipliers"], c["seeds"])
 
 
+def in_study(records, profile: str) -> list:
+    """The records of the study's comparisons: the convergence check's own runs apart."""
+    return conv.in_study(records, convergence(profile), study(profile))
+
+
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once: the ablation and its baseline's convergence check."""
     return conv.each_once(study(profile), *convergence(profile).values())
@@ -155,8 +160,8 @@ UNIT = "AP points"
 
 
 def claims(records, profile: str) -> list[Claim]:
-    all_records, longer = list(records), conv.longer_runs(convergence(profile))
-    records = [r for r in all_records if r.key not in longer]  # the convergence check's longer runs stay out
+    all_records = list(records)
+    records = in_study(all_records, profile)  # the convergence check's own runs apart
     runs = by_label(records)
     labels = [x[0] for x in VARIANTS]
     seeds = len({r.config["seed"] for r in records})

@@ -119,9 +119,8 @@ def experiments(profile: str) -> list[Experiment]:
 
 
 def in_study(records, profile: str) -> list:
-    """The records of the study's comparisons: the convergence check's longer runs left out."""
-    longer = conv.longer_runs(convergence(profile))
-    return [r for r in records if r.key not in longer]
+    """The records of the study's comparisons: the convergence check's own runs apart."""
+    return conv.in_study(records, convergence(profile), study(profile))
 
 
 def name_of(record) -> str:
@@ -175,7 +174,7 @@ def page_weights(profile: str) -> list[Experiment]:
 
 def claims(records, profile: str) -> list[Claim]:
     all_records = list(records)
-    records = in_study(all_records, profile)  # the convergence check's longer runs stay out
+    records = in_study(all_records, profile)  # the convergence check's own runs apart
     ds = records[0].config["dataset"] if records else "—"
     n = len(SEEDS[profile])
     where = f"{ds} test pairs, {profile} profile, {n} seed{'s' * (n != 1)}"
