@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from wpcore import experiment, present
-from wpcore.data import patches as P
+from wpcore.data import stereo as ST
 from wpcore.nets import deepcompare
 from wpcore.present import patches as show
 from wpcore.present import patches_widget
@@ -121,7 +121,7 @@ present.show_table(show.networks_table(), caption="DeepCompare networks (width 1
 
 # %% tags=["hide-input"]
 exps = study.experiments(profile)
-fig = show.pairs_figure(P.stereo_pairs("test", 8, seed=3))
+fig = show.pairs_figure(ST.stereo_pairs("test", 8, seed=3))
 if show.data_section(profile):  # the standard profile's photographs
     plt.show()
     display(Markdown(show.data_section(profile)))
@@ -195,7 +195,7 @@ if st_rec is None:
     display(Markdown("No stereo map in this profile's records."))
 else:
     st = st_rec.extra["stereo"]
-    fig = show.stereo_figure(st, P.stereo_images()[0], show.run_name(st_rec))
+    fig = show.stereo_figure(st, ST.stereo_images()[0], show.run_name(st_rec))
     display(Markdown(f"Mean absolute error {st['mae_px']:.1f} px; {st['bad3_pct']:.0f}% of the grid pixels with "
                      f"ground truth are more than 3 px off (grid step {st['stride']} px)."))
 

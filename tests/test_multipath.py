@@ -1,11 +1,13 @@
 """MultiPath (thesis ch. 2): the three switches, the integral loss, box regression, COCO evaluation
 and the composed scenes."""
+import hashlib
 import json
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 from torchvision.ops import box_iou
 
@@ -321,6 +323,12 @@ def test_written_scenes_are_valid_coco(tmp_path):
     assert n >= 6
     again = scenes.write_scenes(tmp_path / "again", "val", 6, seed=1, size=64, objects=objects, labels=labels)
     assert json.loads(ann.read_text())["annotations"] == json.loads(again.read_text())["annotations"]
+    # the composer's output, pinned: if this changes, bump scenes.GENERATOR_VERSION (record keys)
+    h = hashlib.sha256()
+    for p in sorted((tmp_path / "images" / "val").glob("*.png")):
+        h.update(np.asarray(Image.open(p)).tobytes())
+    h.update(json.dumps(json.loads(ann.read_text())["annotations"], sort_keys=True).encode())
+    assert scenes.GENERATOR_VERSION == 1 and h.hexdigest()[:16] == "e2fceb7b0db1f08a"
 
 
 def test_coco_selection_keeps_the_file_order(tmp_path):

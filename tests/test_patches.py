@@ -12,6 +12,9 @@ from PIL import Image
 from wpcore import nets
 from wpcore.data import DataError
 from wpcore.data import patches as P
+from wpcore.data import photos as PH
+from wpcore.data import pairs as PS
+from wpcore.data import stereo as ST
 from wpcore.data import phototour as PT
 from wpcore.data.store import file_hash
 from wpcore.losses.hinge import hinge
@@ -299,7 +302,7 @@ def test_phototour_checksums_and_counts(scene_zip):
 
 @pytest.fixture(scope="module")
 def stereo():
-    return P.stereo_pairs("test", 600, seed=1)
+    return ST.stereo_pairs("test", 600, seed=1)
 
 
 def _mad(ps):
@@ -322,14 +325,14 @@ def test_stereo_positives_align_at_the_ground_truth_disparity(stereo):
 
 
 def test_stereo_disparity_direction():
-    left, right, disp = P.stereo_images()
+    left, right, disp = ST.stereo_images()
     r, c = np.mgrid[100:400:20, 150:600:20]
     r, c = r.ravel(), c.ravel()
     ok = np.isfinite(disp[r, c])
     r, c, d = r[ok], c[ok], np.round(disp[r[ok], c[ok]]).astype(int)
-    a = P.crop(left, r, c, 16).astype(float)
-    minus = np.abs(a - P.crop(right, r, c - d, 16)).mean()
-    plus = np.abs(a - P.crop(right, r, np.minimum(c + d, 732), 16)).mean()
+    a = ST.crop(left, r, c, 16).astype(float)
+    minus = np.abs(a - ST.crop(right, r, c - d, 16)).mean()
+    plus = np.abs(a - ST.crop(right, r, np.minimum(c + d, 732), 16)).mean()
     assert minus < 0.5 * plus  # left (r, c) <-> right (r, c - disp)
 
 
@@ -337,39 +340,39 @@ def test_warped_geometry_and_positives():
     im = np.random.default_rng(0).random((120, 140)).astype(np.float32)
     c = np.array([[60.0, 70.0]])
     rot90 = np.array([[[0.0, -1.0], [1.0, 0.0]]])  # u = (row, col) -> (-col, row)
-    same = P.sample_warped(im, c, np.eye(2)[None], 16)[0]
-    assert np.allclose(same, P.crop(im, np.array([60]), np.array([70]), 16)[0], atol=1e-5)
-    turned = P.sample_warped(im, c, rot90, 15)[0]  # odd size: rotation about the centre pixel
-    centred = P.crop(im, np.array([60]), np.array([70]), 15)[0]
+    same = PH.sample_warped(im, c, np.eye(2)[None], 16)[0]
+    assert np.allclose(same, ST.crop(im, np.array([60]), np.array([70]), 16)[0], atol=1e-5)
+    turned = PH.sample_warped(im, c, rot90, 15)[0]  # odd size: rotation about the centre pixel
+    centred = ST.crop(im, np.array([60]), np.array([70]), 15)[0]
     assert np.allclose(turned, np.rot90(centred, -1), atol=1e-5)
-    ps = P.warped_pairs("test", 200, seed=0)
+    ps = PH.warped_pairs("test", 200, seed=0)
     mad = _mad(ps)
     assert mad[ps.labels > 0].mean() < 0.8 * mad[ps.labels < 0].mean()
 
 
-@pytest.mark.parametrize("name", P.PHOTOS)
+@pytest.mark.parametrize("name", PH.PHOTOS)
 def test_photo_regions_never_share_a_pixel(name):
     """Every footprint of a training centre (up to FOOTPRINT px away) stays on its side of the line,
     every test one on the other, and both regions hold patch centres."""
-    im = P._gray(name)
-    (tr_r, tr_c), (te_r, te_c) = P._region(im.shape, "train"), P._region(im.shape, "test")
+    im = PH._gray(name)
+    (tr_r, tr_c), (te_r, te_c) = PH._region(im.shape, "train"), PH._region(im.shape, "test")
     long_ax = int(im.shape[1] > im.shape[0])
     train_span, test_span = (tr_r, te_r) if long_ax == 0 else (tr_c, te_c)
-    assert train_span[1] + P.FOOTPRINT <= test_span[0] - P.FOOTPRINT + 1e-9
+    assert train_span[1] + PH.FOOTPRINT <= test_span[0] - PH.FOOTPRINT + 1e-9
     assert all(lo < hi for lo, hi in (tr_r, tr_c, te_r, te_c))
-    reach = 1.25 * 1.15 * np.sqrt(2) * P.PATCH / 2  # random_affine's largest scale and shear, a corner
-    assert reach <= P.FOOTPRINT
+    reach = 1.25 * 1.15 * np.sqrt(2) * PS.PATCH / 2  # random_affine's largest scale and shear, a corner
+    assert reach <= PH.FOOTPRINT
 
 
 def test_photo_pairs_match_and_keep_their_output():
-    ps = P.photo_pairs("test", 200, seed=0)
+    ps = PH.photo_pairs("test", 200, seed=0)
     x = ps.pairs.float()
     x = x - x.mean(dim=(2, 3), keepdim=True)
     ncc = (x[:, 0] * x[:, 1]).sum(dim=(1, 2)) / (x[:, 0].norm(dim=(1, 2)) * x[:, 1].norm(dim=(1, 2))).clamp_min(1e-6)
     # normalised cross-correlation: a match is the same surface through a change of view, blur and
     # lighting, a non-match another surface (measured: 0.44 vs 0.05)
     assert ncc[ps.labels > 0].mean() > ncc[ps.labels < 0].mean() + 0.25
-    flat = (ps.pairs[:, 0].float() / 255).std(dim=(1, 2)) < P.MIN_STD - 1 / 255
+    flat = (ps.pairs[:, 0].float() / 255).std(dim=(1, 2)) < PH.MIN_STD - 1 / 255
     assert not flat.any()  # flat patches 1 are drawn again
     # the generator's output, pinned: if this changes, bump GENERATOR_VERSION (record keys)
     assert P.GENERATOR_VERSION == 1 and ps.content_digest() == PHOTOS_V1
@@ -378,12 +381,18 @@ def test_photo_pairs_match_and_keep_their_output():
 PHOTOS_V1 = "dfae50f9e3ee48f7"  # photo_pairs("test", 200, seed=0) at GENERATOR_VERSION 1
 
 
+def test_stereo_and_warped_pairs_keep_their_output():
+    # pinned like the photographs: if these change, bump GENERATOR_VERSION (record keys)
+    assert ST.stereo_pairs("test", 200, seed=0).content_digest() == "f888c0419ab2c21e"
+    assert PH.warped_pairs("test", 200, seed=0).content_digest() == "fa7dba52284b6130"
+
+
 def test_mixed_pairs_are_half_stereo_half_photos_and_scored_per_half():
     from wpcore.tasks import patches as T
 
     m = P.load_pairs("mixed", "test", 40, seed=0)
     assert m.parts == {"stereo": (0, 20), "photos": (20, 40)} and len(m) == 40
-    assert torch.equal(m.pairs[:20], P.stereo_pairs("test", 20, 0).pairs)
+    assert torch.equal(m.pairs[:20], ST.stereo_pairs("test", 20, 0).pairs)
     scores = np.where(m.labels.numpy() > 0, 1.0, 0.0)
     scores[20:] = -scores[20:]  # perfect on the stereo half, inverted on the photographs half
     got = T.part_metrics(scores, m)
@@ -394,7 +403,7 @@ def test_mixed_pairs_are_half_stereo_half_photos_and_scored_per_half():
 
 def test_normalize_is_per_patch_mean_over_256():
     x = torch.randint(0, 256, (3, 2, 8, 8), dtype=torch.uint8)
-    n = P.normalize(x)
+    n = PS.normalize(x)
     assert torch.allclose(n.mean(dim=(2, 3)), torch.zeros(3, 2), atol=1e-6)
     assert torch.allclose(n * 256, x.float() - x.float().mean(dim=(2, 3), keepdim=True), atol=1e-4)
 
@@ -403,18 +412,18 @@ def test_augmentation_transforms_both_patches_alike():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(64, 1, 8, 8)
     x = torch.cat([a, 2 * a], 1)              # patch 2 = 2 x patch 1
-    y = P.augment_pairs(x, g)
+    y = PS.augment_pairs(x, g)
     swapped = torch.tensor([torch.allclose(y[i, 0], 2 * y[i, 1]) for i in range(64)])
     kept = torch.tensor([torch.allclose(y[i, 1], 2 * y[i, 0]) for i in range(64)])
     assert (swapped | kept).all() and swapped.any() and kept.any()
     # the transform is one of the 6 of train.lua, applied to patch 1
     for i in range(64):
         p = y[i, 0] if kept[i] else y[i, 1]  # the undoubled patch
-        assert any(torch.equal(p, P._transform(a[i, 0], k)) for k in range(6))
+        assert any(torch.equal(p, PS._transform(a[i, 0], k)) for k in range(6))
 
 
 def test_balanced_loader(stereo):
-    loader = P.PairLoader(stereo, 32, True, augment=True, balanced=True)
+    loader = PS.PairLoader(stereo, 32, True, augment=True, balanced=True)
     assert len(loader) == 300 // 16
     for x, y in loader:
         assert x.shape == (32, 2, 64, 64) and y.sum() == 0 and x.dtype == torch.float32

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from wpcore import experiment
-from wpcore.data import patches as P
+from wpcore.data import pairs as PS
+from wpcore.data import stereo as ST
 from wpcore.data import phototour as PT
 from wpcore.studies import patches as study
 from wpcore.studies.claim import Rule, Verdict
@@ -55,7 +56,7 @@ def test_scoring_runs_in_fp32_inside_bf16_autocast():
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    data = P.PairSet(torch.from_numpy(rng.integers(0, 256, (64, 2, 64, 64), dtype=np.uint8)),
+    data = PS.PairSet(torch.from_numpy(rng.integers(0, 256, (64, 2, 64, 64), dtype=np.uint8)),
                      torch.tensor([1, -1] * 32, dtype=torch.int8), "random")
     model = nets.create("2ch", width=0.25)
     plain = T.scores_of(model, data, "cpu")
@@ -77,7 +78,7 @@ def test_stereo_map_matches_left_c_to_right_c_minus_d():
     flat = T.stereo_map(nn.Sequential(nn.Flatten(), nn.Linear(2 * 64 * 64, 1)).requires_grad_(False), "cpu",
                         stride=48, disp_step=1)
     gt = np.array([[np.nan if v is None else v for v in row] for row in ssd["ground_truth"]])
-    assert np.isfinite(gt).mean() > 0.5 and all(r >= P.STEREO_SPLIT_ROW + 32 for r in ssd["rows"])
+    assert np.isfinite(gt).mean() > 0.5 and all(r >= ST.STEREO_SPLIT_ROW + 32 for r in ssd["rows"])
     assert ssd["mae_px"] < 8 and ssd["bad3_pct"] < 60  # 64x64 SSD windows, no smoothing, real data
     assert ssd["mae_px"] < 0.5 * flat["mae_px"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .patches import PATCH, PairSet
+from .pairs import PATCH, PairSet
 from .store import DataError, file_hash
 
 SHEET = 1024

@@ -21,7 +21,7 @@ import numpy as np
 from .coco import CocoScenes
 
 # The version of the scene composer (``write_scenes``): part of the record key of every run on
-# fashion-scenes and of the folder the scenes are cached in. tests/test_data_identity.py pins its
+# fashion-scenes and of the folder the scenes are cached in. tests/test_multipath.py pins its
 # output; bump this when the output changes.
 GENERATOR_VERSION = 1
 

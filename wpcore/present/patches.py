@@ -14,7 +14,9 @@ import pandas as pd
 import torch
 
 from .. import nets
-from ..data import patches as P
+from ..data import photos as PH
+from ..data import pairs as PS
+from ..data import stereo as ST
 from ..nets import deepcompare as dc
 from ..studies import patches as study
 from ..studies.verdict import mean_spread
@@ -111,9 +113,9 @@ def pairs_figure(sample, n: int = 8, title: str = "Test pairs from the motorcycl
 def photo_pairs_figure(n: int = 8):
     """``n`` test pairs of the photographs (the standard profile's second half of the data):
     matches and non-matches alternate, so both kinds show."""
-    ps = P.photo_pairs("test", 200, seed=3)
+    ps = PH.photo_pairs("test", 200, seed=3)
     idx = np.r_[np.arange(n // 2), 100 + np.arange(n - n // 2)].reshape(2, -1).T.ravel()  # match, non-match, ...
-    return pairs_figure(P.PairSet(ps.pairs[idx], ps.labels[idx], ps.identity), n,
+    return pairs_figure(PS.PairSet(ps.pairs[idx], ps.labels[idx], ps.identity), n,
                         "Test pairs from the photographs' held-out regions (64x64 patches)",
                         ("photograph", "changed view"))
 
@@ -124,17 +126,17 @@ def data_section(profile: str) -> str:
     o = c.get("options", {})
     if c.get("dataset") != "mixed":
         return ""
-    photos = ", ".join(P.PHOTOS)
+    photos = ", ".join(PH.PHOTOS)
     return (f"The `{profile}` profile adds a second kind of pair and trains on both: {o['n_train']:,} training "
-            f"pairs, half from the stereo pair (rows above {P.STEREO_SPLIT_ROW}) and half from the photographs "
-            f"scikit-image ships without a download ({len(P.PHOTOS)}: {photos}; `clock` is left out, its test "
+            f"pairs, half from the stereo pair (rows above {ST.STEREO_SPLIT_ROW}) and half from the photographs "
+            f"scikit-image ships without a download ({len(PH.PHOTOS)}: {photos}; `clock` is left out, its test "
             "region has no texture to match). A matching photograph pair is a "
             "patch and the same point seen through a random change of viewpoint (rotation up to 30°, scale "
             "0.8-1.25, shear), blur (Gaussian, sigma "
-            f"{', '.join(f'{x:g}' for x in P.BLUR_SIGMAS)} px) and lighting (gain, bias, gamma, noise); a "
+            f"{', '.join(f'{x:g}' for x in PH.BLUR_SIGMAS)} px) and lighting (gain, bias, gamma, noise); a "
             "non-matching one puts the second patch elsewhere in the same photograph, half of the time only "
-            f"32 to 64 px away. Training uses the first {P.PHOTO_SPLIT:.0%} of each photograph along its longer "
-            f"side and testing the rest, with every patch centre at least {P.FOOTPRINT} px (farther than a warped "
+            f"32 to 64 px away. Training uses the first {PH.PHOTO_SPLIT:.0%} of each photograph along its longer "
+            f"side and testing the rest, with every patch centre at least {PH.FOOTPRINT} px (farther than a warped "
             "patch reaches) from the line between them, so the "
             f"{o['n_test']:,} test pairs (half stereo, half photographs) show image regions no training pair "
             "touches. The records keep the FPR95 of each half as well.")

@@ -31,6 +31,8 @@ import torch
 from torch import nn
 
 from ..data import patches as P
+from ..data import pairs as PS
+from ..data import stereo as ST
 from ..data import phototour
 from ..experiment import Context, Experiment, TaskResult, register_task
 from ..losses.hinge import hinge
@@ -48,7 +50,7 @@ def _check_options(exp: Experiment) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def _pairs(dataset: str, part: str, n: int, seed: int, test_scene: str | None) -> P.PairSet:
+def _pairs(dataset: str, part: str, n: int, seed: int, test_scene: str | None) -> PS.PairSet:
     if dataset.startswith("brown:"):
         from ..data.store import data_root
 
@@ -60,7 +62,7 @@ def _pairs(dataset: str, part: str, n: int, seed: int, test_scene: str | None) -
     return P.load_pairs(dataset, part, n, seed)
 
 
-def load_split(exp: Experiment) -> tuple[P.PairSet, P.PairSet]:
+def load_split(exp: Experiment) -> tuple[PS.PairSet, PS.PairSet]:
     o = _check_options(exp)
     ts = o.get("test_scene")
     return (_pairs(exp.dataset, "train", o.get("n_train", 20000), exp.seed, ts),
@@ -75,12 +77,12 @@ def fp32(device):
 
 
 @torch.no_grad()
-def scores_of(model: nn.Module, data: P.PairSet, device, batch: int = 500) -> np.ndarray:
+def scores_of(model: nn.Module, data: PS.PairSet, device, batch: int = 500) -> np.ndarray:
     """Scores (N,) of the pairs of ``data``, in eval mode and fp32 whatever the training arithmetic."""
     model.eval()
     with fp32(device):
         return torch.cat([model(x).float().cpu()
-                          for x, _ in P.PairLoader(data, batch, False, device)]).numpy()
+                          for x, _ in PS.PairLoader(data, batch, False, device)]).numpy()
 
 
 def matching_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -88,7 +90,7 @@ def matching_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
     return {"fpr95": 100 * fpr95(scores, labels), "fpr95_interp": 100 * fpr95_interpolated(scores, labels)}
 
 
-def part_metrics(scores: np.ndarray, data: P.PairSet) -> dict:
+def part_metrics(scores: np.ndarray, data: PS.PairSet) -> dict:
     """FPR95 (%) of each named part of a mixed test set (``fpr95_stereo``, ``fpr95_photos``)."""
     labels = data.labels.numpy()
     return {f"fpr95_{name}": 100 * fpr95(scores[a:b], labels[a:b]) for name, (a, b) in data.parts.items()}
@@ -169,7 +171,7 @@ def train_patches(exp: Experiment, ctx: Context) -> TaskResult:
 
     train, test = load_split(exp)
     model, args = build(exp)
-    batches = P.PairLoader(train, exp.batch_size, True, ctx.device, augment=exp.augment, balanced=True,
+    batches = PS.PairLoader(train, exp.batch_size, True, ctx.device, augment=exp.augment, balanced=True,
                            seed=exp.seed)
     labels = test.labels.numpy()
 
@@ -205,9 +207,9 @@ def stereo_map(model: nn.Module, device, stride: int = 12, max_disp: int = 64, d
     the ground truth at the same pixels (NaN unknown), and the mean absolute error and the share
     of pixels more than 3 px off (the Middlebury "bad 3.0" rate), both over pixels with ground truth.
     """
-    left, right, disp = P.stereo_images()
-    h = P.PATCH // 2
-    rows = np.arange(P.STEREO_SPLIT_ROW + h, left.shape[0] - h + 1, stride)
+    left, right, disp = ST.stereo_images()
+    h = PS.PATCH // 2
+    rows = np.arange(ST.STEREO_SPLIT_ROW + h, left.shape[0] - h + 1, stride)
     cols = np.arange(h + max_disp, left.shape[1] - h + 1, stride)
     ds = np.arange(0, max_disp + 1, disp_step)
     rr, cc = [a.ravel() for a in np.meshgrid(rows, cols, indexing="ij")]
@@ -216,10 +218,10 @@ def stereo_map(model: nn.Module, device, stride: int = 12, max_disp: int = 64, d
     chunk = max(1, 2000 // len(ds))
     for i in range(0, len(rr), chunk):
         r, c = rr[i:i + chunk], cc[i:i + chunk]
-        lp = P.crop(left, r, c)                                                     # (k, 64, 64)
-        rp = np.stack([P.crop(right, r, c - d) for d in ds], 1)                     # (k, D, 64, 64)
+        lp = ST.crop(left, r, c)                                                     # (k, 64, 64)
+        rp = np.stack([ST.crop(right, r, c - d) for d in ds], 1)                     # (k, D, 64, 64)
         pairs = torch.from_numpy(np.stack([np.repeat(lp[:, None], len(ds), 1), rp], 2))  # (k, D, 2, 64, 64)
-        x = P.normalize(pairs.flatten(0, 1)).to(device)
+        x = PS.normalize(pairs.flatten(0, 1)).to(device)
         with fp32(device):
             s = model(x).float().cpu().view(len(r), len(ds))
         best[i:i + chunk] = ds[s.argmax(1).numpy()]
