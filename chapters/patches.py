@@ -42,6 +42,7 @@ from wpcore import experiment, present
 from wpcore.data import stereo as ST
 from wpcore.nets import deepcompare
 from wpcore.present import patches as show
+from wpcore.present import patches_figures as figs
 from wpcore.present import patches_widget
 from wpcore.studies import patches as study
 
@@ -83,7 +84,7 @@ for table, caption in show.thesis_tables():
 # resolution and at the whole patch at half resolution.
 
 # %% tags=["hide-input"]
-fig = show.architectures_figure()
+fig = figs.architectures_figure()
 
 # %% [markdown]
 # The whole 2-channel network is a few lines of `wpcore` (shown as it is in the package, not
@@ -121,11 +122,11 @@ present.show_table(show.networks_table(), caption="DeepCompare networks (width 1
 
 # %% tags=["hide-input"]
 exps = study.experiments(profile)
-fig = show.pairs_figure(ST.stereo_pairs("test", 8, seed=3))
+fig = figs.pairs_figure(ST.stereo_pairs("test", 8, seed=3))
 if show.data_section(profile):  # the standard profile's photographs
     plt.show()
     display(Markdown(show.data_section(profile)))
-    fig = show.photo_pairs_figure()
+    fig = figs.photo_pairs_figure()
 
 # %% [markdown]
 # ## The experiment
@@ -158,7 +159,7 @@ fig = present.learning_curves(trained, metrics=("train_loss", "fpr95"), label=sh
                               ylabels=show.curves_ylabels())
 
 # %% tags=["hide-input"]
-fig = show.roc_figure(records)
+fig = figs.roc_figure(records)
 
 # %% [markdown]
 # Each colour is one network (one line per seed; dashed: SIFT). The grey line is 95% recall: where a curve crosses it
@@ -195,7 +196,7 @@ if st_rec is None:
     display(Markdown("No stereo map in this profile's records."))
 else:
     st = st_rec.extra["stereo"]
-    fig = show.stereo_figure(st, ST.stereo_images()[0], show.run_name(st_rec))
+    fig = figs.stereo_figure(st, ST.stereo_images()[0], show.run_name(st_rec))
     display(Markdown(f"Mean absolute error {st['mae_px']:.1f} px; {st['bad3_pct']:.0f}% of the grid pixels with "
                      f"ground truth are more than 3 px off (grid step {st['stride']} px)."))
 
