@@ -1,12 +1,12 @@
 # The two commands a newcomer needs: `make book` and `make test`. Both set everything up first.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PROFILE ?= quick
+PROFILE ?= standard
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: book test setup data lint clean
 
-book: setup data  ## execute every chapter at PROFILE (default quick) and build _build/html
+book: setup data  ## build every chapter at PROFILE (default standard: from the committed records in results/standard, training nothing) into _build/html
 	$(PY) -m wpcore book --profile $(PROFILE)
 
 test: setup data  ## the test suite

@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", dest="resume", action="store_false", help="discard a checkpoint and start over")
 
     b = sub.add_parser("book", help="execute the chapters and build the HTML book")
-    b.add_argument("--profile", default="quick", choices=PROFILES)
+    b.add_argument("--profile", default="standard", choices=PROFILES)
     b.add_argument("--chapter", action="append", default=None, help="only this chapter (repeatable)")
     b.add_argument("--retrain", action="store_true",
                    help="first train every run of the profile that is missing or stale (published ones too), "
