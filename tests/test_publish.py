@@ -43,6 +43,10 @@ def test_publish_refuses_missing_records_then_publishes_read_only(results, smoke
     assert found.published and experiment.run(exps[1]).created == recs[1].created
     assert cli.main(["records", "--profile", "smoke", "--check"]) == 0
     assert "current" in capsys.readouterr().out
+    # a page that draws from weights the results do not hold cannot be built from them: --check says so
+    monkeypatch.setattr(smoke_wrn, "page_weights", lambda profile: exps[:2], raising=False)
+    problems = publish.check(["smoke"])
+    assert len(problems) == 1 and recs[1].key in problems[0] and "no weights" in problems[0]
 
 
 def test_check_fails_on_a_stale_published_record(results, smoke_wrn):

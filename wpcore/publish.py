@@ -90,8 +90,9 @@ def published_chapters(profile: str) -> list[str]:
 
 
 def check(profiles=PROFILES) -> list[str]:
-    """Problems with the published records: stale ones, and runs a published chapter asks for that
-    are not there (empty: every published record is current and every published chapter complete)."""
+    """Problems with the published records: stale ones, runs a published chapter asks for that are
+    not there, and weights its page draws from that are not there (empty: every published record is
+    current and every published chapter complete)."""
     problems = [f"results: {r.key} ({r.label}) is stale: {r.why}" for r in status(profiles)
                 if r.where.startswith("results/") and r.status is Status.STALE]
     for folder in records.results_dirs():
@@ -99,9 +100,13 @@ def check(profiles=PROFILES) -> list[str]:
         if profile not in PROFILES:
             problems.append(f"results/{profile}: not a profile ({', '.join(PROFILES)})")
             continue
+        weights = page_weight_keys(profile)
         for key, (users, exp) in used_experiments([profile], published_chapters(profile)).items():
             if not (folder / f"{key}.json").exists():
                 problems.append(f"results/{profile}: missing {key} ({exp.name()}, {', '.join(users)})")
+            elif key in weights and not (folder / f"{key}.safetensors").exists():
+                problems.append(f"results/{profile}: {key} ({exp.name()}, {', '.join(users)}) has no weights, "
+                                f"which its page draws from: publish it again")
     return problems
 
 

@@ -113,6 +113,13 @@ def in_study(records, profile: str) -> list:
     return conv.in_study(records, convergence(profile), study(profile))
 
 
+def page_weights(profile: str) -> list[Experiment]:
+    """The runs whose weights the page draws from: the deepest DiracNet at the first seed (the
+    kernel widget and the folded-speed table)."""
+    deepest = model_name("dirac", DEPTHS[profile][-1], WIDTH[profile])
+    return [e for e in study(profile) if e.model == deepest and e.seed == SEEDS[profile][0]]
+
+
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once: the study and its baseline's convergence check."""
     return conv.each_once(study(profile), *convergence(profile).values())
