@@ -167,7 +167,7 @@ def start_step(m: Matcher) -> int:
 
 # --- the chart ---------------------------------------------------------------------------------
 
-SLOT, PATCH_PX = 74, 56  # the strip: pixels per pair, per patch
+SLOT, PATCH_PX = 68, 52  # the strip: pixels per pair, per patch (8 slots fit the page column)
 FPR_TICKS = [0, 1, 2, 5, 10, 20, 50, 100]
 
 
@@ -235,7 +235,7 @@ def chart(names: list[str], start: tuple[str, int], n_pairs: int) -> alt.VConcat
             enc["color"] = alt.condition("datum.accepted", alt.value(ACCEPT), alt.value(REJECT))
         elif colour == "right":
             enc["color"] = alt.condition("datum.right", alt.value(RIGHT), alt.value(WRONG))
-        layers.append(base.mark_text(fontSize=10.5, baseline="middle",
+        layers.append(base.mark_text(fontSize=9.5, baseline="middle",
                                      fontWeight="bold" if colour else "normal").encode(**enc))
     cut = alt.Chart(alt.Data(name="ops")).transform_filter(at).transform_calculate(x="datum.cut - 0.5").mark_rule(
         color="black", strokeWidth=2).encode(x=alt.X("x:Q", scale=sxs, axis=None), y=alt.YDatum(0, scale=sys_, axis=None),
