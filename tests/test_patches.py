@@ -11,11 +11,11 @@ from PIL import Image
 
 from wpcore import nets
 from wpcore.data import DataError
+from wpcore.data import pairs as PS
 from wpcore.data import patches as P
 from wpcore.data import photos as PH
-from wpcore.data import pairs as PS
-from wpcore.data import stereo as ST
 from wpcore.data import phototour as PT
+from wpcore.data import stereo as ST
 from wpcore.data.store import file_hash
 from wpcore.losses.hinge import hinge
 from wpcore.metrics.matching import TiedScoresWarning, fpr95, fpr95_interpolated, roc_curve, roc_steps

@@ -8,8 +8,8 @@ from torch import nn
 
 from wpcore import experiment
 from wpcore.data import pairs as PS
-from wpcore.data import stereo as ST
 from wpcore.data import phototour as PT
+from wpcore.data import stereo as ST
 from wpcore.studies import patches as study
 from wpcore.studies.claim import Rule, Verdict
 from wpcore.tasks import patches as T

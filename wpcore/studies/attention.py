@@ -293,8 +293,6 @@ def attention_distances(records, profile: str, count: int = DISTANCE_IMAGES) -> 
 def claims(records, profile: str) -> list[Claim]:
     """Verdicts per pair of the profile, and the check that AT students' attention is closer to
     their teacher's (measured from the records' weights)."""
-    from . import convergence as conv
-
     plan = PLANS[check_profile(profile)]
     all_records = list(records)
     records = in_study(all_records, profile)  # the convergence check's own runs apart

@@ -32,11 +32,6 @@ def at_lengths(baseline: Callable[[int], Experiment], multipliers: Iterable[floa
     return {m: [scaled(baseline(s), m) for s in seeds] for m in multipliers}
 
 
-def longer_runs(runs: dict[float, list[Experiment]]) -> set[str]:
-    """Keys of a check's runs at other lengths than the chapter's: no claim of the study uses them."""
-    return {e.key() for m, es in runs.items() if m != 1 for e in es}
-
-
 def outside(runs: dict[float, list[Experiment]], study: Iterable[Experiment]) -> set[str]:
     """Keys of a check's runs that are none of ``study``'s (its longer runs, and seeds the study does
     not train): no claim of the study uses them."""
