@@ -139,6 +139,21 @@ def _first_line(e: BaseException) -> str:
     return f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[-1]}"
 
 
+def _report(n: int, total: int, it: Item, r: dict, log: Callable[[str], None]) -> Outcome:
+    log(f"[{n}/{total}] {'trained' if r['trained'] else 'reused '} {it.chapter} #{it.index} {it.label} "
+        f"({r['seconds']:.0f} s)")
+    return Outcome(it.key, it.label, True, r["trained"], r["seconds"], finished_at=r["finished_at"])
+
+
+def _failed(n: int, total: int, it: Item, message: str, log: Callable[[str], None]) -> Outcome:
+    log(f"[{n}/{total}] {'' if message.startswith('skipped') else 'FAILED '}{it.chapter} #{it.index} "
+        f"{it.label}: {message}")
+    return Outcome(it.key, it.label, False, message=message)
+
+
+RUN_ERRORS = (ValueError, RuntimeError, OSError, FloatingPointError)  # a failed run; the others go on
+
+
 def run_here(items: list[Item], device: str | None = None, compile: bool = False,
              log: Callable[[str], None] = print) -> list[Outcome]:
     """Every run in this process, in order; a failed teacher skips its students."""
@@ -146,18 +161,61 @@ def run_here(items: list[Item], device: str | None = None, compile: bool = False
     for n, it in enumerate(items, 1):
         if it.teacher in failed:
             failed.add(it.key)
-            outcomes.append(Outcome(it.key, it.label, False, message="skipped: its teacher failed"))
-            log(f"[{n}/{len(items)}] skipped {it.chapter} #{it.index} {it.label}: its teacher failed")
+            outcomes.append(_failed(n, len(items), it, "skipped: its teacher failed", log))
             continue
         try:
-            r = _run_one(dataclasses.asdict(it.exp), _env(), device, compile)
-            outcomes.append(Outcome(it.key, it.label, True, r["trained"], r["seconds"], finished_at=r["finished_at"]))
-            log(f"[{n}/{len(items)}] {'trained' if r['trained'] else 'reused '} {it.chapter} #{it.index} "
-                f"{it.label} ({r['seconds']:.0f} s)")
-        except (ValueError, RuntimeError, OSError, FloatingPointError) as e:
+            outcomes.append(_report(n, len(items), it, _run_one(dataclasses.asdict(it.exp), _env(), device, compile), log))
+        except RUN_ERRORS as e:
             failed.add(it.key)
-            outcomes.append(Outcome(it.key, it.label, False, message=_first_line(e)))
-            log(f"[{n}/{len(items)}] FAILED {it.chapter} #{it.index} {it.label}: {_first_line(e)}")
+            outcomes.append(_failed(n, len(items), it, _first_line(e), log))
+    return outcomes
+
+
+def cpu_workers() -> int:
+    """How many runs the CPU trains at a time by default: one per core, each with one thread.
+    On this project's 2-core machine two runs side by side finish sooner than the same two one
+    after the other with 2 threads (``benchmarks/results/cpu_packing.md``)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def _one_thread_each(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_packed(items: list[Item], workers: int, log: Callable[[str], None] = print) -> list[Outcome]:
+    """Every run on this machine's CPU, ``workers`` at a time, each in its own process with
+    ``cores // workers`` threads; a student starts once its teacher's record exists, a failed
+    teacher skips its students. Records are written by the workers into the same ``runs/``."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    keys = {it.key for it in items}
+    waiting, running, outcomes, done, failed = list(items), {}, [], set(), set()
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread_each,
+                                initargs=(threads,)) as pool:
+        while waiting or running:
+            for it in list(waiting):
+                if it.teacher in failed:
+                    waiting.remove(it)
+                    failed.add(it.key)
+                    outcomes.append(_failed(len(outcomes) + 1, len(items), it, "skipped: its teacher failed", log))
+                elif len(running) < workers and (it.teacher not in keys or it.teacher in done):
+                    waiting.remove(it)
+                    running[pool.submit(_run_one, dataclasses.asdict(it.exp), _env(), "cpu", False)] = it
+            if not running:
+                continue
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                it = running.pop(f)
+                try:
+                    outcomes.append(_report(len(outcomes) + 1, len(items), it, f.result(), log))
+                    done.add(it.key)
+                except RUN_ERRORS as e:
+                    failed.add(it.key)
+                    outcomes.append(_failed(len(outcomes) + 1, len(items), it, _first_line(e), log))
     return outcomes
 
 
@@ -215,12 +273,9 @@ def run_ray(items: list[Item], address: str | None = None, runs_per_gpu: int = 1
         try:
             r = ray.get(ready[0])
             share.install(r["pack"])  # the driver's runs/ gets every record made elsewhere
-            outcomes.append(Outcome(it.key, it.label, True, r["trained"], r["seconds"], finished_at=r["finished_at"]))
-            log(f"[{done}/{len(items)}] {'trained' if r['trained'] else 'reused '} {it.chapter} #{it.index} "
-                f"{it.label} ({r['seconds']:.0f} s)")
+            outcomes.append(_report(done, len(items), it, r, log))
         except Exception as e:  # noqa: BLE001  (a failed run is reported; the others go on)
-            outcomes.append(Outcome(it.key, it.label, False, message=_first_line(e)))
-            log(f"[{done}/{len(items)}] FAILED {it.chapter} #{it.index} {it.label}: {_first_line(e)}")
+            outcomes.append(_failed(done, len(items), it, _first_line(e), log))
     return outcomes
 
 
@@ -230,3 +285,30 @@ def summary(outcomes: list[Outcome]) -> str:
     text = f"{len(outcomes) - len(failed)} of {len(outcomes)} runs recorded ({trained} trained, " \
            f"{len(outcomes) - len(failed) - trained} reused)"
     return text + "".join(f"\nfailed: {o.label}: {o.message}" for o in failed)
+
+
+def train_missing(profile: str, chapters: list[str] | None = None, workers: int | None = None,
+                  log: Callable[[str], None] = print) -> list[Outcome]:
+    """Before the book executes its chapters on a CPU: train the runs they will ask for and lack,
+    ``workers`` (default: one per core) at a time (``run_packed``); the chapters then reuse every
+    record. Nothing happens on a GPU machine, with one worker, or with fewer than two runs missing
+    (the chapters train those themselves, as before)."""
+    import torch
+
+    from . import plan
+    from .experiment import default_device
+    from .scorecard import study_modules
+
+    workers = workers or cpu_workers()
+    known = [m.CHAPTER for m in study_modules()]
+    wanted = [c for c in (chapters or known) if c in known]
+    if default_device().type != "cpu" or workers < 2 or not wanted:
+        return []
+    everything = plan.build(profile, wanted, torch.device("cpu"))
+    missing = [it for it in ordered(everything) if not it.recorded]
+    if len(missing) < 2:
+        return []
+    log(f"training the {len(missing)} runs of the {profile} profile that have no record, {workers} at a time "
+        f"({max(1, (os.cpu_count() or 1) // workers)} thread(s) each) ...")
+    missing, skipped = runnable(missing, prepare_data(missing, log=log))
+    return skipped + run_packed(missing, workers, log=log)

@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
                         "('auto', host:port) of a running cluster")
     r.add_argument("--runs-per-gpu", type=positive_int, default=1,
                    help="with --ray: small (latency-bound) runs that share one GPU (1)")
+    r.add_argument("--workers", type=positive_int, default=None,
+                   help="on a CPU: runs trained at a time, each in its own process with cores/N threads "
+                        "(default: one per core; benchmarks/results/cpu_packing.md)")
     r.add_argument("--dry-run", action="store_true", help="list what would run, in order, and stop")
 
     t = sub.add_parser("train", help="train one experiment given field by field, and write its record")
@@ -64,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--retrain", action="store_true",
                    help="first train every run of the profile that is missing or stale (published ones too), "
                         "then publish the profile's records (those of --chapter only, when given) under results/<profile>/")
+    b.add_argument("--workers", type=positive_int, default=None,
+                   help="on a CPU: runs trained at a time before the chapters execute, each in its own process "
+                        "(default: one per core; 1: the chapters train their runs one after the other)")
 
     r = sub.add_parser("records", help="list records and their status (current, stale, orphan); publish a "
                                        "profile; pack records into an archive, unpack one")

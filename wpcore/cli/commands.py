@@ -41,7 +41,10 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import torch
+
     from .. import distributed, fanout, plan
+    from ..experiment import default_device
 
     everything = plan.build(args.profile, args.chapter, args.device)
     items = fanout.ordered(select(everything, args.select), everything)
@@ -57,11 +60,16 @@ def cmd_run(args) -> int:
     else:
         device = distributed.init_from_env(args.device)  # torchrun: every rank runs, rank 0 writes
         main_rank = distributed.is_main()
+        workers = args.workers or fanout.cpu_workers()
         try:  # every rank checks the data; concurrent first downloads are safe (store.download)
             unavailable = fanout.prepare_data(items, log=print if main_rank else (lambda s: None))
             items, skipped = fanout.runnable(items, unavailable)
-            outcomes = skipped + fanout.run_here(items, device, args.compile,
-                                                 log=print if main_rank else (lambda s: None))
+            on_cpu = (torch.device(device) if device else default_device()).type == "cpu"
+            if on_cpu and not distributed.is_distributed() and workers > 1 and not args.compile:
+                outcomes = skipped + fanout.run_packed(items, workers)
+            else:
+                outcomes = skipped + fanout.run_here(items, device, args.compile,
+                                                     log=print if main_rank else (lambda s: None))
         finally:
             distributed.shutdown()
     print(fanout.summary(outcomes))
@@ -131,6 +139,12 @@ def cmd_book(args) -> int:
         for _, exp in used_experiments([args.profile], args.chapter).values():
             run(exp, log=TerminalProgress(), retrain_stale=True)
         publish(args.profile, args.chapter)
+    else:
+        from ..fanout import summary, train_missing
+
+        outcomes = train_missing(args.profile, args.chapter, args.workers)
+        if outcomes:
+            print(summary(outcomes))
     build(args.profile, args.chapter)
     return 0
 

@@ -77,10 +77,25 @@ def results_table(records) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seed_counts(profile: str) -> str:
+    """"3 seeds", or "6 seeds (2ch, 2ch-2stream) and 3 seeds (siam, siam-l2)" where the networks differ."""
+    groups: dict[int, list[str]] = {}
+    for m in study.MODELS[profile]:
+        groups.setdefault(len(study.seeds(profile, m)), []).append(m)
+    if len(groups) == 1:
+        n = next(iter(groups))
+        return f"{n} seed{'s' * (n != 1)}"
+    return " and ".join(f"{n} seed{'s' * (n != 1)} ({', '.join(ms)})" for n, ms in sorted(groups.items(), reverse=True))
+
+
+def _uniform(profile: str) -> bool:
+    return len({len(study.seeds(profile, m)) for m in study.MODELS[profile]}) == 1
+
+
 def results_caption(records, profile: str) -> str:
     r = next(r for r in records if r.config["task"] == "patches")
     return (f"Ours ({profile} profile; {r.config['dataset']} pairs, {r.data.get('n_train', 0):,} train / "
-            f"{r.data.get('n_test', 0):,} test; mean ± s.d. over {len(study.SEEDS[profile])} seed(s) per network, SIFT "
+            f"{r.data.get('n_test', 0):,} test; mean ± s.d. over the seeds of each network, {seed_counts(profile)}, SIFT "
             "is deterministic) next to the thesis's Brown means: "
             f"[paper] {study.THESIS_SOURCE}; [re-scored] {study.THESIS_PYTORCH_SOURCE}")
 
@@ -154,11 +169,11 @@ def profile_sentence(profile: str) -> str:
     if profile == "full":
         return ("The `full` profile trains every network at the paper's width on each of the six Brown "
                 "train → test splits.")
-    c, seeds = study.SETUP[profile], study.SEEDS[profile]
+    c = study.SETUP[profile]
     o = c["options"]
     steps = c.get("max_steps") or c["epochs"] * o["n_train"] // c["batch_size"]
     out = (f"The `{profile}` profile trains {', '.join(study.MODELS[profile])} at width "
-           f"{c['model_kw'].get('width', 1):g} (the paper's is 1), {len(seeds)} seed{'s' * (len(seeds) != 1)} each, "
+           f"{c['model_kw'].get('width', 1):g} (the paper's is 1) with {seed_counts(profile)}{' each' * _uniform(profile)}, "
            f"{steps} steps of {c['batch_size']}-pair batches ({c['epochs']} epoch{'s' * (c['epochs'] != 1)} of "
            f"{o['n_train']:,} {c['dataset']} pairs), tested on {o['n_test']:,} pairs.")
     if profile != "standard":
@@ -171,7 +186,7 @@ def profile_sentence(profile: str) -> str:
         "so half of the training pairs now come from photographs seen through viewpoint, blur and lighting "
         f"changes, and the test pairs from regions that no training pair touches; the training set grows to "
         f"{o['n_train']:,} pairs so that each kind is seen as often as `quick` saw stereo pairs. Each network "
-        f"trains {steps / q_steps:g} times as many steps and has {len(seeds)} seeds, so that a verdict can tell "
+        f"trains {steps / q_steps:g} times as many steps and has {seed_counts(profile)}, so that a verdict can tell "
         "a difference between networks from seed noise (its minimal detectable difference stands beside the "
         "thesis's effect). The networks stay at half width to fit the profile's budget of a few minutes per "
         "run; the convergence check below shows whether twice the training would still change the baseline.")

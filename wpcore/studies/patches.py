@@ -48,6 +48,15 @@ MODELS = {"smoke": ["2ch", "2ch-2stream", "siam", "siam-l2"],
           "standard": ["2ch", "2ch-2stream", "siam", "siam-l2"],
           "full": ["2ch", "2ch-2stream", "2ch-deep", "siam", "siam-2stream", "siam-l2"]}
 SEEDS = {"smoke": [0], "quick": [0], "standard": [0, 1, 2], "full": [0]}
+# Two-stage seeds at standard: 2ch-2stream vs 2ch was left undecided by 3 seeds (MDE 1.11 points);
+# 6 seeds of each bring it to about 0.7, and the verdict uses all 6 (its note says so).
+TWO_STAGE_SEEDS = {"standard": {"2ch": [0, 1, 2, 3, 4, 5], "2ch-2stream": [0, 1, 2, 3, 4, 5]}}
+TWO_STAGE_NOTE = "seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six"
+
+
+def seeds(profile: str, model: str) -> list[int]:
+    """The seeds ``profile`` trains ``model`` with."""
+    return TWO_STAGE_SEEDS.get(profile, {}).get(model, SEEDS[profile])
 # the baseline whose convergence is checked (2ch; 1 = the profile's length, 2 = twice as many epochs)
 CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1]}}
 STEREO_MODEL = "2ch"  # the network that draws the disparity map
@@ -95,7 +104,7 @@ def study(profile: str) -> list[Experiment]:
         return exps
     exps = []
     for m in MODELS[profile]:
-        for s in SEEDS[profile]:
+        for s in seeds(profile, m):
             opts = dict(c["options"])
             if m == STEREO_MODEL and s == SEEDS[profile][0]:
                 opts.update(stereo_map=True, stereo_stride=64 if profile == "smoke" else 16)
@@ -179,8 +188,8 @@ def claims(records, profile: str) -> list[Claim]:
     all_records = list(records)
     records = in_study(all_records, profile)  # the convergence check's own runs apart
     ds = records[0].config["dataset"] if records else "—"
-    n = len(SEEDS[profile])
-    where = f"{ds} test pairs, {profile} profile, {n} seed{'s' * (n != 1)}"
+    n = sorted({len(seeds(profile, m)) for m in MODELS[profile]})
+    where = f"{ds} test pairs, {profile} profile, {'-'.join(map(str, n))} seed{'s' * (n != [1])} per network"
 
     def tmean(model, table=THESIS):
         return mean(table[model])
@@ -188,6 +197,8 @@ def claims(records, profile: str) -> list[Claim]:
     def compare(a: str, b: str, claim: str, thesis: str, effect: float | None) -> Claim:
         verdict, ev = judge(records, a, b, effect)
         ours = f"FPR95 ({where}): {a} {mean_spread(fpr(records, a))}% vs {b} {mean_spread(fpr(records, b))}%"
+        if {a, b} == set(TWO_STAGE_SEEDS.get(profile, {})):
+            ours += f" ({TWO_STAGE_NOTE})"
         return Claim(CHAPTER, claim, thesis, ours, verdict, ev)
 
     nets = [m for m in MODELS[profile] if fpr(records, m)]

@@ -19,6 +19,8 @@ from .wide_resnets import (
     TABLE3_DEEPENING,
     TABLE6_DROPOUT,
     THESIS,
+    TWO_STAGE_NOTE,
+    TWO_STAGE_SEEDS,
     convergence,
     errors_of,
     parts,
@@ -87,6 +89,10 @@ def _claim_blocks(records, profile: str) -> Claim:
     )
 
 
+def _two_stage(profile: str) -> str:
+    return f" ({TWO_STAGE_NOTE})" if profile in TWO_STAGE_SEEDS else ""
+
+
 def _claim_dropout(records, profile: str) -> Claim:
     exps = [e for e in parts(profile)["dropout"] if e.dataset == COMMON[profile]["dataset"]]
     model = DROPOUT_MODEL[profile]
@@ -100,7 +106,7 @@ def _claim_dropout(records, profile: str) -> Claim:
         "WRN-28-10 CIFAR-10 4.00% -> 3.89%, CIFAR-100 19.25% -> 18.85% (Table 6 [R]); WRN-16-4 SVHN "
         "1.85% -> 1.64% (Table 6 [U]); but WRN-16-4 CIFAR-10 5.02% -> 5.24% (Table 6 [U])",
         f"{COMMON[profile]['dataset']} test error ({profile}, {_seeds(len(e_on))}): {model} with dropout 0.3 "
-        f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%",
+        f"{mean_spread(e_on)}% vs without {mean_spread(e_off)}%" + _two_stage(profile),
         verdict, ev,
     )
 
@@ -159,7 +165,7 @@ def _claim_deepening(records, profile: str) -> Claim:
         "CIFAR-10 error of WRN-40-2, l = " + ", ".join(f"{n}: {e}%" for n, e in TABLE3_DEEPENING.items())
         + " (Table 3 [U])",
         f"{COMMON[profile]['dataset']} test error of {model} ({profile}): "
-        + "; ".join(f"l={n} {mean_spread(e)}%" for n, e in sorted(errs.items()) if e),
+        + "; ".join(f"l={n} {mean_spread(e)}%" for n, e in sorted(errs.items()) if e) + _two_stage(profile),
         verdict, ev,
     )
 
