@@ -113,6 +113,9 @@ def test_every_rule_explains_itself_in_its_own_words():
     assert words.label(chk) == "check passes" and "Implementation check" in words.explain(chk)
     inconclusive = claim(v.difference([1.0, 3.0, 2.0], [2.0, 2.5, 1.5], "points", thesis_effect=-0.5))
     assert "detected 80% of the time" in words.explain(inconclusive) and "-0.50" in words.explain(inconclusive)
+    assert "exclude the thesis's difference" not in words.explain(inconclusive)  # -0.5 lies inside the interval
+    small = claim(v.difference([2.0, 2.2, 2.1], [2.1, 2.3, 2.2], "points", thesis_effect=-1.5))  # interval about ±0.26
+    assert "exclude the thesis's difference of -1.50" in words.explain(small)
     assert {Rule(r.value) for r in Rule} == set(Rule)
 
 

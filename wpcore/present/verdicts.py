@@ -62,6 +62,16 @@ def _power(e) -> str:
     return text + "."
 
 
+def _thesis_outside(e) -> str:
+    """For an inconclusive difference: whether the interval also rules out the thesis's own effect."""
+    t = e.thesis_effect
+    if t is None or e.lo is None or e.hi is None or e.lo <= t <= e.hi:
+        return ""
+    # the interval holds zero and not t, so every difference it allows is smaller than t in t's direction
+    return (f" The interval does exclude the thesis's difference of {num(t)} {e.unit}: an effect in the thesis's "
+            "direction, if there is one, is smaller here than the thesis reports.")
+
+
 def _direction(e) -> str:
     return {True: " Our result goes the thesis's way.", False: " Our result goes against the thesis.",
             None: ""}[e.agrees]
@@ -98,7 +108,8 @@ def _explain(c: Claim) -> str:
                Verdict.FAILS: "the whole interval lies on the other side of zero: the claim fails here.",
                Verdict.INCONCLUSIVE: "the interval contains zero, so seed noise could explain it."}[v]
         return f"{diff}: {why}{_direction(e) if v is Verdict.INCONCLUSIVE else ''}" \
-               f"{_power(e) if v is not Verdict.HOLDS else ''}"
+               f"{_power(e) if v is not Verdict.HOLDS else ''}" \
+               f"{_thesis_outside(e) if v is Verdict.INCONCLUSIVE else ''}"
     m = num(e.margin, False)
     reason = f" ({e.margin_reason})" if e.margin_reason else ""
     if e.rule is Rule.NON_INFERIORITY:

@@ -12,8 +12,8 @@ batch 64 with lr 0.05 (the thesis's 0.1 per 128, so twice the steps of batch 128
 compute), cosine schedule, no augmentation (as ``standard``), the thesis's weight decay. ``standard`` (the
 published book): 10,000 training images average-pooled to 14x14, the whole test set, 20 epochs of
 batch 128 at lr 0.1 with a cosine schedule and no augmentation (see ``COMMON``), the thesis's pair at a quarter of its widths (WRN-40-1
-vs WRN-16-2, 4 seeds), blocks and dropout with 3 seeds, the deepening factor l = 1-4 on WRN-40-1,
-and the convergence check (WRN-16-2 at half and twice the training length). ``full``: the thesis's
+vs WRN-16-2, 4 seeds), blocks with 3 seeds, dropout and the deepening factor l = 1-4 on WRN-40-1
+with 6 (``TWO_STAGE_SEEDS``), and the convergence check (WRN-16-2 at half and twice the training length). ``full``: the thesis's
 recipes (reference §3.3): CIFAR-10/100, 200 epochs, lr 0.1 x0.2 at 60/120/160, batch 128,
 Nesterov, wd 5e-4, crop + flip, dropout 0.3; SVHN, 160 epochs, lr 0.01 x0.1 at 80/120, no
 augmentation, dropout 0.4. The width/depth explorer's grid is in ``wide_resnets_explorer``.
