@@ -215,7 +215,7 @@ def load_model(record: Record, device: str | torch.device = "cpu") -> nn.Module:
 
 def run(exp: Experiment, *, device: str | torch.device | None = None, log: Callable[[dict], None] | None = None,
         force: bool = False, compile: bool = False, checkpoint_root: str | Path | None = None,
-        resume: bool = True, retrain_stale: bool = False) -> Record:
+        resume: bool = True, retrain_stale: bool = False, runs: Path | None = None) -> Record:
     """Return the record of ``exp``: the stored one when its key matches and it is current, else
     train and store.
 
@@ -223,7 +223,8 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     ``retrain_stale`` (otherwise it is returned and pages mark it as made with older code).
     Training checkpoints every epoch into ``<runs>/checkpoints/<key>/``; a run killed midway
     resumes from its last checkpoint when run again, unless the code changed in between (then it
-    starts over) or ``resume=False``.
+    starts over) or ``resume=False``. ``runs``: the folder to look in first and write to (default
+    ``records.runs_dir()``; ``wpcore.verify`` retrains into a scratch folder).
     """
     from .tasks.setup import seed_everything
 
@@ -231,7 +232,7 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     key = exp.key()
     fp = exp.fingerprint()
     if not force:
-        rec = records.find(key)
+        rec = records.find(key, runs)
         if rec is not None:
             why = staleness(rec, exp)
             if not why or (rec.published and not retrain_stale):
@@ -242,7 +243,7 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
                 log({"retrain": key, "label": exp.name(), "stale": why})
     from . import distributed  # under torchrun: every rank trains, rank 0 alone logs and writes
     log = log if distributed.is_main() else None
-    ckpt = Path(checkpoint_root or records.runs_dir() / "checkpoints") / key
+    ckpt = Path(checkpoint_root or (runs or records.runs_dir()) / "checkpoints") / key
     _check_checkpoint(ckpt, fp, resume, log)
     seed_everything(exp.seed)
     if log:
@@ -268,7 +269,8 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
                  device=info, code=records.code_version() | {"fingerprint": fp}, data=result.data,
                  created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
                  extra={"label": exp.label, **result.extra}, precision=used, model_args=result.model_args,
-                 depends_on=[{"key": r.key, "created": r.created, "role": "teacher"} for r in result.depends_on])
+                 depends_on=[{"key": r.key, "created": r.created, "role": "teacher"} for r in result.depends_on],
+                 folder=runs)
     if distributed.is_main():
         records.write(rec, result.model.state_dict() if result.model is not None else None)
         shutil.rmtree(ckpt, ignore_errors=True)  # the record now holds the final weights

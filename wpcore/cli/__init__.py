@@ -86,6 +86,14 @@ def parser() -> argparse.ArgumentParser:
     pk.add_argument("--chapter", action="append", default=None, help="with --profile: only this chapter")
     up = rsub.add_parser("unpack", help="check an archive, then add its records (existing ones are kept)")
     up.add_argument("file")
+    vf = rsub.add_parser("verify", help="train records again in a scratch folder and compare every number of "
+                                        "their histories with the recorded ones (exit 1 when one differs)")
+    vf.add_argument("--chapter", default=None, help="with --profile and --index: the chapter's runs")
+    vf.add_argument("--index", type=int, nargs="+", default=None, help="indices of `plan --chapter` (with --chapter)")
+    vf.add_argument("--key", nargs="+", default=None, help="record keys")
+    vf.add_argument("--tolerance", type=float, default=0.0,
+                    help="largest difference that still agrees (0: exact, as on the machine that made the record)")
+    vf.add_argument("--device", default=None, help="cpu, cuda (default: cuda when available)")
 
     sub.add_parser("models", help="list the registered network families")
     d = sub.add_parser("data", help="make sure the embedded data (Fashion-MNIST) is present")

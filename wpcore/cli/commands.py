@@ -95,6 +95,32 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _verify(args, profile: str | None) -> int:
+    from .. import records, verify
+    from ..present import TerminalProgress
+
+    keys = list(args.key or [])
+    if args.chapter or args.index:
+        if not (profile and args.chapter and args.index):
+            raise UsageError("records verify takes --key KEY..., or --profile P and --chapter C with --index I...")
+        from ..plan import chapter_experiments
+
+        exps = chapter_experiments(profile, [args.chapter])[0][1]
+        bad = [i for i in args.index if not 0 <= i < len(exps)]
+        if bad:
+            raise UsageError(f"{args.chapter} has runs 0-{len(exps) - 1} at {profile}; no index {bad[0]}")
+        keys += [exps[i].key() for i in args.index]
+    if not keys:
+        raise UsageError("records verify needs --key KEY... or --profile P --chapter C --index I...")
+    found = {k: records.find(k) for k in keys}
+    missing = [k for k, r in found.items() if r is None]
+    if missing:
+        raise UsageError(f"no record {missing[0]}; `python -m wpcore records` lists them")
+    results = [verify.verify(r, args.device, log=TerminalProgress()) for r in found.values()]
+    print(verify.table(results, args.tolerance))
+    return 0 if all(c.agrees(args.tolerance) for c in results) else 1
+
+
 def cmd_records(args) -> int:
     from .. import publish, share
     from ..profiles import PROFILES
@@ -109,6 +135,8 @@ def cmd_records(args) -> int:
         got = share.unpack(args.file)
         print(f"unpacked {args.file}: {len(got['installed'])} records added, {len(got['kept'])} already present (kept)")
         return 0
+    if args.records_command == "verify":
+        return _verify(args, one)
     if args.records_command == "publish":
         if one is None:
             raise ValueError("publish needs exactly one --profile, e.g. records --profile standard publish")
