@@ -163,7 +163,9 @@ def test_standard_design_is_powered_and_checks_convergence():
     std = study.study("standard")
     nets = [e for e in std if e.task == "patches"]
     assert {e.model for e in nets} == set(study.MODELS["standard"])
-    assert all(sorted(e.seed for e in nets if e.model == m) == [0, 1, 2] for m in study.MODELS["standard"])
+    seeds = {m: sorted(e.seed for e in nets if e.model == m) for m in study.MODELS["standard"]}
+    assert seeds == {"2ch": list(range(6)), "2ch-2stream": list(range(6)), "siam": [0, 1, 2], "siam-l2": [0, 1, 2]}
+    assert all(seeds[m] == study.seeds("standard", m) for m in seeds)  # two-stage: 6 for the pair 3 left undecided
     assert {e.dataset for e in std} == {"mixed"} and [e.label for e in std if e.task == "patch-sift"] == ["SIFT"]
     runs = study.convergence("standard")
     assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch" and e.seed in (0, 1)]

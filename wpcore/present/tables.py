@@ -33,7 +33,8 @@ def provenance(records, profile: str, wall_s: float | None = None, chapter: str 
     from IPython.display import Markdown, display
 
     records = list(records)
-    devices = Counter(r.device.get("name") or f"{r.device.get('type')} ({r.device.get('threads')} threads)"
+    devices = Counter(r.device.get("name") or f"{r.device.get('type')} ({r.device.get('threads')} "
+                      f"thread{'' if r.device.get('threads') == 1 else 's'})"
                       for r in records)
     codes = Counter(f"wpcore {r.code.get('wpcore')} @ {r.code.get('git') or 'no git'}"
                     + (" (modified)" if r.code.get("dirty") else "") for r in records)

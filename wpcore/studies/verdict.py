@@ -200,7 +200,8 @@ def not_measured(rule: Rule, unit: str, note: str) -> tuple[Verdict, Evidence]:
 def machine(record) -> str:
     """The machine a record was trained on, in words."""
     d = record.device
-    return d.get("name") or f"{d.get('type', '?')} ({d.get('cpu') or '?'}, {d.get('threads', '?')} threads)"
+    n = d.get("threads", "?")
+    return d.get("name") or f"{d.get('type', '?')} ({d.get('cpu') or '?'}, {n} thread{'' if n == 1 else 's'})"
 
 
 def not_comparable(records) -> str:
