@@ -145,9 +145,11 @@ def _report(n: int, total: int, it: Item, r: dict, log: Callable[[str], None]) -
     return Outcome(it.key, it.label, True, r["trained"], r["seconds"], finished_at=r["finished_at"])
 
 
-def _failed(n: int, total: int, it: Item, message: str, log: Callable[[str], None]) -> Outcome:
-    log(f"[{n}/{total}] {'' if message.startswith('skipped') else 'FAILED '}{it.chapter} #{it.index} "
-        f"{it.label}: {message}")
+TEACHER_FAILED = "skipped: its teacher failed"
+
+
+def _failed(n: int, total: int, it: Item, message: str, log: Callable[[str], None], skipped: bool = False) -> Outcome:
+    log(f"[{n}/{total}] {'' if skipped else 'FAILED '}{it.chapter} #{it.index} {it.label}: {message}")
     return Outcome(it.key, it.label, False, message=message)
 
 
@@ -161,7 +163,7 @@ def run_here(items: list[Item], device: str | None = None, compile: bool = False
     for n, it in enumerate(items, 1):
         if it.teacher in failed:
             failed.add(it.key)
-            outcomes.append(_failed(n, len(items), it, "skipped: its teacher failed", log))
+            outcomes.append(_failed(n, len(items), it, TEACHER_FAILED, log, skipped=True))
             continue
         try:
             outcomes.append(_report(n, len(items), it, _run_one(dataclasses.asdict(it.exp), _env(), device, compile), log))
@@ -178,7 +180,11 @@ def cpu_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _one_thread_each(threads: int) -> None:
+def threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -191,17 +197,17 @@ def run_packed(items: list[Item], workers: int, log: Callable[[str], None] = pri
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)
     keys = {it.key for it in items}
     waiting, running, outcomes, done, failed = list(items), {}, [], set(), set()
-    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread_each,
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
                                 initargs=(threads,)) as pool:
         while waiting or running:
             for it in list(waiting):
                 if it.teacher in failed:
                     waiting.remove(it)
                     failed.add(it.key)
-                    outcomes.append(_failed(len(outcomes) + 1, len(items), it, "skipped: its teacher failed", log))
+                    outcomes.append(_failed(len(outcomes) + 1, len(items), it, TEACHER_FAILED, log, skipped=True))
                 elif len(running) < workers and (it.teacher not in keys or it.teacher in done):
                     waiting.remove(it)
                     running[pool.submit(_run_one, dataclasses.asdict(it.exp), _env(), "cpu", False)] = it
@@ -309,6 +315,6 @@ def train_missing(profile: str, chapters: list[str] | None = None, workers: int 
     if len(missing) < 2:
         return []
     log(f"training the {len(missing)} runs of the {profile} profile that have no record, {workers} at a time "
-        f"({max(1, (os.cpu_count() or 1) // workers)} thread(s) each) ...")
+        f"({threads_per_worker(workers)} thread(s) each) ...")
     missing, skipped = runnable(missing, prepare_data(missing, log=log))
     return skipped + run_packed(missing, workers, log=log)

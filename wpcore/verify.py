@@ -3,9 +3,10 @@
 ``python -m wpcore records --profile standard verify --chapter attention --index 4`` trains the
 experiment of each chosen record again (``experiment.of_record``: its config, its seed) into a
 scratch folder that is deleted afterwards, so nothing in ``runs/`` or ``results/`` changes, and
-compares every number of the two histories, epoch by epoch, and of the final results (times apart). On the machine and
-precision that made a record, training is deterministic and the numbers agree exactly; on another
-CPU or a GPU the order of floating-point sums differs, so ``--tolerance`` allows a difference.
+compares every number of the two histories, epoch by epoch, and of the final results (times
+apart). On the machine and precision that made a record, training is deterministic and the numbers
+agree exactly; on another CPU or a GPU the order of floating-point sums differs, so
+``--tolerance`` allows a difference.
 """
 from __future__ import annotations
 

@@ -77,19 +77,16 @@ def results_table(records) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def seed_counts(profile: str) -> str:
-    """"3 seeds", or "6 seeds (2ch, 2ch-2stream) and 3 seeds (siam, siam-l2)" where the networks differ."""
+def seed_counts(profile: str, each: str = "") -> str:
+    """"3 seeds" (followed by ``each`` when every network has them), or "6 seeds (2ch, 2ch-2stream)
+    and 3 seeds (siam, siam-l2)" where the networks differ."""
     groups: dict[int, list[str]] = {}
     for m in study.MODELS[profile]:
         groups.setdefault(len(study.seeds(profile, m)), []).append(m)
     if len(groups) == 1:
         n = next(iter(groups))
-        return f"{n} seed{'s' * (n != 1)}"
+        return f"{n} seed{'s' * (n != 1)}{each}"
     return " and ".join(f"{n} seed{'s' * (n != 1)} ({', '.join(ms)})" for n, ms in sorted(groups.items(), reverse=True))
-
-
-def _uniform(profile: str) -> bool:
-    return len({len(study.seeds(profile, m)) for m in study.MODELS[profile]}) == 1
 
 
 def results_caption(records, profile: str) -> str:
@@ -173,7 +170,7 @@ def profile_sentence(profile: str) -> str:
     o = c["options"]
     steps = c.get("max_steps") or c["epochs"] * o["n_train"] // c["batch_size"]
     out = (f"The `{profile}` profile trains {', '.join(study.MODELS[profile])} at width "
-           f"{c['model_kw'].get('width', 1):g} (the paper's is 1) with {seed_counts(profile)}{' each' * _uniform(profile)}, "
+           f"{c['model_kw'].get('width', 1):g} (the paper's is 1) with {seed_counts(profile, ' each')}, "
            f"{steps} steps of {c['batch_size']}-pair batches ({c['epochs']} epoch{'s' * (c['epochs'] != 1)} of "
            f"{o['n_train']:,} {c['dataset']} pairs), tested on {o['n_test']:,} pairs.")
     if profile != "standard":

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+# A claim whose seeds were raised after its first seeds left it undecided says so in its "ours" text.
+TWO_STAGE_NOTE = "seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six"
+
 
 class Verdict(Enum):
     HOLDS = "holds"

@@ -18,7 +18,7 @@ from ..experiment import Experiment
 from ..profiles import check_profile
 from . import convergence as conv
 from . import verdict as v
-from .claim import Claim, Rule
+from .claim import TWO_STAGE_NOTE, Claim, Rule
 from .stats import LEVEL
 from .verdict import mean_spread
 
@@ -51,12 +51,6 @@ SEEDS = {"smoke": [0], "quick": [0], "standard": [0, 1, 2], "full": [0]}
 # Two-stage seeds at standard: 2ch-2stream vs 2ch was left undecided by 3 seeds (MDE 1.11 points);
 # 6 seeds of each bring it to about 0.7, and the verdict uses all 6 (its note says so).
 TWO_STAGE_SEEDS = {"standard": {"2ch": [0, 1, 2, 3, 4, 5], "2ch-2stream": [0, 1, 2, 3, 4, 5]}}
-TWO_STAGE_NOTE = "seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six"
-
-
-def seeds(profile: str, model: str) -> list[int]:
-    """The seeds ``profile`` trains ``model`` with."""
-    return TWO_STAGE_SEEDS.get(profile, {}).get(model, SEEDS[profile])
 # the baseline whose convergence is checked (2ch; 1 = the profile's length, 2 = twice as many epochs)
 CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1]}}
 STEREO_MODEL = "2ch"  # the network that draws the disparity map
@@ -80,6 +74,11 @@ SETUP = {
                  "model_kw": {"width": 0.5}, "options": {"n_train": 20480, "n_test": 8000}},
     "full": {"epochs": 20, "batch_size": 256, "lr": 0.01, "milestones": (0.5, 0.75), "model_kw": {}},
 }
+
+
+def seeds(profile: str, model: str) -> list[int]:
+    """The seeds ``profile`` trains ``model`` with."""
+    return TWO_STAGE_SEEDS.get(profile, {}).get(model, SEEDS[profile])
 
 
 def _common(profile: str) -> dict:

@@ -88,7 +88,6 @@ SIDE_SEEDS = {"smoke": [0], "quick": [0, 1, 2], "standard": [0, 1, 2], "full": [
 # factor): with 3 seeds their minimal detectable differences were 1.61 and 0.83 points; 6 seeds
 # bring them to about 0.9 and 0.5, and the verdict uses all 6 (the claims' notes say so).
 TWO_STAGE_SEEDS = {"standard": [0, 1, 2, 3, 4, 5]}
-TWO_STAGE_NOTE = "seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six"
 COMMON = {
     "smoke": {
         "dataset": "fashion-mnist",

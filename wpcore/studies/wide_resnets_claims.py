@@ -7,7 +7,7 @@ from statistics import median
 from ..experiment import Experiment
 from . import convergence as conv
 from . import verdict as v
-from .claim import Claim, Margin
+from .claim import TWO_STAGE_NOTE, Claim, Margin
 from .verdict import mean_spread
 from .wide_resnets import (
     CHAPTER,
@@ -19,7 +19,6 @@ from .wide_resnets import (
     TABLE3_DEEPENING,
     TABLE6_DROPOUT,
     THESIS,
-    TWO_STAGE_NOTE,
     TWO_STAGE_SEEDS,
     convergence,
     errors_of,
