@@ -1,0 +1,168 @@
+"""What the `standard` book costs to train from nothing on this machine, measured one epoch at a time.
+
+``python -m benchmarks.standard_cost [--workers 2] [--chapters ...] [--out benchmarks/results/standard_cost]``
+
+A rebuild of every `standard` record takes hours; the records' own wall times were taken on a machine
+often loaded by other work, so they overstate it (up to 15x, `records verify` re-timings). This
+benchmark measures instead: every distinct run shape of the book (a run with its seed and length
+set aside) trains for **one epoch** through ``wpcore.experiment.run`` (data, model, teacher, one
+epoch of ``fit``, its evaluation, the record) into a scratch folder, on ``--workers`` processes
+with one thread each, which is how ``python -m wpcore book`` trains on a CPU (``fanout.run_packed``).
+Each run then costs ``setup + epochs x epoch`` seconds, where ``epoch`` is the first epoch's training
+and evaluation (the first epoch is the slowest, and every epoch is counted as evaluated, so the
+estimate errs high) and ``setup`` is the rest of the wall time (data, model, record). The book's
+training span is the sum over its runs divided by the workers.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .measure import load_average
+
+
+def runs(chapters: list[str] | None = None) -> list[tuple[str, int, object]]:
+    """(chapter, index, experiment) of every `standard` run of the chapters (default all)."""
+    from wpcore.scorecard import study_modules
+
+    return [(m.CHAPTER, i, e) for m in study_modules() if not chapters or m.CHAPTER in chapters
+            for i, e in enumerate(m.experiments("standard"))]
+
+
+def shape(exp):
+    """The run cut to one epoch (no training when it has none), seed and label kept out of its identity."""
+    return dataclasses.replace(exp, epochs=min(exp.epochs, 1), label="")
+
+
+def shape_id(exp) -> str:
+    return dataclasses.replace(shape(exp), seed=0).key()
+
+
+def child(items: list[str], start_at: float, runs_dir: str) -> None:
+    """Train each ``chapter:index`` cut to one epoch; print one JSON line per run."""
+    import torch
+
+    torch.set_num_threads(1)
+    from wpcore.experiment import run
+
+    table = {f"{c}:{i}": e for c, i, e in runs()}
+    time.sleep(max(0.0, start_at - time.time()))
+    for item in items:
+        exp = shape(table[item])
+        t0 = time.perf_counter()
+        rec = run(exp, device="cpu", force=True, runs=Path(runs_dir))
+        wall = time.perf_counter() - t0
+        epoch = rec.history[-1].get("time_s", 0.0) if rec.history else 0.0
+        print(json.dumps({"item": item, "wall_s": wall, "epoch_s": epoch}), flush=True)
+
+
+def split(items: list[tuple[str, float]], workers: int) -> list[list[str]]:
+    """Longest first, each to the least loaded worker."""
+    loads = [0.0] * workers
+    out: list[list[str]] = [[] for _ in range(workers)]
+    for item, cost in sorted(items, key=lambda x: -x[1]):
+        w = loads.index(min(loads))
+        out[w].append(item)
+        loads[w] += cost
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chapters", nargs="*")
+    ap.add_argument("--out", default="benchmarks/results/standard_cost")
+    ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--runs", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child is not None:
+        child(a.child, a.start_at, a.runs)
+        return 0
+    from wpcore import records
+
+    everything = runs(a.chapters)
+    shapes: dict[str, tuple[str, float]] = {}  # shape id -> (first chapter:index, recorded s per epoch)
+    for c, i, e in everything:
+        sid = shape_id(e)
+        if sid not in shapes:
+            rec = records.find(e.key())
+            per = rec.wall_time_s / max(e.epochs, 1) if rec else 60.0
+            shapes[sid] = (f"{c}:{i}", per)
+    result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+              "workers": a.workers, "load_before": load_average(), "shapes": {}, "runs": []}
+    t_start = time.time()
+    with tempfile.TemporaryDirectory() as scratch:
+        start_at = time.time() + 20.0  # every child has imported torch and built its experiments by then
+        env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.standard_cost", "--child", *part,
+                                   "--start-at", str(start_at), "--runs", scratch], env=env,
+                                  stdout=subprocess.PIPE, text=True)
+                 for part in split(list(shapes.values()), a.workers)]
+        measured = {}
+        for p in procs:
+            out, _ = p.communicate()
+            if p.returncode:
+                raise RuntimeError(f"a child failed ({p.returncode})")
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    x = json.loads(line)
+                    measured[x["item"]] = x
+    result["span_s"] = time.time() - t_start
+    by_item = {f"{c}:{i}": e for c, i, e in everything}
+    for sid, (item, _) in shapes.items():
+        m = measured[item]
+        result["shapes"][item] = {"label": by_item[item].name(), "setup_s": max(m["wall_s"] - m["epoch_s"], 0.0),
+                                  "epoch_s": m["epoch_s"]}
+    for c, i, e in everything:
+        s = result["shapes"][shapes[shape_id(e)][0]]
+        rec = records.find(e.key())
+        result["runs"].append({"chapter": c, "index": i, "label": e.name(), "epochs": e.epochs,
+                               "estimate_s": s["setup_s"] + e.epochs * s["epoch_s"],
+                               "recorded_s": rec.wall_time_s if rec else None})
+    result["load_after"] = load_average()
+    out = Path(a.out)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table(result))
+    print(table(result))
+    return 0
+
+
+def table(result: dict) -> str:
+    chapters: dict[str, dict] = {}
+    for r in result["runs"]:
+        c = chapters.setdefault(r["chapter"], {"runs": 0, "estimate_s": 0.0, "recorded_s": 0.0})
+        c["runs"] += 1
+        c["estimate_s"] += r["estimate_s"]
+        c["recorded_s"] += r["recorded_s"] or 0.0
+    w = result["workers"]
+    rows = ["| chapter | runs | one thread, summed (h) | book span, "
+            f"{w} workers (h) | records' own walls, summed (h) |", "|---|---|---|---|---|"]
+    for name, c in chapters.items():
+        rows.append(f"| {name} | {c['runs']} | {c['estimate_s'] / 3600:.2f} | {c['estimate_s'] / 3600 / w:.2f} | "
+                    f"{c['recorded_s'] / 3600:.2f} |")
+    tot = sum(c["estimate_s"] for c in chapters.values())
+    rec = sum(c["recorded_s"] for c in chapters.values())
+    rows.append(f"| **all** | {sum(c['runs'] for c in chapters.values())} | **{tot / 3600:.2f}** | "
+                f"**{tot / 3600 / w:.2f}** | {rec / 3600:.2f} |")
+    load = ", ".join(f"{x:.2f}" for x in result["load_before"]) if result["load_before"] else "unknown"
+    return (f"# What the `standard` book costs to train on {result['cpus']} CPU cores\n\n"
+            f"Written by `python -m benchmarks.standard_cost` ({result['date']}): every distinct run shape "
+            f"({len(result['shapes'])}) trained for one epoch through `wpcore.experiment.run`, {w} at a time "
+            f"with one thread each (how `python -m wpcore book` trains on a CPU), then each run estimated "
+            f"as setup + epochs x first epoch (errs high: the first epoch is the slowest and every epoch is "
+            f"counted as evaluated). Measuring took {result['span_s'] / 60:.1f} min; load average before: "
+            f"{load}. The records' own walls were taken on a machine often busy with other work.\n\n"
+            + "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
