@@ -144,8 +144,8 @@ def table(result: dict) -> str:
         c["estimate_s"] += r["estimate_s"]
         c["recorded_s"] += r["recorded_s"] or 0.0
     w = result["workers"]
-    rows = ["| chapter | runs | one thread, summed (h) | book span, "
-            f"{w} workers (h) | records' own walls, summed (h) |", "|---|---|---|---|---|"]
+    rows = [("| chapter | runs | one thread, summed (h) | book span, "
+             f"{w} workers (h) | records' own walls, summed (h) |"), "|---|---|---|---|---|"]
     for name, c in chapters.items():
         rows.append(f"| {name} | {c['runs']} | {c['estimate_s'] / 3600:.2f} | {c['estimate_s'] / 3600 / w:.2f} | "
                     f"{c['recorded_s'] / 3600:.2f} |")

@@ -41,6 +41,12 @@ def test_publish_refuses_missing_records_then_publishes_read_only(results, smoke
         r.path.unlink()
     found = records.find(recs[1].key)
     assert found.published and experiment.run(exps[1]).created == recs[1].created
+    # and the runner (`python -m wpcore run`) reuses them: nothing trained, nothing failed
+    from wpcore import fanout, plan
+
+    outcomes = fanout.run_here(plan.build("smoke", ["wide_resnets"]), log=lambda s: None)
+    assert outcomes and all(o.ok and not o.trained for o in outcomes)
+    assert not list(records.runs_dir().glob("*.json"))
     assert cli.main(["records", "--profile", "smoke", "--check"]) == 0
     assert "current" in capsys.readouterr().out
     # a page that draws from weights the results do not hold cannot be built from them: --check says so

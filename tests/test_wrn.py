@@ -232,6 +232,19 @@ def test_quick_has_three_experiments_three_seeds_similar_sizes():
     assert len(keys) == len(set(keys)) == 27  # the dropout-off baseline is shared with (a)
 
 
+def test_standard_grid_is_one_seed_of_every_point_sharing_the_runs_made_already():
+    grid = study.grid("standard")
+    assert {(int(e.model.split("-")[1]), int(e.model.split("-")[2])) for e in grid} == set(study.GRID["standard"])
+    assert all(e.seed == 0 and e.config() == study.single("standard", e.model).config() for e in grid)
+    exps = study.experiments("standard")
+    keys = [e.key() for e in exps]
+    assert len(keys) == len(set(keys)) and {e.key() for e in grid} <= set(keys)
+    others = {e.key() for part in study.parts("standard").values() for e in part}
+    shared = [e.model for e in grid if e.key() in others]
+    assert sorted(shared) == ["wrn-16-1", "wrn-16-2", "wrn-40-1"]  # trained once, under their first label
+    assert study.grid("quick") == [] and len(study.experiments("quick")) == 27
+
+
 def test_full_profile_is_the_thesis_recipe():
     exps = study.experiments("full")
     cifar = [e for e in exps if e.dataset.startswith("cifar")]

@@ -127,7 +127,8 @@ def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teache
     t0 = time.perf_counter()
     rec = run(exp, device=device, compile=compile)
     return {"key": rec.key, "trained": trained, "seconds": time.perf_counter() - t0,
-            "pack": share.record_files(rec.key), "finished_at": time.time()}
+            "pack": {} if rec.published else share.record_files(rec.key),  # published: every node has it
+            "finished_at": time.time()}
 
 
 def _env() -> dict:

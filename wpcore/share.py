@@ -37,16 +37,17 @@ def _sha(data: bytes) -> str:
 
 
 def record_files(key: str) -> dict[str, bytes]:
-    """{"<key>.json": bytes, "<key>.safetensors": bytes (when the record has weights)}."""
-    from .records import runs_dir
+    """{"<key>.json": bytes, "<key>.safetensors": bytes (when the record has weights)}, from ``runs/``
+    or, for a published record, from ``results/<profile>/``."""
+    from .records import find, runs_dir
 
+    rec = find(key)
+    if rec is None:
+        raise ShareError(f"no record {key} in {runs_dir()} or the published results")
     out = {}
-    for name in (f"{key}.safetensors", f"{key}.json"):
-        p = runs_dir() / name
+    for p in (rec.weights_path, rec.path):
         if p.exists():
-            out[name] = p.read_bytes()
-    if f"{key}.json" not in out:
-        raise ShareError(f"no record {key} in {runs_dir()}")
+            out[p.name] = p.read_bytes()
     return out
 
 

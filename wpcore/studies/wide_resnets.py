@@ -16,7 +16,8 @@ vs WRN-16-2, 4 seeds), blocks with 3 seeds, dropout and the deepening factor l =
 with 6 (``TWO_STAGE_SEEDS``), and the convergence check (WRN-16-2 at half and twice the training length). ``full``: the thesis's
 recipes (reference §3.3): CIFAR-10/100, 200 epochs, lr 0.1 x0.2 at 60/120/160, batch 128,
 Nesterov, wd 5e-4, crop + flip, dropout 0.3; SVHN, 160 epochs, lr 0.01 x0.1 at 80/120, no
-augmentation, dropout 0.4. The width/depth explorer's grid is in ``wide_resnets_explorer``.
+augmentation, dropout 0.4. At ``standard`` the chapter also trains one seed of a width x depth grid
+(``grid``, ``GRID``) that the width/depth explorer (``wide_resnets_explorer``) draws as ours.
 """
 
 from __future__ import annotations
@@ -166,6 +167,11 @@ DEEPENING = {"smoke": ("wrn-40-1", (1, 2), [0]), "standard": ("wrn-40-1", (1, 2,
 CONVERGENCE = {"standard": {"multipliers": (0.5, 1, 2), "seeds": [0, 1]}, "smoke": {"multipliers": (1, 2),
                                                                                     "seeds": [0, 1]}}
 DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "standard": "wrn-16-2", "full": "wrn-28-10"}
+# (e) the width x depth grid the explorer draws as ours (Table 4's sweep at our scale): seed 0 of each
+# (depth, width) with the plain recipe, no claim made from it. Widths 1, 2 at every depth 10-40 and
+# 4 where it costs at most about 15 minutes of one thread (depth 10 and 16); a network the
+# experiments above already train (WRN-16-1, -16-2, -40-1 at seed 0) is shared, not trained again.
+GRID = {"standard": [(d, k) for d in (10, 16, 22, 28, 40) for k in (1, 2, 4) if k < 4 or d <= 16]}
 
 
 def _exp(profile: str, model: str, seed: int, label: str, base: dict | None = None, **model_kw) -> Experiment:
@@ -240,6 +246,11 @@ def convergence(profile: str) -> dict[float, list[Experiment]]:
     return conv.at_lengths(lambda s: _exp(profile, wide, s, wide), c["multipliers"], c["seeds"])
 
 
+def grid(profile: str) -> list[Experiment]:
+    """The explorer's width x depth grid (``GRID``; empty where the profile has none): one run each."""
+    return [_exp(check_profile(profile), f"wrn-{d}-{k}", 0, f"wrn-{d}-{k} (grid)") for d, k in GRID.get(profile, [])]
+
+
 def page_weights(profile: str) -> list[Experiment]:
     """No page of this chapter draws from a network's weights."""
     return []
@@ -248,7 +259,7 @@ def page_weights(profile: str) -> list[Experiment]:
 def experiments(profile: str) -> list[Experiment]:
     """Every run of the chapter, each once (the experiments share their baselines); at full also
     WRN-50-2-bottleneck on ImageNet with the official recipe (thesis §3.4; ``studies.imagenet``)."""
-    exps = conv.each_once(*parts(profile).values(), *convergence(profile).values())
+    exps = conv.each_once(*parts(profile).values(), *convergence(profile).values(), grid(profile))
     if profile == "full":
         from .imagenet import imagenet_experiment
 
