@@ -1,17 +1,18 @@
-"""What the `standard` book costs to train from nothing on this machine, measured one epoch at a time.
+"""What the `standard` book costs to train from nothing on this machine, measured two epochs a run shape.
 
 ``python -m benchmarks.standard_cost [--workers 2] [--chapters ...] [--out benchmarks/results/standard_cost]``
 
 A rebuild of every `standard` record takes hours; the records' own wall times were taken on a machine
 often loaded by other work, so they overstate it (up to 15x, `records verify` re-timings). This
 benchmark measures instead: every distinct run shape of the book (a run with its seed and length
-set aside) trains for **one epoch** through ``wpcore.experiment.run`` (data, model, teacher, one
-epoch of ``fit``, its evaluation, the record) into a scratch folder, on ``--workers`` processes
-with one thread each, which is how ``python -m wpcore book`` trains on a CPU (``fanout.run_packed``).
-Each run then costs ``setup + epochs x epoch`` seconds, where ``epoch`` is the first epoch's training
-and evaluation (the first epoch is the slowest, and every epoch is counted as evaluated, so the
-estimate errs high) and ``setup`` is the rest of the wall time (data, model, record). The book's
-training span is the sum over its runs divided by the workers.
+set aside) trains for **two epochs** through ``wpcore.experiment.run`` (data, model, teacher, two
+epochs of ``fit`` with their evaluations, the record) into a scratch folder, on ``--workers``
+processes with one thread each, which is how ``python -m wpcore book`` trains on a CPU
+(``fanout.run_packed``). Each run then costs ``setup + first + (epochs - 1) x epoch`` seconds, where
+``first`` is the first epoch's training and evaluation (warm-up included), ``epoch`` the second's
+(the steady state) and ``setup`` the rest of the wall time (data, model, record). The book's
+training span is the sum over its runs divided by the workers. (Until 2026-12-06 it measured one
+epoch and counted every epoch as the first: on an idle machine that overstated a run up to 3x.)
 """
 from __future__ import annotations
 
@@ -37,9 +38,12 @@ def runs(chapters: list[str] | None = None) -> list[tuple[str, int, object]]:
             for i, e in enumerate(m.experiments("standard"))]
 
 
+MEASURED = 2  # epochs trained per run shape: the first (warm-up) and one in the steady state
+
+
 def shape(exp):
-    """The run cut to one epoch (no training when it has none), seed and label kept out of its identity."""
-    return dataclasses.replace(exp, epochs=min(exp.epochs, 1), label="")
+    """The run cut to two epochs (no training when it has none), seed and label kept out of its identity."""
+    return dataclasses.replace(exp, epochs=min(exp.epochs, MEASURED), label="")
 
 
 def shape_id(exp) -> str:
@@ -47,7 +51,7 @@ def shape_id(exp) -> str:
 
 
 def child(items: list[str], start_at: float, runs_dir: str) -> None:
-    """Train each ``chapter:index`` cut to one epoch; print one JSON line per run."""
+    """Train each ``chapter:index`` cut to two epochs; print one JSON line per run."""
     import torch
 
     torch.set_num_threads(1)
@@ -60,8 +64,19 @@ def child(items: list[str], start_at: float, runs_dir: str) -> None:
         t0 = time.perf_counter()
         rec = run(exp, device="cpu", force=True, runs=Path(runs_dir))
         wall = time.perf_counter() - t0
-        epoch = rec.history[-1].get("time_s", 0.0) if rec.history else 0.0
-        print(json.dumps({"item": item, "wall_s": wall, "epoch_s": epoch}), flush=True)
+        times = [h.get("time_s", 0.0) for h in rec.history]  # cumulative, after each epoch's evaluation
+        first = times[0] if times else 0.0
+        epoch = times[1] - times[0] if len(times) > 1 else first
+        print(json.dumps({"item": item, "wall_s": wall, "first_s": first, "epoch_s": epoch,
+                          "trained_s": times[-1] if times else 0.0}), flush=True)
+
+
+def estimate(measured: dict, epochs: int) -> float:
+    """Seconds of a run of ``epochs`` from its shape's two measured epochs: setup, the first epoch,
+    then the second's time for each further one (a run without training costs its setup)."""
+    if not epochs:
+        return measured["setup_s"]
+    return measured["setup_s"] + measured["first_s"] + (epochs - 1) * measured["epoch_s"]
 
 
 def split(items: list[tuple[str, float]], workers: int) -> list[list[str]]:
@@ -120,13 +135,13 @@ def main(argv=None) -> int:
     by_item = {f"{c}:{i}": e for c, i, e in everything}
     for sid, (item, _) in shapes.items():
         m = measured[item]
-        result["shapes"][item] = {"label": by_item[item].name(), "setup_s": max(m["wall_s"] - m["epoch_s"], 0.0),
-                                  "epoch_s": m["epoch_s"]}
+        result["shapes"][item] = {"label": by_item[item].name(), "setup_s": max(m["wall_s"] - m["trained_s"], 0.0),
+                                  "first_s": m["first_s"], "epoch_s": m["epoch_s"]}
     for c, i, e in everything:
         s = result["shapes"][shapes[shape_id(e)][0]]
         rec = records.find(e.key())
         result["runs"].append({"chapter": c, "index": i, "label": e.name(), "epochs": e.epochs,
-                               "estimate_s": s["setup_s"] + e.epochs * s["epoch_s"],
+                               "estimate_s": estimate(s, e.epochs),
                                "recorded_s": rec.wall_time_s if rec else None})
     result["load_after"] = load_average()
     out = Path(a.out)
@@ -156,10 +171,10 @@ def table(result: dict) -> str:
     load = ", ".join(f"{x:.2f}" for x in result["load_before"]) if result["load_before"] else "unknown"
     return (f"# What the `standard` book costs to train on {result['cpus']} CPU cores\n\n"
             f"Written by `python -m benchmarks.standard_cost` ({result['date']}): every distinct run shape "
-            f"({len(result['shapes'])}) trained for one epoch through `wpcore.experiment.run`, {w} at a time "
+            f"({len(result['shapes'])}) trained for two epochs through `wpcore.experiment.run`, {w} at a time "
             f"with one thread each (how `python -m wpcore book` trains on a CPU), then each run estimated "
-            f"as setup + epochs x first epoch (errs high: the first epoch is the slowest and every epoch is "
-            f"counted as evaluated). Measuring took {result['span_s'] / 60:.1f} min; load average before: "
+            f"as setup + first epoch + (epochs - 1) x second epoch (each epoch with its evaluation). "
+            f"Measuring took {result['span_s'] / 60:.1f} min; load average before: "
             f"{load}. The records' own walls were taken on a machine often busy with other work.\n\n"
             + "\n".join(rows) + "\n")
 

@@ -125,7 +125,7 @@ present.show_source(losses.at, losses.at_loss, losses.at_total)
 
 # %% tags=["hide-input"]
 d = plan.data
-display(Markdown(show.plan_sentence(plan)))
+display(Markdown(show.plan_sentence(profile)))
 
 # %%
 exps = study.experiments(profile)

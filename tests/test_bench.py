@@ -94,3 +94,14 @@ def test_gpu_script_cpu_path(tmp_path):
     assert "| wrn-10-1 |" in p.stdout
     rows = json.loads((tmp_path / "gpu.json").read_text())["rows"]
     assert rows[0]["model"] == "wrn-10-1" and rows[0]["ours_step"] > 0
+
+
+def test_standard_cost_counts_the_warm_up_once_and_the_steady_epoch_after():
+    from benchmarks.standard_cost import estimate, shape
+
+    m = {"setup_s": 3.0, "first_s": 7.0, "epoch_s": 2.0}
+    assert estimate(m, 20) == 3.0 + 7.0 + 19 * 2.0
+    assert estimate(m, 1) == 10.0 and estimate(m, 0) == 3.0  # SIFT: no training, its setup only
+    from wpcore.studies import wide_resnets
+    e = wide_resnets.experiments("standard")[0]
+    assert shape(e).epochs == 2 and shape(e).label == "" and e.epochs > 2

@@ -89,16 +89,16 @@ def test_our_runs_are_the_recorded_ones_with_speeds_measured_from_them():
 
 
 def test_a_network_without_a_run_gets_a_labelled_estimate():
-    runs = [{"depth": 10, "width": 1, "block": "B(3,3)", "variant": "", "img_s": 400.0, "device": "gpu A",
-             "shape": (1, 28, 28), "dataset": "fashion-mnist", "rate": r} for r in (1e9, 3e9, 2e9)]
+    runs = [{"depth": 10, "width": 1, "block": "B(3,3)", "variant": "", "img_s": i, "device": "gpu A",
+             "shape": (1, 28, 28), "dataset": "fashion-mnist", "rate": r} for r, i in ((1e9, 200.0), (3e9, 400.0), (2e9, 300.0))]
     runs.append(dict(runs[0], device="cpu B", rate=1e6))
     est = study.estimate_basis(runs)
     assert (est.device, est.runs, est.rate) == ("gpu A", 3, 2e9)  # the machine most runs were made on
     measured = study.speed(runs, est, 10, 1, "B(3,3)")
-    assert measured["measured"] and measured["img_s"] == 400.0 and measured["runs"] == 3
+    assert measured["measured"] and measured["img_s"] == 400.0 and measured["runs"] == 3  # the fastest
     guess = study.speed(runs, est, 16, 4, "B(3,3)")
     assert not guess["measured"] and guess["img_s"] == pytest.approx(2e9 / study.training_flops(16, 4))
-    assert show.speed_text(measured).startswith("400 images/s of fashion-mnist 1x28x28 on gpu A: measured, 3 runs")
+    assert show.speed_text(measured).startswith("400 images/s of fashion-mnist 1x28x28 on gpu A: measured, the fastest of 3 runs")
     assert show.speed_text(guess).endswith("on gpu A: an estimate")
     assert study.speed([], None, 16, 4, "B(3,3)") is None
 

@@ -189,8 +189,18 @@ def peers_table() -> pd.DataFrame:
                          for (t, s), (ta, sa, at) in study.PEERS.items()])
 
 
-def plan_sentence(plan) -> str:
-    """What this profile trains: pairs, data, epochs, methods, seeds."""
+def _two_stage(profile: str, plan) -> dict[tuple, list[str]]:
+    """{seeds: [methods]} of the methods that train more seeds than ``plan.seeds`` at ``profile``."""
+    out: dict[tuple, list[str]] = {}
+    for m in plan.methods:
+        if study.seeds(profile, m) != plan.seeds:
+            out.setdefault(study.seeds(profile, m), []).append(m)
+    return out
+
+
+def plan_sentence(profile: str) -> str:
+    """What ``profile`` trains: pairs, data, epochs, methods, seeds."""
+    plan = study.PLANS[profile]
     d = plan.data
     return (f"This profile: pairs {', '.join(f'{t} → {s}' for t, s in plan.pairs)}; {d['dataset']}"
             + (f" ({d['train_subset']} training images, {d.get('test_subset') or 'all'} test images"
@@ -200,7 +210,9 @@ def plan_sentence(plan) -> str:
             + ", ".join(study.METHOD_NAMES[m] for m in plan.methods)
             + (f" (and {', '.join(study.METHOD_NAMES[m] for m in plan.extra_methods)} on the first pair)"
                if plan.extra_methods else "")
-            + f"; seeds {', '.join(map(str, plan.seeds))}."
+            + f"; seeds {', '.join(map(str, plan.seeds))}"
+            + "".join(f" ({', '.join(study.METHOD_NAMES[m] for m in two)}: seeds {', '.join(map(str, ss))})"
+                      for ss, two in _two_stage(profile, plan).items()) + "."
             + ("" if len(plan.pairs) == len(study.THESIS) else
                " The other thesis pairs are left to the `full` profile: their teachers (WRN-40-1, WRN-40-2) cost "
                "several times more per step than WRN-16-2 on two CPU cores, and gradient AT's double backprop "

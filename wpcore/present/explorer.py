@@ -183,9 +183,9 @@ def chart(ex: study.Explorer, start: tuple[int, int, str] = START) -> alt.VConca
         return alt.X(f"{field}:Q", title=title, scale=alt.Scale(type="log", domain=log_domain(values), nice=False),
                      axis=alt.Axis(format="~s", tickCount=5))
 
-    def marks(x: alt.X, name: str, keep: str = "true") -> alt.LayerChart:
+    def marks(x: alt.X, name: str, keep: str = "true", y: alt.Y = error) -> alt.LayerChart:
         """Every point (``keep``: an expression for those the chart can place), the chosen ringed."""
-        base = alt.Chart(points).encode(x=x, y=error).transform_filter(keep)
+        base = alt.Chart(points).encode(x=x, y=y).transform_filter(keep)
         dots = base.mark_point(filled=True, size=60, strokeWidth=1.5).encode(**enc, tooltip=tips)
         ring = base.mark_point(size=400, strokeWidth=2.5, color="black", filled=False).encode(
             description="chosen:N").transform_filter(chosen).transform_calculate(chosen=f"'{name}: ' + datum.name")
@@ -205,8 +205,14 @@ def chart(ex: study.Explorer, start: tuple[int, int, str] = START) -> alt.VConca
 
     devices = sorted({r["device"] for r in ex.ours}) or ["(no run has a record)"]
     x_time = log_x("time", "wall time of the run (s, log scale)", [r["wall_s"] for r in ex.ours])
-    by_time = marks(x_time, "time", "isValid(datum.time)").properties(
-        title=alt.TitleParams("test error vs training time (ours)", subtitle="measured on " + "; ".join(devices)),
+    # our runs only: their own error axis, so that their spread is not squashed under the thesis's range
+    errs = [r["error"] for r in ex.ours] or [0.0, 100.0]
+    pad = max(0.5, 0.08 * (max(errs) - min(errs)))
+    ours_error = alt.Y("error:Q", title="test error (%)", axis=alt.Axis(tickCount=6, format="~g"),
+                       scale=alt.Scale(domain=[max(0.0, min(errs) - pad), min(100.0, max(errs) + pad)], nice=False))
+    by_time = marks(x_time, "time", "isValid(datum.time)", ours_error).properties(
+        title=alt.TitleParams("test error vs training time (ours)",
+                              subtitle=["measured on " + "; ".join(devices), "its own linear error axis (our runs only)"]),
         **size)
 
     kx = alt.X("width:Q", title="width k (channels 16k, 32k, 64k)",

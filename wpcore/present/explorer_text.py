@@ -36,7 +36,7 @@ def speed_text(s: dict | None) -> str:
     if s is None:
         return "— (no run in this profile to measure or estimate it from)"
     if s["measured"]:
-        runs = f"{s['runs']} run{'s' * (s['runs'] != 1)}"
+        runs = f"the fastest of {s['runs']} runs" if s["runs"] > 1 else "1 run"
         return (f"{rate(s['img_s'])} images/s of {s['dataset']} {geometry(s['shape'])} on {s['device']}: "
                 f"measured, {runs}")
     return f"about {rate(s['img_s'])} images/s of {geometry(s['shape'])} on {s['device']}: an estimate"

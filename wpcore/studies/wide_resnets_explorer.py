@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from statistics import mean, median
+from statistics import median
 
 import torch
 
@@ -236,14 +236,15 @@ class Explorer:
 
 
 def speed(runs: list[dict], estimate: Estimate | None, depth: int, width: int, block: str) -> dict | None:
-    """The training speed of a network: measured (the mean images/s of its plain runs, or of all its
-    runs if it has no plain one, on the machine of the first) or estimated; None without a basis."""
+    """The training speed of a network: measured (the fastest of its plain runs, or of all its runs if
+    it has no plain one, on the machine of the first: other work on a machine only ever slows a run
+    down, so the fastest is the least disturbed) or estimated; None without a basis."""
     mine = [r for r in runs if (r["depth"], r["width"], r["block"]) == (depth, width, block)]
     plain = [r for r in mine if not r["variant"]] or mine
     if plain:
         device = plain[0]["device"]
         same = [r for r in plain if r["device"] == device]
-        return {"measured": True, "img_s": mean(r["img_s"] for r in same), "device": device, "runs": len(same),
+        return {"measured": True, "img_s": max(r["img_s"] for r in same), "device": device, "runs": len(same),
                 "shape": same[0]["shape"], "dataset": same[0]["dataset"]}
     if estimate is None:
         return None
