@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -58,6 +59,18 @@ def interleaved(runners: dict[str, Callable[[], float]], rounds: int) -> dict[st
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; "unknown" elsewhere): the build machines' kind
+    changes, and a CPU time means little without it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def load_average() -> tuple[float, float, float] | None:

@@ -12,7 +12,8 @@ processes with one thread each, which is how ``python -m wpcore book`` trains on
 ``first`` is the first epoch's training and evaluation (warm-up included), ``epoch`` the second's
 (the steady state) and ``setup`` the rest of the wall time (data, model, record). The book's
 training span is the sum over its runs divided by the workers. (Until 2026-12-06 it measured one
-epoch and counted every epoch as the first: on an idle machine that overstated a run up to 3x.)
+epoch and counted every epoch as the first; first epochs turned out 0.7-1.17x of the second, so
+that changed the total by under 10%: the machine changes it by 2x, see the results' README.)
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .measure import load_average
+from .measure import cpu_model, load_average
 
 
 def runs(chapters: list[str] | None = None) -> list[tuple[str, int, object]]:
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
             rec = records.find(e.key())
             per = rec.wall_time_s / max(e.epochs, 1) if rec else 60.0
             shapes[sid] = (f"{c}:{i}", per)
-    result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+    result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "cpu": cpu_model(),
               "workers": a.workers, "load_before": load_average(), "shapes": {}, "runs": []}
     t_start = time.time()
     with tempfile.TemporaryDirectory() as scratch:
@@ -169,7 +170,7 @@ def table(result: dict) -> str:
     rows.append(f"| **all** | {sum(c['runs'] for c in chapters.values())} | **{tot / 3600:.2f}** | "
                 f"**{tot / 3600 / w:.2f}** | {rec / 3600:.2f} |")
     load = ", ".join(f"{x:.2f}" for x in result["load_before"]) if result["load_before"] else "unknown"
-    return (f"# What the `standard` book costs to train on {result['cpus']} CPU cores\n\n"
+    return (f"# What the `standard` book costs to train on {result['cpus']} CPU cores ({result.get('cpu', 'model not recorded')})\n\n"
             f"Written by `python -m benchmarks.standard_cost` ({result['date']}): every distinct run shape "
             f"({len(result['shapes'])}) trained for two epochs through `wpcore.experiment.run`, {w} at a time "
             f"with one thread each (how `python -m wpcore book` trains on a CPU), then each run estimated "
