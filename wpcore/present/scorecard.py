@@ -84,9 +84,10 @@ def headline_html(claims: list[Claim], profile: str) -> str:
     single = n["with"] + n["against"] + n["level"]
     return (f"<p>Under the <code>{html.escape(profile)}</code> profile, <strong>{len(thesis)} claims</strong> of the "
             f"thesis: {tag('holds', 'hold')}, {tag('fails', 'do not hold')}, "
-            f"{tag('undecided', 'undecided by the statistics')}, {single} rest on one seed per side "
-            f"({tag('with', 'the thesis’s way')}, {tag('against', 'against it')}, {tag('level', 'no difference')}) "
-            f"and {tag('missing', 'not measured')}; {len(checks)} implementation checks are listed apart. "
+            f"{tag('undecided', 'undecided by the statistics')}, "
+            + (f"{single} rest on one seed per side ({tag('with', 'the thesis’s way')}, {tag('against', 'against it')}, "
+               f"{tag('level', 'no difference')}) " if single else "")
+            + f"and {tag('missing', 'not measured')}; {len(checks)} implementation checks are listed apart. "
             f"{judged} claim{' is' if judged == 1 else 's are'} judged by a statistical rule with a 5% error rate: "
             f"even if none of {'its' if judged == 1 else 'their'} differences were real, about {chance:.1f} of them "
             "would come out decided by chance.</p>")
