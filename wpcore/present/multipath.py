@@ -143,7 +143,7 @@ def detections_figure(runs: dict, test, labels: list[str], n_images: int = 3, k:
     ``n_images`` test scenes: right detections (IoU >= 0.5 with an object of their class) solid
     green, wrong ones dashed red, ground truth thin white."""
     shown = [test[i] for i in range(min(n_images, len(test)))]
-    fig, axes = plt.subplots(len(labels), len(shown), figsize=(3.0 * len(shown) + 0.4, 3.1 * len(labels)),
+    fig, axes = plt.subplots(len(labels), len(shown), figsize=(2.4 * len(shown) + 0.3, (2.6 + 0.2 * k) * len(labels)),
                              squeeze=False)
     for row, lab in zip(axes, labels):
         dets = top_detections(runs[lab], shown, k)
@@ -152,13 +152,17 @@ def detections_figure(runs: dict, test, labels: list[str], n_images: int = 3, k:
             for b in target["boxes"].tolist():
                 ax.add_patch(plt.Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="white", lw=1,
                                            ls=":"))
-            for ok, b, c, s in zip(correct(det, target), det["boxes"].tolist(), det["labels"].tolist(),
-                                   det["scores"].tolist()):
+            # each box carries its rank; class and score are listed under the scene, where boxes
+            # on the same object cannot make their labels overlap
+            for i, (ok, b, c, s) in enumerate(zip(correct(det, target), det["boxes"].tolist(),
+                                                  det["labels"].tolist(), det["scores"].tolist())):
                 colour = "#009e73" if ok else "#d55e00"
                 ax.add_patch(plt.Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec=colour, lw=2,
                                            ls="-" if ok else "--"))
-                ax.text(b[0], b[1] - 1, f"{test.classes[c - 1]} {s:.2f}", fontsize=7, color="white",
-                        bbox={"facecolor": colour, "edgecolor": "none", "pad": 0.8})
+                ax.text(b[0] + 0.5, b[1] + 0.5, str(i + 1), fontsize=7, color="white", va="top",
+                        bbox={"facecolor": colour, "edgecolor": "none", "pad": 0.6})
+                ax.text(0.0, -0.03 - 0.09 * i, f"{i + 1}  {test.classes[c - 1]} {s:.2f}: {'right' if ok else 'wrong'}",
+                        transform=ax.transAxes, fontsize=8.5, va="top", color=colour)
             ax.set_axis_off()
         row[0].set_title(lab, loc="left", fontsize=9)
     handles = [Line2D([], [], color="#009e73", lw=2, label="right (IoU ≥ 0.5, right class)"),
@@ -166,7 +170,11 @@ def detections_figure(runs: dict, test, labels: list[str], n_images: int = 3, k:
                Line2D([], [], color="grey", lw=1, ls=":", label="ground truth")]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8.5, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"The {k} highest-scoring detections per test scene", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    # room under each row for its list of detections (tight_layout does not count those texts)
+    height = fig.get_figheight()
+    lines = (0.3 + 0.21 * k)  # inches under a row: the list, then the next row's title
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.45 / height, bottom=(lines + 0.25) / height,
+                        wspace=0.08, hspace=lines / (height / len(labels) - lines))
     return fig
 
 

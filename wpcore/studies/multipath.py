@@ -31,6 +31,12 @@ Its pilot (one thread on the shared 2-core machine, so times are loaded ones):
   each), the pretrained Fast R-CNN reached AP 2.9, 4.9, 7.0 and 8.4 at epochs 6, 12, 18 and 24:
   still learning. What the baseline lacks is training length, not initialisation, and four times
   the epochs would cost the integral variant (about 90 s an epoch) more than the chapter's budget.
+- longer Fast R-CNN (pilot 2026-12-06, seed 0, one thread, the idle 2-core Intel Xeon with AMX on
+  which the whole standard book measures 6.0 thread-hours; the standard recipe with only the epochs
+  changed): AP 9.31 at 24 epochs (153 s), 11.51 at 48 (283 s), 15.51 at 96 (549 s; AP50 35.2),
+  against 1.77 (3-seed mean) at 6 and 3.87 at 12. Still learning at 16x; on that machine the whole
+  chapter at 16x would cost about 6.6 thread-hours, so converging it needs a cheaper design
+  (smaller scenes or heads, a higher rate), not only more epochs.
 """
 from __future__ import annotations
 
