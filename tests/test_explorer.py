@@ -6,6 +6,7 @@ Vega from the book and nothing from outside. The slow test opens the smoke book'
 headless Chromium with no kernel and no internet, moves the controls as a reader would, and
 checks that the ringed marks and the row of numbers become those Python computes for the network.
 """
+import json
 import re
 import shutil
 from pathlib import Path
@@ -101,6 +102,30 @@ def test_a_network_without_a_run_gets_a_labelled_estimate():
     assert show.speed_text(measured).startswith("400 images/s of fashion-mnist 1x28x28 on gpu A: measured, the fastest of 3 runs")
     assert show.speed_text(guess).endswith("on gpu A: an estimate")
     assert study.speed([], None, 16, 4, "B(3,3)") is None
+
+
+def test_the_estimate_is_set_against_the_cpu_benchmark_rows(tmp_path):
+    table = tmp_path / "cpu.json"
+    rows = [{"model": "wrn-16-4", "batch": 128, "input": [3, 32, 32], "ours_train": 200.0},
+            {"model": "wrn-16-2", "batch": 128, "input": [3, 16, 16], "ours_train": 900.0},  # not 32x32: left out
+            {"model": "2ch", "batch": 128, "input": [2, 64, 64], "ours_train": 999.0}]
+    table.write_text(json.dumps({"meta": {"threads": 2, "device": "CPU x", "date": "2026-11-28T05:00:00"}, "rows": rows}))
+    est = study.Estimate(rate=2e9, device="cpu A", runs=3)
+    (row,) = study.benchmark_agreement(est, table)
+    assert row["network"] == "WRN-16-4" and row["measured"] == 100.0  # per thread
+    assert row["ratio"] == pytest.approx(2e9 / study.training_flops(16, 4) / 100.0)
+    assert study.benchmark_agreement(None, table) == [] and study.benchmark_agreement(est, tmp_path / "none") == []
+    text = show.agreement_text([dict(row, ratio=5.0)])
+    assert "outside the factor of 3" in text and "WRN-16-4" in text
+
+
+@needs_fmnist
+def test_the_published_estimate_is_within_the_stated_factor_of_the_benchmark():
+    """The standard book's speed estimate (its committed records) against the committed CPU table."""
+    rows = study.benchmark_agreement(study.explorer("standard").estimate)
+    assert {r["network"] for r in rows} >= {"WRN-16-1", "WRN-16-2", "WRN-16-4", "WRN-28-10"}
+    bad = [r for r in rows if not 1 / study.AGREEMENT_FACTOR <= r["ratio"] <= study.AGREEMENT_FACTOR]
+    assert not bad, bad
 
 
 def test_row_gives_the_thesis_tables_and_our_seeds():

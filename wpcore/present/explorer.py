@@ -29,6 +29,7 @@ import altair as alt
 from ..studies import wide_resnets_explorer as study
 from . import vega
 from .explorer_text import (  # noqa: F401
+    agreement_text,
     basis_text,
     geometry,
     net_name,

@@ -82,4 +82,18 @@ def basis_text(ex: study.Explorer) -> str:
     e = ex.estimate
     return (measured + f" Estimate, for a network this profile did not train: the median training rate of its "
             f"{e.runs} runs on {e.device}, {si(e.rate, 'FLOP/s')}, over the training FLOPs above; rough, as small "
-            "networks use a machine less well than large ones.")
+            "networks use a machine less well than large ones." + agreement_text(study.benchmark_agreement(e)))
+
+
+def agreement_text(rows: list[dict]) -> str:
+    """How far the estimate is from the CPU benchmark table ("" without one)."""
+    if not rows:
+        return ""
+    lo, hi = min(r["ratio"] for r in rows), max(r["ratio"] for r in rows)
+    within = all(1 / study.AGREEMENT_FACTOR <= r["ratio"] <= study.AGREEMENT_FACTOR for r in rows)
+    return (f" Against the CPU benchmark table (benchmarks/results/cpu.md, {rows[0]['date']}: our engine at 32x32 "
+            f"on {rows[0]['device']}, per thread): the estimate is {sig(lo, 2)}-{sig(hi, 2)}x the measured rate for "
+            + ", ".join(r["network"] for r in rows)
+            + (f", within the factor of {study.AGREEMENT_FACTOR:g} this page states (below 1: our runs train "
+               "14x14 images, little work a step, some on a loaded machine)."
+               if within else f", outside the factor of {study.AGREEMENT_FACTOR:g} it should be within."))

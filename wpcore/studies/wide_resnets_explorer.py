@@ -27,10 +27,12 @@ k = 1 is counted apart. Eight counts per block type (N = 1, 2 times k = 1-4) giv
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import median
 
 import torch
@@ -222,6 +224,31 @@ def estimate_basis(runs: list[dict]) -> Estimate | None:
     device = Counter(r["device"] for r in runs).most_common(1)[0][0]
     there = [r for r in runs if r["device"] == device]
     return Estimate(median(r["rate"] for r in there), device, len(there))
+
+
+CPU_TABLE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "cpu.json"
+AGREEMENT_FACTOR = 3.0  # the estimate is stated to be within this factor of the CPU benchmark table
+
+
+def benchmark_agreement(estimate: Estimate | None, table: Path = CPU_TABLE) -> list[dict]:
+    """The speed estimate set against the CPU benchmark table (``python -m benchmarks``: our engine,
+    whole training path, 32x32, its own machine and threads) for every WRN it measured: per row the
+    estimate (img/s, one thread, B(3,3)), the table's rate per thread and their ratio. [] without an
+    estimate or a table."""
+    if estimate is None or not table.exists():
+        return []
+    data = json.loads(table.read_text())
+    threads = data["meta"]["threads"]
+    out = []
+    for r in data["rows"]:
+        m = re.fullmatch(r"wrn-(\d+)-(\d+)", r["model"])
+        if not m or tuple(r["input"]) != CIFAR:
+            continue
+        d, k = int(m[1]), int(m[2])
+        est, measured = estimate.img_s(d, k, "B(3,3)"), r["ours_train"] / threads
+        out.append({"network": f"WRN-{d}-{k}", "batch": r["batch"], "estimate": est, "measured": measured,
+                    "ratio": est / measured, "device": data["meta"]["device"], "date": data["meta"]["date"][:10]})
+    return out
 
 
 @dataclass
