@@ -184,8 +184,9 @@ fig = show.ap_curve_figure(runs, labels)
 # Below, the three best detections of the baseline and of the full MultiPath network on the first
 # test scenes, recomputed from the weights stored with their records; a detection is right (solid
 # green) when it overlaps an object of its class by at least half (IoU 0.5), wrong (dashed red)
-# otherwise; each box carries its rank, and its class and score are listed under the scene. With the integral loss the score is the mean of six softmax
-# outputs, and every head whose threshold is above a box's IoU was trained to call that box
+# otherwise; each box carries its rank, and its class and score are listed under the scene.
+# With the integral loss the score is the mean of six softmax outputs, and every head whose
+# threshold is above a box's IoU was trained to call that box
 # background (three of the six for a box at IoU 0.6), so its scores are lower than the others'
 # on the same boxes; AP depends only on how they rank.
 

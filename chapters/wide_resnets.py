@@ -165,8 +165,9 @@ present.show_table(show.ours_table(records, profile),
 # for every run of this profile that has a record. At `standard` those include a width x depth grid
 # trained for this explorer alone (depths 10-40 at widths 1 and 2, width 4 at depths 10 and 16;
 # seed 0 of each, the chapter's recipe): one seed a point, so two points closer than the seed
-# spread of the repeated networks in the table above are not told apart. The thesis's errors and ours are on different
-# data at `quick` and `standard`, so compare the shapes of the two clouds, not their heights.
+# spread of the repeated networks in the table above are not told apart. The thesis's errors and
+# ours are on different data at `quick` and `standard`, so compare the shapes of the two clouds,
+# not their heights.
 # Our speeds are measured from the records, on the machine each names; a network this profile did
 # not train gets an estimate, labelled as such, with its basis under the table. It runs in the
 # page itself, with no kernel and nothing fetched from outside the book.

@@ -172,7 +172,7 @@ def detections_figure(runs: dict, test, labels: list[str], n_images: int = 3, k:
     fig.suptitle(f"The {k} highest-scoring detections per test scene", fontsize=10)
     # room under each row for its list of detections (tight_layout does not count those texts)
     height = fig.get_figheight()
-    lines = (0.3 + 0.21 * k)  # inches under a row: the list, then the next row's title
+    lines = 0.3 + 0.21 * k  # inches under a row: the list, then the next row's title
     fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.45 / height, bottom=(lines + 0.25) / height,
                         wspace=0.08, hspace=lines / (height / len(labels) - lines))
     return fig

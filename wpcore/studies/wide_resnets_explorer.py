@@ -127,16 +127,21 @@ def training_flops(depth: int, width: int, block: str = "B(3,3)", shape: tuple[i
 # --- the thesis ------------------------------------------------------------------------------
 
 
+def wrn_size(name: str) -> tuple[int, int] | None:
+    """(depth, width) of a plain registry WRN name ("wrn-28-10"); None for any other name."""
+    m = re.fullmatch(r"wrn-(\d+)-(\d+)", name)
+    return (int(m[1]), int(m[2])) if m else None
+
+
 def thesis_points() -> list[dict]:
     """The thesis's CIFAR-10 test errors of WRNs without dropout: {depth, width, block, error,
     table, preprocessing, tag} (tag: R official repository, T third-party quote, U unverified)."""
     out = [{"depth": d, "width": k, "block": "B(3,3)", "error": e, "table": "Table 4", "preprocessing": "ZCA",
             "tag": tag} for (d, k), (e, tag) in TABLE4_ZCA.items()]
     for name, row in THESIS.items():
-        m = re.fullmatch(r"wrn-(\d+)-(\d+)", name)
-        if m:
+        if size := wrn_size(name):
             table, tag = re.fullmatch(r"(Table \d+) \[(\w)\]", row["source"]).groups()
-            out.append({"depth": int(m[1]), "width": int(m[2]), "block": "B(3,3)", "error": row["cifar-10"],
+            out.append({"depth": size[0], "width": size[1], "block": "B(3,3)", "error": row["cifar-10"],
                         "table": table, "preprocessing": "meanstd", "tag": tag})
     out += [{"depth": d, "width": 2, "block": b, "error": e, "table": "Table 2", "preprocessing": "", "tag": "U"}
             for b, (d, e) in TABLE2_BLOCKS.items()]
@@ -241,10 +246,10 @@ def benchmark_agreement(estimate: Estimate | None, table: Path = CPU_TABLE) -> l
     threads = data["meta"]["threads"]
     out = []
     for r in data["rows"]:
-        m = re.fullmatch(r"wrn-(\d+)-(\d+)", r["model"])
-        if not m or tuple(r["input"]) != CIFAR:
+        size = wrn_size(r["model"])
+        if size is None or tuple(r["input"]) != CIFAR:
             continue
-        d, k = int(m[1]), int(m[2])
+        d, k = size
         est, measured = estimate.img_s(d, k, "B(3,3)"), r["ours_train"] / threads
         out.append({"network": f"WRN-{d}-{k}", "batch": r["batch"], "estimate": est, "measured": measured,
                     "ratio": est / measured, "device": data["meta"]["device"], "date": data["meta"]["date"][:10]})
