@@ -1,6 +1,10 @@
 """What the `standard` book costs to train from nothing on this machine, measured two epochs a run shape.
 
-``python -m benchmarks.standard_cost [--workers 2] [--chapters ...] [--out benchmarks/results/standard_cost]``
+``python -m benchmarks.standard_cost [--workers 2] [--chapters ...] [--merge] [--out benchmarks/results/standard_cost]``
+
+``--chapters X --merge`` measures chapter X again and replaces its shapes and runs in the existing
+table, keeping the other chapters' measurements (after a change to one chapter's design; the
+table then says which chapters were measured when).
 
 A rebuild of every `standard` record takes hours; the records' own wall times were taken on a machine
 often loaded by other work, so they overstate it (up to 15x, `records verify` re-timings). This
@@ -96,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chapters", nargs="*")
     ap.add_argument("--out", default="benchmarks/results/standard_cost")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --chapters: replace those chapters in the existing table, keep the others")
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--runs", help=argparse.SUPPRESS)
@@ -146,10 +152,28 @@ def main(argv=None) -> int:
                                "recorded_s": rec.wall_time_s if rec else None})
     result["load_after"] = load_average()
     out = Path(a.out)
+    if a.merge:
+        result = merged(json.loads(out.with_suffix(".json").read_text()), result, {c for c, _, _ in everything})
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     out.with_suffix(".md").write_text(table(result))
     print(table(result))
     return 0
+
+
+def merged(old: dict, new: dict, chapters: set[str]) -> dict:
+    """``old`` with the shapes and runs of ``chapters`` replaced by ``new``'s; ``measured`` lists
+    each chapter's date and CPU (the machine must be the same for the sum to mean anything)."""
+    if old.get("cpu") != new.get("cpu") or old.get("workers") != new.get("workers"):
+        raise SystemExit(f"--merge: the table was measured on {old.get('cpu')!r} with {old.get('workers')} workers, "
+                         f"this run on {new.get('cpu')!r} with {new.get('workers')}: measure every chapter again")
+    when = old.get("measured") or {r["chapter"]: old["date"] for r in old["runs"]}
+    keep = {k: v for k, v in old["shapes"].items() if k.split(":")[0] not in chapters}
+    out = {**old, "shapes": {**keep, **new["shapes"]},
+           "runs": [r for r in old["runs"] if r["chapter"] not in chapters] + new["runs"],
+           "measured": {**when, **{c: new["date"] for c in chapters}}}
+    order = list(dict.fromkeys(r["chapter"] for r in old["runs"] + new["runs"]))
+    out["runs"].sort(key=lambda r: (order.index(r["chapter"]), r["index"]))
+    return out
 
 
 def table(result: dict) -> str:
@@ -177,6 +201,9 @@ def table(result: dict) -> str:
             f"as setup + first epoch + (epochs - 1) x second epoch (each epoch with its evaluation). "
             f"Measuring took {result['span_s'] / 60:.1f} min; load average before: "
             f"{load}. The records' own walls were taken on a machine often busy with other work.\n\n"
+            + ("Chapters measured again later (`--merge`, same machine): "
+               + ", ".join(f"{c} {d}" for c, d in result["measured"].items() if d != result["date"]) + ".\n\n"
+               if any(d != result["date"] for d in result.get("measured", {}).values()) else "")
             + "\n".join(rows) + "\n")
 
 

@@ -105,3 +105,20 @@ def test_standard_cost_counts_the_warm_up_once_and_the_steady_epoch_after():
     from wpcore.studies import wide_resnets
     e = wide_resnets.experiments("standard")[0]
     assert shape(e).epochs == 2 and shape(e).label == "" and e.epochs > 2
+
+
+def test_standard_cost_merge_replaces_one_chapter_and_refuses_another_machine():
+    from benchmarks.standard_cost import merged, table
+
+    def run(c, i, s):
+        return {"chapter": c, "index": i, "label": "x", "epochs": 2, "estimate_s": s, "recorded_s": None}
+
+    old = {"date": "d1", "cpu": "A", "workers": 2, "cpus": 2, "span_s": 60, "load_before": None,
+           "shapes": {"a:0": {"epoch_s": 1.0}, "b:0": {"epoch_s": 5.0}}, "runs": [run("a", 0, 10.0), run("b", 0, 50.0)]}
+    new = {**old, "date": "d2", "shapes": {"b:0": {"epoch_s": 7.0}}, "runs": [run("b", 0, 70.0)]}
+    out = merged(old, new, {"b"})
+    assert out["shapes"] == {"a:0": {"epoch_s": 1.0}, "b:0": {"epoch_s": 7.0}}
+    assert [(r["chapter"], r["estimate_s"]) for r in out["runs"]] == [("a", 10.0), ("b", 70.0)]
+    assert out["measured"] == {"a": "d1", "b": "d2"} and "b d2" in table(out)
+    with pytest.raises(SystemExit, match="measure every chapter again"):
+        merged(old, {**new, "cpu": "B"}, {"b"})

@@ -36,8 +36,12 @@ def provenance(records, profile: str, wall_s: float | None = None, chapter: str 
     devices = Counter(r.device.get("name") or f"{r.device.get('type')} ({r.device.get('threads')} "
                       f"thread{'' if r.device.get('threads') == 1 else 's'})"
                       for r in records)
-    codes = Counter(f"wpcore {r.code.get('wpcore')} @ {r.code.get('git') or 'no git'}"
-                    + (" (modified)" if r.code.get("dirty") else "") for r in records)
+    versions = sorted({str(r.code.get("wpcore")) for r in records})
+    commits = sorted({(r.code.get("git") or "no git")[:7] for r in records})
+    dirty = sum(bool(r.code.get("dirty")) for r in records)
+    code = (f"wpcore {', '.join(versions)} at {len(commits)} commit{'s' * (len(commits) != 1)} "
+            f"({', '.join(commits)})"
+            + (f"; {dirty} of the runs from a work tree with uncommitted changes" if dirty else ""))
     datasets = sorted({r.config.get("dataset", "?") for r in records})
     precisions = Counter(r.precision or r.config.get("precision", "?") for r in records)
     seeds = sorted({r.config.get("seed", 0) for r in records})
@@ -46,19 +50,26 @@ def provenance(records, profile: str, wall_s: float | None = None, chapter: str 
     lines = [
         f"**Provenance.** Profile `{profile}`; data: {', '.join(datasets) or '—'}; "
         f"{len(records)} runs (seeds {', '.join(map(str, seeds)) or '—'}), trained on "
-        + "; ".join(f"{d} ×{n}" for d, n in devices.items())
+        + "; ".join(f"{d} ({n} runs)" if len(devices) > 1 else d for d, n in devices.items())
         + " in " + ", ".join(f"{p} ×{n}" if len(precisions) > 1 else p for p, n in precisions.items())
         + (" (bf16 autocast: convolutions in bf16, weights and batch norm in fp32)" if "bf16" in precisions else "")
         + ".",
-        f"Code: {'; '.join(codes)}. Records made {dates[0] if dates else '—'}"
+        f"Code: {code}. Records made {dates[0] if dates else '—'}"
         + (f" to {dates[-1]}" if dates and dates[-1] != dates[0] else "")
         + f"; total training time in the records {train_s:.0f} s"
         + (f"; this page executed in {wall_s:.0f} s" if wall_s is not None else "")
         + f" on {dt.date.today().isoformat()}.",
     ]
     if chapter:
-        lines.append(f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
-                     f"--chapter {chapter}` (records with matching keys are reused; delete `runs/` to retrain).")
+        rebuild = (f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
+                   f"--chapter {chapter}`")
+        if any(r.published for r in records):
+            lines.append(rebuild + f" (it reuses the published records under `results/{profile}/`; to train one "
+                         f"again and compare it number by number: `python -m wpcore records --profile {profile} "
+                         f"verify --chapter {chapter} --index N`, N from `python -m wpcore plan --profile {profile} "
+                         f"--chapter {chapter}`).")
+        else:
+            lines.append(rebuild + " (records with matching keys are reused; delete `runs/` to retrain).")
     stale = stale_lines(records)
     if stale:
         lines.append("**Made with older code.** " + " ".join(stale))
