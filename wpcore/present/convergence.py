@@ -69,6 +69,7 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     plt.show()
     from .verdicts import label as verdict_label
 
-    display(Markdown(f"{check.claim} *Ours:* {check.ours}. **{verdict_label(check)}**. "
+    display(Markdown(f"**Check, to pass or fail.** {check.claim} *Ours:* {check.ours}. "
+                     f"**{verdict_label(check)}**. "
                      f"So the runs of this chapter are {training_state(check, profile)}."))
     return check

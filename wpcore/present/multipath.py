@@ -262,15 +262,19 @@ def thesis_table() -> pd.DataFrame:
 
 def recipe_sentence(e, profile: str, seeds: list[int] | None = None) -> str:
     """The training recipe of the ablation's runs under ``profile`` (``seeds``: those it runs; default e's)."""
+    from ..studies import multipath as study
+
     seeds = seeds or [e.seed]
     size = e.options.get("scene_size")
+    dropout = e.model_kw.get("dropout", 0.5)
+    note = f". Dropout {dropout:g} where the thesis has 0.5: {study.DROPOUT_REASON}" if dropout != 0.5 else ""
     warm = f", linear warm-up over the first {e.warmup:.0%}" if e.warmup else ""
     return (f"Recipe under `{profile}`: {e.epochs} epoch{'s' * (e.epochs != 1)} of "
             f"{e.options.get('train_images') or 'all'} training images ({e.dataset}"
             f"{f', {size}x{size} pixels' if size else ''}), batch {e.batch_size}, learning "
             f"rate {e.lr:g}{warm}, x{e.gamma:g} at {', '.join(f'{m:.0%}' for m in e.milestones)} of training, "
             f"weight decay {e.weight_decay:g}, {e.model_kw.get('rois_per_image', 64)} RoIs per image and head, "
-            f"seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}.")
+            f"dropout {dropout:g} after fc6 and fc7, seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}{note}.")
 
 
 def data_sentence(e, test, profile: str) -> str:

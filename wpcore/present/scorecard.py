@@ -63,7 +63,7 @@ def summary_html(claims: list[Claim]) -> str:
         rows.append(f'<tr><td><a href="../chapters/{ch}.html">{html.escape(TITLES.get(ch, ch))}</a></td>'
                     f"<td>{len(mine)}</td><td>{badges}</td><td>{f'{ok} of {len(checks)} pass' if checks else '—'}</td></tr>")
     return ('<table class="wp-dashboard"><thead><tr><th>chapter</th><th>claims</th><th>verdicts</th>'
-            f"<th>implementation checks</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"<th>checks</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def counts(claims: list[Claim]) -> Counter:
@@ -87,7 +87,7 @@ def headline_html(claims: list[Claim], profile: str) -> str:
             f"{tag('undecided', 'undecided by the statistics')}, "
             + (f"{single} rest on one seed per side ({tag('with', 'the thesis’s way')}, {tag('against', 'against it')}, "
                f"{tag('level', 'no difference')}) " if single else "")
-            + f"and {tag('missing', 'not measured')}; {len(checks)} implementation checks are listed apart. "
+            + f"and {tag('missing', 'not measured')}; {len(checks)} checks (code and convergence) are listed apart. "
             f"{judged} claim{' is' if judged == 1 else 's are'} judged by a statistical rule with a 5% error rate: "
             f"even if none of {'its' if judged == 1 else 'their'} differences were real, about {chance:.1f} of them "
             "would come out decided by chance.</p>")
@@ -186,7 +186,8 @@ def show(claims: list[Claim], profile: str, records) -> None:
     display(Markdown("## Claim by claim\n\nEach claim links to its section in its chapter; unfold a row for the "
                      "thesis's number, ours and how the verdict was reached."))
     display(HTML(claims_html(thesis)))
-    display(Markdown("## Implementation checks\n\nNot claims of the thesis: they show that our code does what it "
-                     "should, and are not counted above."))
+    display(Markdown("## Checks\n\nNot claims of the thesis: they test that our code does what it should and "
+                     "whether each chapter's baseline has learned its task (its convergence check), and are not "
+                     "counted above."))
     display(HTML(claims_html(checks)))
     display(Markdown(built_from(profile, records)))

@@ -73,8 +73,7 @@ def _thesis_outside(e) -> str:
 
 
 def _direction(e) -> str:
-    return {True: " Our result goes the thesis's way.", False: " Our result goes against the thesis.",
-            None: ""}[e.agrees]
+    return {True: " Its sign goes the thesis's way.", False: " Its sign goes against the thesis.", None: ""}[e.agrees]
 
 
 def explain(c: Claim) -> str:
@@ -94,7 +93,7 @@ def _explain(c: Claim) -> str:
         return e.note or "The runs were not made on the same machine, so their speeds cannot be compared."
     if e.rule is Rule.CHECK:
         ok = "within" if v is Verdict.HOLDS else "beyond"
-        return f"Implementation check: {num(e.diff, False)} {e.unit} is {ok} the tolerance {num(e.margin, False)}."
+        return f"Check: {num(e.diff, False)} {e.unit} is {ok} the tolerance {num(e.margin, False)}."
     if v is Verdict.INDICATIVE:
         margin = f" (margin {num(e.margin, False)})" if e.margin is not None else ""
         return (f"One run per side, so no spread and no statistics: the difference is {num(e.diff)} {e.unit}"
@@ -152,8 +151,8 @@ def show_verdicts(claims, profile: str, limits: str) -> None:
                              f"- *Ours:* {c.ours}\n- *Verdict:* **{label(c)}**. {explain(c)}"))
     checks = [c for c in claims if c.kind is Kind.CHECK]
     if checks:
-        display(Markdown("**Implementation checks** (not claims of the thesis; they show that our code does what "
-                         "it should):\n\n" + "\n".join(f"- {c.claim} *Ours:* {c.ours}. **{label(c)}**: {explain(c)}"
+        display(Markdown("**Checks** (not claims of the thesis: they test that our code does what it should "
+                         "and whether the baseline has learned its task):\n\n" + "\n".join(f"- {c.claim} *Ours:* {c.ours}. **{label(c)}**: {explain(c)}"
                                                      for c in checks)))
     against = [c for c in claims if c.kind is Kind.CLAIM and c.against]
     if against:

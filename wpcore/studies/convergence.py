@@ -4,7 +4,7 @@ Each study names its baseline runs at its profile's training length and at short
 ones (``convergence(profile) -> {multiplier: [experiments, one per seed]}``, with 1 the length
 every other run of the chapter uses). The check: training twice as long changes the baseline's
 mean test metric by less than one seed standard deviation at the profile's length. It is an
-implementation check of the profile, not a claim of the thesis, and the page draws it as a small
+check of the profile (has the baseline learned?), not a claim of the thesis, and the page draws it as a small
 figure (metric against training length, one dot per seed).
 """
 from __future__ import annotations
@@ -61,12 +61,15 @@ def values(records, runs: dict[float, list], metric: str = "test_error") -> dict
     return {m: [by_key[e.key()].final[metric] for e in exps if e.key() in by_key] for m, exps in runs.items()}
 
 
+METRIC_NAMES = {"fpr95": "FPR95", "test_error": "test error"}  # how a sentence names a record's metric
+
+
 def check(chapter: str, records, runs: dict[float, list], what: str, metric: str = "test_error",
           unit: str = "points of test error") -> Claim:
     """The check "doubling the training of ``what`` changes its ``metric`` by less than one seed s.d.\""""
     vals = values(records, runs, metric)
     base, doubled = vals.get(1, []), vals.get(2, [])
-    claim = f"The baseline ({what}) has converged: training it twice as long changes its {metric.replace('_', ' ')} " \
+    claim = f"The baseline ({what}) has converged: training it twice as long changes its {METRIC_NAMES.get(metric, metric.replace('_', ' '))} " \
             "by less than one seed standard deviation."
     if len(base) < 2 or not doubled:
         verdict, ev = v.not_measured(Rule.CHECK, unit, "needs two seeds or more at the profile's length and "
@@ -75,6 +78,6 @@ def check(chapter: str, records, runs: dict[float, list], what: str, metric: str
     else:
         change, sd = abs(mean(doubled) - mean(base)), stdev(base)
         verdict, ev = v.check(change, sd, unit, note=f"{len(base)} and {len(doubled)} seeds")
-        ours = (f"{metric.replace('_', ' ')} {mean(base):.2f} ± {sd:.2f} at the profile's length, "
+        ours = (f"{METRIC_NAMES.get(metric, metric.replace('_', ' '))} {mean(base):.2f} ± {sd:.2f} at the profile's length, "
                 f"{mean(doubled):.2f} at twice that: a change of {change:.2f} against one s.d. of {sd:.2f}")
     return Claim(chapter, claim, "— (a check of our profile, not a thesis claim)", ours, verdict, ev, kind=Kind.CHECK)
