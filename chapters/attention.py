@@ -206,7 +206,7 @@ present.show_table(pd.DataFrame([{k: v for k, v in r.items() if k != "errors"} f
 # ## Thesis vs ours
 
 # %% tags=["hide-input"]
-present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({profile} profile) next to the thesis")
+present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({profile} profile) next to the thesis ({study.THESIS_SOURCE})")
 
 # %% [markdown]
 # ## Have the networks learned their task?

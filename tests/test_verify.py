@@ -41,3 +41,22 @@ def test_the_command_exits_1_when_a_record_differs(tmp_path, monkeypatch):
     rec.path.write_text(json.dumps(d))
     assert main(["records", "verify", "--key", rec.key, "--device", "cpu"]) == 1
     assert main(["records", "verify", "--key", rec.key, "--device", "cpu", "--tolerance", "2"]) == 0
+
+
+def test_verify_trains_with_the_thread_count_that_made_the_record():
+    import torch
+
+    outer = torch.get_num_threads()
+    torch.set_num_threads(2)  # not the record's 1, so the test can fail
+    before = torch.get_num_threads()
+    base = {"key": "k", "config": {}, "history": [], "final": {}, "wall_time_s": 0.0, "code": {}, "data": {},
+            "created": ""}
+    rec = records.Record.from_json({**base, "device": {"type": "cpu", "threads": 1}})
+    seen = []
+    with verify.threads_of(rec, "cpu"):
+        seen.append(torch.get_num_threads())
+    assert seen == [1] and torch.get_num_threads() == before
+    gpu_made = records.Record.from_json({**base, "device": {"type": "cuda", "threads": 1}})
+    with verify.threads_of(gpu_made, "cpu"):
+        assert torch.get_num_threads() == before
+    torch.set_num_threads(outer)

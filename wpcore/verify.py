@@ -10,6 +10,7 @@ agree exactly; on another CPU or a GPU the order of floating-point sums differs,
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from dataclasses import dataclass
@@ -54,10 +55,29 @@ def difference(published: Record, again: Record) -> tuple[float, str]:
     return worst, where
 
 
+@contextlib.contextmanager
+def threads_of(record: Record, device: str | None):
+    """On a CPU, train with the thread count that made ``record`` (bf16 and fp32 sums are split
+    differently across threads, and a detector's training then drifts: a MultiPath record trained
+    with 1 thread and verified with 2 differed by 7 APm points); elsewhere, leave it."""
+    import torch
+
+    threads = record.device.get("threads")
+    cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cpu" and record.device.get("type") == "cpu"
+    before = torch.get_num_threads()
+    if cpu and threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def verify(record: Record, device: str | None = None, log=None) -> Comparison:
-    """Train ``record``'s experiment again in a scratch folder and compare the histories."""
+    """Train ``record``'s experiment again in a scratch folder (on a CPU with the record's thread
+    count) and compare the histories."""
     exp = experiment.of_record(record)
-    with tempfile.TemporaryDirectory(prefix="wpcore-verify-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="wpcore-verify-") as scratch, threads_of(record, device):
         again = experiment.run(exp, device=device, force=True, resume=False, runs=Path(scratch), log=log)
     d, where = difference(record, again)
     return Comparison(record.key, exp.name(), d, where, record.wall_time_s, again.wall_time_s)

@@ -227,6 +227,6 @@ def thesis_vs_ours(rows: list[dict], dataset: str) -> pd.DataFrame:
         t, s = r["pair"].split(" → ")
         ref = study.THESIS.get((t, s), {}).get(keys.get(r["method"], "teacher"))
         out.append({"pair": r["pair"], "method": r["method"], f"ours: {dataset} error (%)": r["test error (%)"],
-                    "seeds": r["seeds"], "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "—",
-                    "source": study.THESIS_SOURCE if ref else "— (no thesis number for this pair or method)"})
+                    "seeds": r["seeds"],
+                    "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "— (none for this pair or method)"})
     return pd.DataFrame(out)
