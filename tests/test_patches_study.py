@@ -193,7 +193,7 @@ def test_standard_claims_include_the_convergence_check_on_fpr95():
     recs += [fake("2ch", 10.4 + s, s, key=e.key()) for s, e in enumerate(c[2])]
     check = [x for x in study.claims(recs, "standard") if "converged" in x.claim]
     assert len(check) == 1 and check[0].verdict is Verdict.HOLDS  # moved 0.4 < one s.d. (0.71)
-    assert "fpr95" in check[0].ours and check[0].evidence.unit == study.UNIT
+    assert "FPR95" in check[0].ours and check[0].evidence.unit == study.UNIT
 
 
 def test_every_profile_runs_on_data_the_plan_knows():
