@@ -47,6 +47,12 @@ are loaded ones):
   heads start from scratch and train for minutes. Also tried at 12 epochs without dropout: cosine
   schedule with a 10% warm-up at lr 0.04, AP 11.16; batch 4 (twice the steps), 11.19 in 84 s;
   RoIAlign instead of RoI pooling, 15.12 in 109 s (the thesis pools; kept).
+- how long until it converges (pilot 2026-12-06, seed 0, the no-dropout design with only the epochs
+  changed, one thread): AP 14.58 at 24 epochs, 18.26 at 48 (the convergence check's record), 18.12 at
+  96 (316 s), 19.64 at 192 (609 s). Doubling 48 -> 96 moves it by 0.14, under the seed s.d. at 48
+  (0.25, seeds 0 and 1: 18.26, 18.61), 96 -> 192 by 1.5. A 48-epoch design with its check at 96 would
+  pass; it would cost the chapter about 3.3 thread-hours (the integral variant alone 42 s an epoch)
+  and the book about 4.5 hours of the 2 cores, over the 4-hour goal, so the profile stays at 24.
 """
 from __future__ import annotations
 

@@ -71,7 +71,9 @@ SETUP = {
     # designs); the pilot at lr 0.05 (closer to the official ASGD's eta0 = 0.1) reached 9.88% at 8
     # epochs and 8.33% at 16 (seed 0). Longer (pilot 2026-12-06, seed 0, the idle Intel Xeon with AMX,
     # 2ch at 97 s per 16 epochs there): 5.53% at 64 epochs, 4.95% at 128 (8.60 at 16, 6.82 at 32): still
-    # falling by more than one seed s.d. (about 0.4) at 64 -> 128. A higher rate is worse: lr 0.1 gave
+    # falling by more than one seed s.d. (about 0.4) at 64 -> 128; 4.85% at 256 (966 s), so 128 -> 256
+    # moves it by 0.10: 2ch converges at about 128 epochs (8x this profile), where one run costs about
+    # 480 s and the chapter's 21 runs about 8 thread-hours. A higher rate is worse: lr 0.1 gave
     # 9.60% at 16 epochs and 7.73% at 32.
     "standard": {"dataset": "mixed", "epochs": 16, "batch_size": 128, "lr": 0.05, "milestones": (0.5, 0.75),
                  "model_kw": {"width": 0.5}, "options": {"n_train": 20480, "n_test": 8000}},
