@@ -93,7 +93,7 @@ def _explain(c: Claim) -> str:
         return e.note or "The runs were not made on the same machine, so their speeds cannot be compared."
     if e.rule is Rule.CHECK:
         ok = "within" if v is Verdict.HOLDS else "beyond"
-        return f"Check: {num(e.diff, False)} {e.unit} is {ok} the tolerance {num(e.margin, False)}."
+        return f"{num(e.diff, False)} {e.unit} is {ok} the tolerance {num(e.margin, False)}."
     if v is Verdict.INDICATIVE:
         margin = f" (margin {num(e.margin, False)})" if e.margin is not None else ""
         return (f"One run per side, so no spread and no statistics: the difference is {num(e.diff)} {e.unit}"
