@@ -157,11 +157,10 @@ def claims_html(claims: list[Claim]) -> str:
 
 def built_from(profile: str, records) -> str:
     """The profile and the code versions of the records the verdicts read."""
-    codes = Counter(f"wpcore {r.code.get('wpcore')} @ {(r.code.get('git') or 'no git')[:12]}"
-                    + (" (modified)" if r.code.get("dirty") else "") for r in records)
+    from .tables import code_versions
+
     dates = sorted(r.created[:10] for r in records)
-    return (f"Built from the `{profile}` profile's records: {len(records)} runs, code "
-            + "; ".join(f"{c} ({n} runs)" for c, n in codes.most_common())
+    return (f"Built from the `{profile}` profile's records: {len(records)} runs, code {code_versions(records)}"
             + (f", made {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else "") + ".")
 
 

@@ -27,6 +27,16 @@ def show_table(df: pd.DataFrame, caption: str | None = None):
     display(styler)
 
 
+def code_versions(records) -> str:
+    """The code the records were made with, in one phrase: versions, commits, uncommitted runs."""
+    versions = sorted({str(r.code.get("wpcore")) for r in records})
+    commits = sorted({(r.code.get("git") or "no git")[:7] for r in records})
+    dirty = sum(bool(r.code.get("dirty")) for r in records)
+    return (f"wpcore {', '.join(versions)} at {len(commits)} commit{'s' * (len(commits) != 1)} "
+            f"({', '.join(commits)})"
+            + (f"; {dirty} of the runs from a work tree with uncommitted changes" if dirty else ""))
+
+
 def provenance(records, profile: str, wall_s: float | None = None, chapter: str | None = None):
     """A banner: profile, datasets, devices, dates, code versions, seeds, wall time, and, for a
     ``chapter`` (its name in ``chapters/``), the command that rebuilds its page."""
@@ -36,12 +46,7 @@ def provenance(records, profile: str, wall_s: float | None = None, chapter: str 
     devices = Counter(r.device.get("name") or f"{r.device.get('type')} ({r.device.get('threads')} "
                       f"thread{'' if r.device.get('threads') == 1 else 's'})"
                       for r in records)
-    versions = sorted({str(r.code.get("wpcore")) for r in records})
-    commits = sorted({(r.code.get("git") or "no git")[:7] for r in records})
-    dirty = sum(bool(r.code.get("dirty")) for r in records)
-    code = (f"wpcore {', '.join(versions)} at {len(commits)} commit{'s' * (len(commits) != 1)} "
-            f"({', '.join(commits)})"
-            + (f"; {dirty} of the runs from a work tree with uncommitted changes" if dirty else ""))
+    code = code_versions(records)
     datasets = sorted({r.config.get("dataset", "?") for r in records})
     precisions = Counter(r.precision or r.config.get("precision", "?") for r in records)
     seeds = sorted({r.config.get("seed", 0) for r in records})
