@@ -63,7 +63,7 @@ def threads_of(record: Record, device: str | None):
     import torch
 
     threads = record.device.get("threads")
-    cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cpu" and record.device.get("type") == "cpu"
+    cpu = (device or experiment.default_device().type) == "cpu" and record.device.get("type") == "cpu"
     before = torch.get_num_threads()
     if cpu and threads:
         torch.set_num_threads(int(threads))

@@ -7,6 +7,7 @@ foveal regions of one proposal on a real test scene (``foveal_boxes`` at the net
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import matplotlib.pyplot as plt
@@ -19,7 +20,7 @@ from torchvision.ops import box_iou
 from .. import nets
 from ..data.coco import collate
 from ..experiment import load_model
-from ..nets.multipath import foveal_boxes
+from ..nets.multipath import MultiPathNet, foveal_boxes
 from . import diagrams as D
 from .figures import legend_outside
 from .tables import fmt
@@ -266,8 +267,9 @@ def recipe_sentence(e, profile: str, seeds: list[int] | None = None) -> str:
 
     seeds = seeds or [e.seed]
     size = e.options.get("scene_size")
-    dropout = e.model_kw.get("dropout", 0.5)
-    note = f". Dropout {dropout:g} where the thesis has 0.5: {study.DROPOUT_REASON}" if dropout != 0.5 else ""
+    thesis = inspect.signature(MultiPathNet).parameters["dropout"].default  # the builder's default is the thesis's
+    dropout = e.model_kw.get("dropout", thesis)
+    note = f". Dropout {dropout:g} where the thesis has {thesis:g}: {study.DROPOUT_REASON}" if dropout != thesis else ""
     warm = f", linear warm-up over the first {e.warmup:.0%}" if e.warmup else ""
     return (f"Recipe under `{profile}`: {e.epochs} epoch{'s' * (e.epochs != 1)} of "
             f"{e.options.get('train_images') or 'all'} training images ({e.dataset}"

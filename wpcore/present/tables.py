@@ -68,9 +68,9 @@ def provenance(records, profile: str, wall_s: float | None = None, chapter: str 
     if chapter:
         rebuild = (f"Rerun this page: `make setup && .venv/bin/python -m wpcore book --profile {profile} "
                    f"--chapter {chapter}`")
-        from ..records import RESULTS
+        from ..publish import published_chapters
 
-        if (RESULTS / profile).is_dir():  # a published profile: its records live in results/, not runs/
+        if chapter in published_chapters(profile):  # its records live in results/<profile>/, not runs/
             lines.append(rebuild + f" (it reuses the published records under `results/{profile}/`; to train one "
                          f"again and compare it number by number: `python -m wpcore records --profile {profile} "
                          f"verify --chapter {chapter} --index N`, N from `python -m wpcore plan --profile {profile} "
