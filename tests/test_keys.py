@@ -86,3 +86,16 @@ def test_a_record_keeps_the_precision_it_used_and_the_content_of_its_data():
     assert len(rec.data["content"]["train"]) == 16 and rec.data["content"]["train"] != rec.data["content"]["test"]
     other = experiment.run(dataclasses.replace(tiny(), train_subset=64))
     assert other.data["content"]["train"] != rec.data["content"]["train"]
+
+
+def test_a_record_reused_in_another_role_is_found_under_the_name_that_asks_for_it():
+    """MultiPath's 48-epoch Fast R-CNN records were made as the 24-epoch design's "(2x training)"
+    runs; the 48-epoch design reuses them as its baseline, and grouping by their stored label left
+    that baseline with one seed."""
+    made = experiment.run(dataclasses.replace(tiny(), label="baseline (2x training)"))
+    asked = dataclasses.replace(tiny(), label="baseline")
+    assert experiment.run(asked).extra["label"] == "baseline"
+    assert experiment.find(asked).extra["label"] == "baseline" and experiment.find(asked).key == made.key
+    assert records.find(made.key).extra["label"] == "baseline (2x training)"  # the file is not rewritten
+    assert experiment.find(dataclasses.replace(tiny(), label="")).extra["label"] == "baseline (2x training)"
+    assert experiment.find(dataclasses.replace(tiny(), epochs=5)) is None

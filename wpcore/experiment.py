@@ -188,6 +188,16 @@ def staleness(rec: Record, exp: Experiment) -> list[str]:
     return why
 
 
+def find(exp: Experiment, runs: Path | None = None) -> Record | None:
+    """The record of ``exp`` (``records.find`` of its key), under the name ``exp`` gives it. A label is
+    not part of the key, so one record can serve two roles: a convergence check's longer run that a
+    later design makes its baseline is found under the baseline's name, not the one it was made with."""
+    rec = records.find(exp.key(), runs)
+    if rec is None or not exp.label or rec.extra.get("label") == exp.label:
+        return rec
+    return dataclasses.replace(rec, extra={**rec.extra, "label": exp.label})
+
+
 def of_record(record: Record) -> Experiment:
     """The experiment a record was made by (its config holds every field but the label)."""
     names = {f.name for f in dataclasses.fields(Experiment)}
@@ -232,7 +242,7 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     key = exp.key()
     fp = exp.fingerprint()
     if not force:
-        rec = records.find(key, runs)
+        rec = find(exp, runs)
         if rec is not None:
             why = staleness(rec, exp)
             if not why or (rec.published and not retrain_stale):

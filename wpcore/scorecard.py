@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from . import records, studies
+from . import experiment, records, studies
 from .studies.claim import Claim, Rule
 from .studies.verdict import not_measured
 
@@ -30,7 +30,7 @@ def collect(profile: str) -> tuple[list[Claim], list[dict]]:
     claims, runs = [], []
     for mod in study_modules():
         exps = mod.experiments(profile)
-        found = [records.find(e.key()) for e in exps]
+        found = [experiment.find(e) for e in exps]
         have = [r for r in found if r is not None]
         runs.append({"chapter": mod.CHAPTER, "runs found": f"{len(have)} of {len(exps)}"})
         if exps and len(have) == len(exps):

@@ -167,9 +167,9 @@ def built_from(profile: str, records) -> str:
 def records_of(profile: str) -> list:
     """The records of every study's experiments that exist for ``profile`` (what the scorecard's
     verdicts read; ``wpcore.scorecard.collect`` looks up the same keys)."""
-    from .. import records, scorecard
+    from .. import experiment, scorecard
 
-    found = (records.find(e.key()) for mod in scorecard.study_modules() for e in mod.experiments(profile))
+    found = (experiment.find(e) for mod in scorecard.study_modules() for e in mod.experiments(profile))
     return [r for r in found if r is not None]
 
 
