@@ -228,11 +228,34 @@ convergence = present.show_convergence_check(all_records, study, profile, metric
                                              label="test FPR95 (%)", unit=study.UNIT)
 
 # %% [markdown]
+# ### Do the comparisons survive twice the training?
+#
+# If the baseline is still learning, so are the others, and a comparison between half-trained
+# networks may say more about how fast each learns than about how well. The other networks are
+# trained twice as long as well, on the same two seeds as the check: the figure shows every
+# network at both lengths, the tables each comparison of the verdicts below at both lengths
+# (a's FPR95 minus b's: negative means a is better).
+
+# %% tags=["hide-input"]
+longer = show.longer_tables(all_records, profile)
+if longer is None:
+    display(Markdown(f"*The `{profile}` profile trains no network longer.*"))
+else:
+    fig = figs.longer_figure(all_records, profile)
+    plt.show()
+    for table, caption in zip(longer, ("Each network, mean over the seeds", "Each comparison, on the same seeds")):
+        present.show_table(table, caption=caption)
+    display(Markdown(show.longer_sentence(all_records, profile)))
+
+# %% [markdown]
 # ## Verdict
 
 # %% tags=["hide-input"]
 claims = study.claims(all_records, profile)
-present.show_verdicts(claims, profile, show.verdict_scope(records, profile, present.training_state(convergence, profile)))
+state = present.training_state(convergence, profile)
+if longer is not None:
+    state += "; trained twice as long, each comparison moves as the section above shows"
+present.show_verdicts(claims, profile, show.verdict_scope(records, profile, state))
 if show.undecided_sentence(claims):
     display(Markdown(show.undecided_sentence(claims)))
 

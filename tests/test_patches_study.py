@@ -171,7 +171,8 @@ def test_standard_design_is_powered_and_checks_convergence():
     assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch" and e.seed in (0, 1)]
     assert [e.epochs for e in runs[2]] == [2 * runs[1][0].epochs] * 2 and all(e.model == "2ch" for e in runs[2])
     keys = [e.key() for e in study.experiments("standard")]
-    assert len(keys) == len(set(keys)) == len(std) + 2  # the study once, plus the two longer runs
+    # the study once, plus 2ch's two longer runs and two longer runs of each other network
+    assert len(keys) == len(set(keys)) == len(std) + 2 + 2 * len(study.LONGER["standard"]["models"])
     assert not study.convergence("quick") and study.experiments("quick") == study.study("quick")
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in nets if e.seed == 0}
 
@@ -185,6 +186,39 @@ def test_the_longer_convergence_runs_stay_out_of_the_claims():
     with_longer = {c.claim: c.ours for c in study.claims(recs + longer, "standard")}
     assert {k: v for k, v in with_longer.items() if "converged" not in k} == base
     assert "0.50" not in " ".join(with_longer.values())
+
+
+def test_every_network_is_also_trained_twice_as_long_on_the_checks_seeds():
+    longer = study.longer("standard")
+    assert set(longer) == set(study.MODELS["standard"])
+    for runs in longer.values():
+        assert [e.seed for e in runs[2]] == [0, 1] and all(e.epochs == 2 * runs[1][0].epochs for e in runs[2])
+        assert {e.key() for e in runs[1]} <= {e.key() for e in study.study("standard")}  # 1x: the study's own runs
+    assert longer["2ch"] == study.convergence("standard") and not study.longer("quick")
+
+
+def test_the_longer_runs_stay_out_of_the_claims_and_show_each_comparison_at_both_lengths():
+    from wpcore.present import patches as show
+
+    longer = study.longer("standard")
+    base = {"2ch": 8.0, "2ch-2stream": 8.5, "siam": 15.0, "siam-l2": 12.0}
+    at_2x = {"2ch": 6.5, "2ch-2stream": 6.0, "siam": 11.0, "siam-l2": 11.5}  # 2stream and siam overtake
+    recs = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in base.items() for s, e in enumerate(longer[m][1])]
+    recs += [fake(m, 9.0, 2) for m in ("siam", "siam-l2")] + [fake("siam-l2", 30, 0, "patch-sift")]
+    more = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in at_2x.items() for s, e in enumerate(longer[m][2])]
+    assert [c.ours for c in study.claims(recs, "standard")][:4] == [c.ours for c in study.claims(recs + more, "standard")][:4]
+    nets, comps = study.at_both_lengths(recs + more, "standard")
+    assert {n["network"]: (round(n["at_1x"], 2), round(n["at_2x"], 2)) for n in nets}["siam"] == (15.05, 11.05)
+    by = {(c["a"], c["b"]): (round(c["at_1x"], 2), round(c["at_2x"], 2)) for c in comps}
+    assert by == {("2ch", "siam"): (-7.0, -4.5), ("2ch-2stream", "2ch"): (0.5, -0.5), ("siam", "siam-l2"): (3.0, -0.5)}
+    per_net, per_comp = show.longer_tables(recs + more, "standard")
+    assert list(per_comp["same sign"]) == ["yes", "no", "no"] and len(per_net) == 4
+    text = show.longer_sentence(recs + more, "standard")
+    assert "siam − siam-l2 goes from +3.00 to -0.50 (the sign changes)" in text and "not verdicts" in text
+    assert "2ch − siam goes from -7.00 to -4.50 (same sign, 64% of its size)" in text
+    # a network whose longer runs are missing is left out, never compared on fewer seeds
+    assert {n["network"] for n in study.at_both_lengths(recs + more[:-1], "standard")[0]} == {"2ch", "2ch-2stream", "siam"}
+    assert show.longer_tables(recs, "standard") is None and show.longer_sentence(recs, "quick") == ""
 
 
 def test_standard_claims_include_the_convergence_check_on_fpr95():

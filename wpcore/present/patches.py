@@ -186,7 +186,8 @@ def profile_sentence(profile: str) -> str:
         f"trains {steps / q_steps:g} times as many steps and has {seed_counts(profile)}, so that a verdict can tell "
         "a difference between networks from seed noise (its minimal detectable difference stands beside the "
         "thesis's effect). The networks stay at half width to fit the profile's budget of a few minutes per "
-        "run; the convergence check below shows whether twice the training would still change the baseline.")
+        "run; the convergence check below shows whether twice the training would still change the baseline, "
+        "and the other networks trained twice as long (two seeds each) whether the comparisons would.")
 
 
 def widget_records(records, profile: str) -> list:
@@ -246,3 +247,44 @@ def undecided_sentence(claims) -> str:
                        f"have shown 80% of the time (minimal detectable difference {e.mde:.2f}), so on this data the "
                        f"effect is probably smaller than the thesis's, or reversed (we measured {e.diff:+.2f}).")
     return ("Why the undecided claims stay undecided:\n\n" + "\n".join(f"- {x}" for x in out)) if out else ""
+
+
+def longer_tables(records, profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The networks at the profile's length and twice it, and the chapter's comparisons at both
+    (``study.at_both_lengths``); None where the profile trains no network longer."""
+    nets_, comps = study.at_both_lengths(records, profile)
+    if not nets_:
+        return None
+    e1, e2 = nets_[0]["epochs"]
+    seeds = "seeds " + ", ".join(map(str, nets_[0]["seeds"]))
+    per_net = pd.DataFrame([{"network": n["network"], f"FPR95 at {e1} epochs (%)": fmt(n["at_1x"]),
+                             f"at {e2} epochs (%)": fmt(n["at_2x"]), "change (points)": f"{n['at_2x'] - n['at_1x']:+.2f}"}
+                            for n in nets_])
+    per_comp = pd.DataFrame([{"comparison (a − b)": f"{c['a']} − {c['b']}", f"at {e1} epochs ({seeds})": f"{c['at_1x']:+.2f}",
+                              f"at {e2} epochs ({seeds})": f"{c['at_2x']:+.2f}",
+                              "same sign": "yes" if c["at_1x"] * c["at_2x"] > 0 else "no"} for c in comps])
+    return per_net, per_comp
+
+
+def longer_sentence(records, profile: str) -> str:
+    """What twice the training does to the networks and to the comparisons, in words (a direction
+    and a size, not a verdict: two seeds a side)."""
+    nets_, comps = study.at_both_lengths(records, profile)
+    if not nets_:
+        return ""
+    changes = [n["at_2x"] - n["at_1x"] for n in nets_]
+    n = len(nets_[0]["seeds"])
+    text = (f"At twice the training every network's FPR95 changes by {min(changes):+.2f} to {max(changes):+.2f} points "
+            f"(mean of {n} seeds each)." if len(changes) > 1 else
+            f"At twice the training {nets_[0]['network']}'s FPR95 changes by {changes[0]:+.2f} points.")
+
+    def one(c) -> str:
+        a1, a2 = c["at_1x"], c["at_2x"]
+        how = (f"same sign, {abs(a2 / a1):.0%} of its size" if a1 * a2 > 0 else
+               "the sign changes")
+        return f"{c['a']} − {c['b']} goes from {a1:+.2f} to {a2:+.2f} ({how})"
+
+    if comps:
+        text += " Each comparison: " + "; ".join(one(c) for c in comps) + "."
+    return text + (f" With {n} seeds a side these are directions and sizes, not verdicts; a difference smaller than "
+                   "the seed spread of the verdicts below (their minimal detectable differences) cannot be read from them.")
