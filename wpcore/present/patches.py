@@ -257,8 +257,9 @@ def longer_tables(records, profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | 
         return None
     e1, e2 = nets_[0]["epochs"]
     seeds = "seeds " + ", ".join(map(str, nets_[0]["seeds"]))
-    per_net = pd.DataFrame([{"network": n["network"], f"FPR95 at {e1} epochs (%)": fmt(n["at_1x"]),
-                             f"at {e2} epochs (%)": fmt(n["at_2x"]), "change (points)": f"{n['at_2x'] - n['at_1x']:+.2f}"}
+    per_net = pd.DataFrame([{"network": n["network"], f"FPR95 at {e1} epochs (%, {seeds})": fmt(n["at_1x"]),
+                             f"at {e2} epochs (%, {seeds})": fmt(n["at_2x"]),
+                             "change (points)": f"{n['at_2x'] - n['at_1x']:+.2f}"}
                             for n in nets_])
     per_comp = pd.DataFrame([{"comparison (a − b)": f"{c['a']} − {c['b']}", f"at {e1} epochs ({seeds})": f"{c['at_1x']:+.2f}",
                               f"at {e2} epochs ({seeds})": f"{c['at_2x']:+.2f}",
