@@ -9,7 +9,8 @@
 # crop/flip (DeviceLoader), torch.compile for WRN-28-10 (compile time excluded: one warm-up round).
 # Plain reference in the same process: the functional WRN of the official port, NCHW, fp32 (cuDNN
 # may use TF32, PyTorch's default), a DataLoader with per-image PIL transforms, loss.item() each step.
-# The matmul ceiling is a bf16 8192^3 GEMM measured in the same process.
+# The matmul ceiling is a bf16 8192^3 GEMM measured in the same process. A second table times the
+# whole step captured in one CUDA graph (benchmarks/graphed.py) next to ours; --graphs off drops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${PYTHON:-}" ]; then PY=$PYTHON

@@ -11,6 +11,8 @@ that alternate between the implementations (``measure.interleaved``):
 - ``plain_train`` / ``plain_step``: the plain reference (``benchmarks.plain``: functional WRN,
   NCHW, fp32, SGD as the official port, ``loss.item()`` every step), fed by a torch DataLoader
   with per-image PIL transforms, or pre-made batches.
+- ``graphed_step`` / ``graphed_train`` (on CUDA, or with ``--graphs on``): the whole step captured in
+  one CUDA graph and replayed (``benchmarks.graphed``), on the pre-made batches or the DeviceLoader's.
 - the data pipelines alone (ours and the DataLoader), in images/s.
 
 Entries whose network is not registered on this branch are listed as skipped with a note.
@@ -33,7 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import measure, plain
+from . import graphed, measure, plain
 
 
 @dataclass
@@ -165,19 +167,13 @@ def plain_runner(model, opt, batches: Callable, objective, entry: Entry, device:
                  warm: int, steps: int) -> Callable[[], float]:
     """The port's loop: ``for batch in loader: cast to device; plain_step``; host-synced every step."""
 
+    def step(b) -> None:
+        b = tuple(t.to(device, non_blocking=True) for t in b) if isinstance(b, (tuple, list)) else b
+        plain.plain_step(model, opt, b, objective)
+
     def run() -> float:
         model.train()
-        it = iter(batches())
-        t0 = 0.0
-        for i in range(warm + steps):
-            if i == warm:
-                measure.sync(device)
-                t0 = time.perf_counter()
-            b = next(it)
-            b = tuple(t.to(device, non_blocking=True) for t in b) if isinstance(b, (tuple, list)) else b
-            plain.plain_step(model, opt, b, objective)
-        measure.sync(device)
-        return steps * entry.batch / (time.perf_counter() - t0)
+        return steps * entry.batch / measure.timed_loop(device, warm, steps, batches(), step)
 
     return run
 
@@ -260,6 +256,21 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
         loader = DeviceLoader(data, entry.batch, True, device, mean, std, crop=4, flip=True)
         runners["ours_train"] = ours_runner(model, loader, objective, entry, device, warm, steps, compile, amp)
 
+    if args.graphs and batch is not None:  # the whole step in one CUDA graph (benchmarks/graphed.py)
+        capture = device.type == "cuda"
+        try:
+            runners["graphed_step"] = graphed.graphed_runner(model, lambda: premade, objective, entry.lr, device,
+                                                             warm, steps, args.bf16, capture)
+            if images:
+                runners["graphed_train"] = graphed.graphed_runner(model, lambda: loader, objective, entry.lr, device,
+                                                                  warm, steps, args.bf16, capture)
+        except Exception as err:  # a failed capture costs this column, not the entry
+            if args.strict:
+                raise
+            runners.pop("graphed_step", None)
+            row["graphed"] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        row.setdefault("graphed", "captured" if capture else "eager (no CUDA graph on this device)")
+
     # the plain reference: the functional WRN, or our module used the plain way (NCHW, fp32, eager)
     if entry.plain == "wrn":
         d, k = (int(v) for v in entry.name.split("-")[1:3])
@@ -302,6 +313,8 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
         row["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
     if images:
         row["train_ratio"] = row["ours_train"] / row["plain_train"]
+    if "graphed_step" in row:
+        row["graphed_step_ratio"] = row["graphed_step"] / row["ours_step"]
     return row
 
 
@@ -330,6 +343,14 @@ def table(result: dict) -> str:
             f"{_f(r.get('train_ratio'), '{:.2f}x')} | {_f(r['ours_step'])} | {_f(r['plain_step'])} | "
             f"{_f(r['step_ratio'], '{:.2f}x')} | {_f(r['gflops'])} | {_f(100 * r['ceiling_share'], '{:.0f}%')} | "
             f"{_f(head_room, '{:.0f}x')} |")
+    graphed_rows = [r for r in result["rows"] if "graphed" in r]
+    if graphed_rows:  # the whole step in one CUDA graph, against ours (fit) on the same data
+        lines += ["", ("| model | batch | whole step | ours train img/s | graphed train img/s | ours step img/s | "
+                       "graphed step img/s | graphed / ours (step) |"), "|" + "---|" * 8]
+        for r in graphed_rows:
+            lines.append(f"| {r['model']} | {r['batch']} | {r['graphed']} | {_f(r.get('ours_train'))} | "
+                         f"{_f(r.get('graphed_train'))} | {_f(r.get('ours_step'))} | {_f(r.get('graphed_step'))} | "
+                         f"{_f(r.get('graphed_step_ratio'), '{:.2f}x')} |")
     m = result["meta"]
     lines.append("")
     lines.append(f"Matmul ceiling ({m['gemm']}): median {m['ceiling_gflops']:.0f} GFLOP/s "
@@ -372,6 +393,8 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile our model in every entry")
     p.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
                    help="bf16 autocast for ours (auto: where native, as fit does: wpcore/precision.py)")
+    p.add_argument("--graphs", choices=("auto", "on", "off"), default="auto",
+                   help="also time the whole step captured in a CUDA graph (auto: on CUDA; on a CPU it runs eagerly)")
     p.add_argument("--gemm", type=int, default=None, help="matmul ceiling size (default 2048 CPU, 8192 CUDA)")
     p.add_argument("--batch", action="append", default=[], metavar="MODEL=N", help="batch size of one entry")
     p.add_argument("--budget", type=float, default=None, help="seconds; entries not started by then are skipped")
@@ -384,6 +407,7 @@ def parse_args(argv=None):
 
     a.bf16 = precision.resolve("auto", a.device) == "bf16" if a.amp == "auto" else a.amp == "on"
     gpu = a.device.type == "cuda"
+    a.graphs = gpu if a.graphs == "auto" else a.graphs == "on"
     if a.tiny:
         a.rounds, a.warm, a.steps = a.rounds or 1, a.warm or 1, a.steps or 1
         a.gemm = a.gemm or 256

@@ -20,6 +20,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed_loop(device: torch.device, warm: int, steps: int, batches, step: Callable) -> float:
+    """Seconds taken by the last ``steps`` of ``warm + steps`` calls of ``step(batch)`` over
+    ``batches``, the device synchronised before and after them (not inside)."""
+    it = iter(batches)
+    t0 = 0.0
+    for i in range(warm + steps):
+        if i == warm:
+            sync(device)
+            t0 = time.perf_counter()
+        step(next(it))
+    sync(device)
+    return time.perf_counter() - t0
+
+
 def matmul_ceiling(device: torch.device, n: int | None = None, dtype: torch.dtype | None = None,
                    repeats: int = 5) -> float:
     """GFLOP/s of an n x n x n GEMM (fp32 2048^3 on CPU, bf16 8192^3 on CUDA): the median of repeats."""

@@ -1,4 +1,5 @@
 """The benchmark harness runs end to end on a tiny configuration (no timing is asserted)."""
+import copy
 import json
 import os
 import subprocess
@@ -83,6 +84,38 @@ def test_harness_tiny_runs_and_writes_the_table(tmp_path):
     assert "3x16x16" in result["pipeline"] and result["pipeline"]["3x16x16"]["ours"] > 0
     md = (tmp_path / "r.md").read_text()
     assert "| wrn-10-1 |" in md and "Matmul ceiling" in md
+
+
+def test_the_static_buffer_step_trains_as_fit_does():
+    """The step benchmarks/graphed.py captures on CUDA, run eagerly on the CPU: three steps from
+    the same weights on the same batches reach the weights of three steps of train.fit (fp32,
+    constant learning rate)."""
+    from benchmarks import graphed
+    from wpcore.nets import create
+    from wpcore.train import FitConfig, classification_objective, fit
+
+    torch.manual_seed(0)
+    model = create("wrn-10-1", num_classes=10, in_channels=3)
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g)) for _ in range(3)]
+    run = graphed.graphed_runner(model, lambda: batches, classification_objective, 0.05, torch.device("cpu"),
+                                 warm=1, steps=2, amp=False, capture=False)
+    assert run() > 0
+    ref = copy.deepcopy(model)
+    fit(ref, batches, FitConfig(epochs=1, lr=0.05, milestones=(), amp=False, channels_last=False, log_every=1))
+    for (name, a), b in zip(run.model.state_dict().items(), ref.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), name
+    moved = [not torch.equal(a, b) for a, b in zip(run.model.parameters(), model.parameters())]
+    assert all(moved)  # it trained: every parameter left its initial value
+
+
+def test_harness_times_the_whole_step_eagerly_on_a_cpu(tmp_path):
+    out = tmp_path / "r.json"
+    assert harness.main(["--device", "cpu", "--tiny", "--models", "wrn-10-1", "--graphs", "on", "--threads", "1",
+                         "--strict", "--json", str(out), "--md", str(tmp_path / "r.md")]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["graphed"].startswith("eager") and row["graphed_step"] > 0 and row["graphed_train"] > 0
+    assert "graphed step img/s" in (tmp_path / "r.md").read_text()
 
 
 def test_gpu_script_cpu_path(tmp_path):
