@@ -4,6 +4,10 @@
 #   benchmarks/gpu.sh                      # every entry on cuda; writes benchmarks/results/gpu.{json,md}
 #   benchmarks/gpu.sh --models wrn-28-10   # one entry
 #   BENCH_OUT=/tmp/b benchmarks/gpu.sh --device cpu --tiny   # the CPU path (the tests run this)
+#   benchmarks/gpu.sh --profile-set full --ours-only --graphs off --budget 480 \
+#       --json benchmarks/results/gpu_full.json --md benchmarks/results/gpu_full.md
+#                                          # every network the full profile trains (about 8 min), read by
+#                                          # wpcore/cost.py, so `plan --profile full` uses measured rates
 #
 # Ours: wpcore.train.fit with bf16 autocast, channels_last, data resident on the GPU with batched
 # crop/flip (DeviceLoader), torch.compile for WRN-28-10 (compile time excluded: one warm-up round).

@@ -49,6 +49,7 @@ class Entry:
     compile: bool | None = None   # None: the run's default
     lr: float = 0.1               # the patch net diverges at 0.1 on random pairs (cost is unchanged)
     note: str = ""
+    cost_shape: tuple | None = None  # a detector's input as the plan sees it (C, H, W); else input_shape
 
 
 def default_entries(device: str, tiny: bool = False) -> list[Entry]:
@@ -75,6 +76,33 @@ def default_entries(device: str, tiny: bool = False) -> list[Entry]:
         *([Entry("wrn-28-10", 512, (3, 32, 32), "wrn", compile=True, note="batch 512: beyond the thesis recipe")]
           if gpu else []),
     ]
+
+
+def full_entries() -> list[Entry]:
+    """One entry per distinct network, builder arguments, batch and input that the `full` profile
+    trains (``wpcore.plan``), so the measured table covers every run the plan costs
+    (``wpcore.cost`` matches a row by model, arguments, batch and input)."""
+    import json as _json
+
+    from wpcore import cost, plan
+
+    out: dict[tuple, Entry] = {}
+    for it in plan.build("full"):
+        e = it.exp
+        f = cost.facts(e)
+        if f.kind is cost.Kind.NONE:
+            continue
+        key = (e.model, _json.dumps(e.model_kw, sort_keys=True), e.batch_size, f.shape)
+        if key in out:
+            continue
+        if f.kind is cost.Kind.DETECTOR:
+            out[key] = Entry(e.model, e.batch_size, None, kw=dict(e.model_kw), cost_shape=f.shape,
+                             loss_kw={"batch_size": e.batch_size, "size": f.shape[1]}, note="full profile")
+        else:
+            kw = dict(e.model_kw) if f.kind is cost.Kind.PAIRS else {**e.model_kw, "num_classes": f.num_classes}
+            out[key] = Entry(e.model, e.batch_size, f.shape, kw=kw, lr=1e-3 if f.kind is cost.Kind.PAIRS else 0.1,
+                             compile=True if e.model == "wrn-28-10" else None, note="full profile")
+    return list(out.values())
 
 
 def _detector_example() -> dict:
@@ -211,11 +239,37 @@ def pipeline_rates(shape: tuple, batch: int, device: torch.device, n_batches: in
             "ours_rounds": r["ours"], "plain_rounds": r["plain"]}
 
 
+def plain_runners(entry: Entry, row: dict, batch, n: int, device: torch.device, args, warm: int, steps: int,
+                  images) -> dict[str, Callable[[], float]]:
+    """The plain reference: the functional WRN, or our module used the plain way (NCHW, fp32, eager),
+    on the pre-made batch and (``images``: the entry's (ImageSet, mean, std)) through a DataLoader."""
+    if entry.plain == "wrn":
+        d, k = (int(v) for v in entry.name.split("-")[1:3])
+        ref = plain.PlainWRN(d, k, 10, entry.input_shape[0]).to(device)
+        row["plain_params_match"] = sum(p.numel() for p in ref.parameters()) == row["params"]
+        ref_objective = None
+    else:
+        torch.manual_seed(0)
+        ref = build(entry, device)
+        ref_objective = objective_for(ref, entry)
+    ref_opt = plain.plain_optimizer(ref, lr=entry.lr)
+    row["plain"] = "functional WRN (official port's way)" if entry.plain == "wrn" else "same module, NCHW fp32 eager"
+    runners = {"plain_step": plain_runner(ref, ref_opt, lambda: [batch] * n, ref_objective, entry, device, warm, steps)}
+    if images is not None:
+        data, mean, std = images
+        workers = args.workers if args.workers is not None else (min(8, os.cpu_count() or 1)
+                                                                 if device.type == "cuda" else 0)
+        pl = plain.plain_loader(data.images, data.labels, entry.batch, mean, std, workers)
+        runners["plain_train"] = plain_runner(ref, ref_opt, lambda: pl, ref_objective, entry, device, warm, steps)
+    return runners
+
+
 # --- one entry ---------------------------------------------------------------------------------
 
 def bench_entry(entry: Entry, device: torch.device, args) -> dict:
-    row: dict = {"model": entry.name, "batch": entry.batch, "input": list(entry.input_shape or []),
-                 "note": entry.note}
+    row: dict = {"model": entry.name, "batch": entry.batch, "input": list(entry.cost_shape or entry.input_shape or []),
+                 "kw": {k: v for k, v in entry.kw.items() if k not in ("num_classes", "in_channels")},
+                 "kind": "detector" if entry.input_shape is None else "input", "note": entry.note}
     if not is_registered(entry.name):
         row["skipped"] = f"{entry.name} is not in the registry on this branch (another chapter adds it)"
         return row
@@ -247,7 +301,10 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
     cl = torch.channels_last if batch is not None and batch[0].dim() == 4 else torch.contiguous_format
     premade = ListBatches([(batch[0].contiguous(memory_format=cl), batch[1]) if batch else None] * n)
     runners["ours_step"] = ours_runner(model, premade, objective, entry, device, warm, steps, compile, amp)
-    images = entry.input_shape is not None and not entry.name.startswith(("2ch", "siam", "pseudo-siam"))
+    # the CIFAR-like pipeline (DeviceLoader crop + flip) for small images; ImageNet-size inputs are
+    # timed on pre-made batches (the plan caps them by JPEG decoding, wpcore/cost.py)
+    images = entry.input_shape is not None and not entry.name.startswith(("2ch", "siam", "pseudo-siam")) \
+        and entry.input_shape[-1] <= 64
     if images:
         from wpcore.data import DeviceLoader
 
@@ -271,26 +328,9 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
             row["graphed"] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
         row.setdefault("graphed", "captured" if capture else "eager (no CUDA graph on this device)")
 
-    # the plain reference: the functional WRN, or our module used the plain way (NCHW, fp32, eager)
-    if entry.plain == "wrn":
-        d, k = (int(v) for v in entry.name.split("-")[1:3])
-        ref = plain.PlainWRN(d, k, 10, entry.input_shape[0]).to(device)
-        ref_params = sum(p.numel() for p in ref.parameters())
-        row["plain_params_match"] = ref_params == row["params"]
-        ref_objective = None
-    else:
-        torch.manual_seed(0)
-        ref = build(entry, device)
-        ref_objective = objective_for(ref, entry)
-    ref_opt = plain.plain_optimizer(ref, lr=entry.lr)
-    row["plain"] = "functional WRN (official port's way)" if entry.plain == "wrn" else "same module, NCHW fp32 eager"
-    runners["plain_step"] = plain_runner(ref, ref_opt, lambda: [batch] * n, ref_objective, entry, device,
-                                         warm, steps)
-    if images:
-        workers = args.workers if args.workers is not None else (min(8, os.cpu_count() or 1)
-                                                                 if device.type == "cuda" else 0)
-        pl = plain.plain_loader(data.images, data.labels, entry.batch, mean, std, workers)
-        runners["plain_train"] = plain_runner(ref, ref_opt, lambda: pl, ref_objective, entry, device, warm, steps)
+    if not args.ours_only:
+        runners.update(plain_runners(entry, row, batch, n, device, args, warm, steps,
+                                     (data, mean, std) if images else None))
 
     for fn in runners.values():  # warm-up round (compilation, allocator, workers), not kept
         fn()
@@ -307,11 +347,12 @@ def bench_entry(entry: Entry, device: torch.device, args) -> dict:
     row["gflops"] = row["ours_step"] * row["flop_per_img"] / 1e9
     row["ceiling_share"] = measure.median([s * row["flop_per_img"] / 1e9 / c for s, c in
                                            zip(rates["ours_step"], rates["ceiling"])])
-    row["plain_gflops"] = row["plain_step"] * row["flop_per_img"] / 1e9
-    row["step_ratio"] = row["ours_step"] / row["plain_step"]
+    if "plain_step" in row:
+        row["plain_gflops"] = row["plain_step"] * row["flop_per_img"] / 1e9
+        row["step_ratio"] = row["ours_step"] / row["plain_step"]
     if device.type == "cuda":
         row["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
-    if images:
+    if images and "plain_train" in row:
         row["train_ratio"] = row["ours_train"] / row["plain_train"]
     if "graphed_step" in row:
         row["graphed_step_ratio"] = row["graphed_step"] / row["ours_step"]
@@ -340,8 +381,8 @@ def table(result: dict) -> str:
         head_room = p.get("ours") / r["ours_train"] if p and r.get("ours_train") else None
         lines.append(
             f"| {r['model']} | {r['batch']} | {_f(r.get('ours_train'))} | {_f(r.get('plain_train'))} | "
-            f"{_f(r.get('train_ratio'), '{:.2f}x')} | {_f(r['ours_step'])} | {_f(r['plain_step'])} | "
-            f"{_f(r['step_ratio'], '{:.2f}x')} | {_f(r['gflops'])} | {_f(100 * r['ceiling_share'], '{:.0f}%')} | "
+            f"{_f(r.get('train_ratio'), '{:.2f}x')} | {_f(r['ours_step'])} | {_f(r.get('plain_step'))} | "
+            f"{_f(r.get('step_ratio'), '{:.2f}x')} | {_f(r['gflops'])} | {_f(100 * r['ceiling_share'], '{:.0f}%')} | "
             f"{_f(head_room, '{:.0f}x')} |")
     graphed_rows = [r for r in result["rows"] if "graphed" in r]
     if graphed_rows:  # the whole step in one CUDA graph, against ours (fit) on the same data
@@ -393,6 +434,10 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile our model in every entry")
     p.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
                    help="bf16 autocast for ours (auto: where native, as fit does: wpcore/precision.py)")
+    p.add_argument("--profile-set", choices=("default", "full"), default="default",
+                   help="full: one entry per network, arguments, batch and input the full profile trains "
+                        "(what `plan --profile full` costs; write it with --json benchmarks/results/gpu_full.json)")
+    p.add_argument("--ours-only", action="store_true", help="skip the plain reference (the cost table needs ours)")
     p.add_argument("--graphs", choices=("auto", "on", "off"), default="auto",
                    help="also time the whole step captured in a CUDA graph (auto: on CUDA; on a CPU it runs eagerly)")
     p.add_argument("--gemm", type=int, default=None, help="matmul ceiling size (default 2048 CPU, 8192 CUDA)")
@@ -423,7 +468,7 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads or os.cpu_count() or 1)
     else:
         torch.backends.cudnn.benchmark = True  # as the official main.py; for both implementations
-    entries = default_entries(device.type, args.tiny)
+    entries = full_entries() if args.profile_set == "full" else default_entries(device.type, args.tiny)
     if args.models:
         wanted = args.models.split(",")
         entries = [e for e in entries if e.name in wanted]

@@ -147,3 +147,41 @@ def test_runs_without_their_data_are_skipped_with_their_students():
     keep, skipped = fanout.runnable(items, {"imagenet": "put it there"})
     assert [it.key for it in keep] == ["x"]
     assert [o.key for o in skipped] == ["t", "s"] and "put it there" in skipped[0].message
+
+
+def test_the_full_benchmark_set_has_an_entry_for_every_run_the_full_plan_costs(full_plan):
+    """`gpu.sh --profile-set full` measures each network, builder arguments, batch and input the
+    full profile trains, in the terms the cost model matches a row by."""
+    import json
+
+    from benchmarks import harness
+
+    entries = {(e.name, json.dumps({k: v for k, v in e.kw.items() if k != "num_classes"}, sort_keys=True), e.batch,
+                tuple(e.cost_shape or e.input_shape)) for e in harness.full_entries()}
+    wanted = {(it.exp.model, json.dumps(it.exp.model_kw, sort_keys=True), it.exp.batch_size, cost.facts(it.exp).shape)
+              for it in full_plan if cost.facts(it.exp).kind is not cost.Kind.NONE}
+    assert wanted == entries
+    assert any(e.input_shape is None and e.cost_shape for e in harness.full_entries())  # COCO detectors
+    assert any(e.input_shape == (3, 224, 224) for e in harness.full_entries())        # ImageNet networks
+
+
+def test_a_measured_full_row_is_used_for_its_network_and_arguments_only(tmp_path, monkeypatch):
+    import json
+
+    full = plan.build("full")
+    blocks = [it.exp for it in full if it.exp.model == "wrn-40-2" and it.exp.model_kw.get("block") == "B(1,3)"]
+    plain = [it.exp for it in full if it.exp.model == "wrn-40-2" and not it.exp.model_kw]
+    assert blocks and plain
+    row = {"model": "wrn-40-2", "batch": 128, "input": [3, 32, 32], "kw": {"block": "B(1,3)"}, "kind": "input",
+           "ours_step": 12345.0, "flop_per_img": 1e9}
+    (tmp_path / "gpu_full.json").write_text(json.dumps({"rows": [row]}))
+    monkeypatch.setattr(cost, "FULL_TABLE", tmp_path / "gpu_full.json")
+    cost.table.cache_clear()
+    cost.model.cache_clear()
+    try:
+        t, basis, measured, _ = cost.seconds_per_image(blocks[0], cost.facts(blocks[0]))
+        assert measured and basis.startswith("measured wrn-40-2 b128") and t == pytest.approx(1 / 12345)
+        assert not cost.seconds_per_image(plain[0], cost.facts(plain[0]))[2]  # other arguments: estimated
+    finally:
+        cost.table.cache_clear()
+        cost.model.cache_clear()

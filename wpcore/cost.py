@@ -34,6 +34,9 @@ from .experiment import Experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "benchmarks" / "results" / "gpu.json"
+# every network the full profile trains, measured on the same GPU (`benchmarks/gpu.sh --profile-set
+# full --ours-only`); where present its rows are used before the estimate, and before gpu.json's
+FULL_TABLE = TABLE.with_name("gpu_full.json")
 # wpcore.data.imagenet.decode + train_view of a 500x375 JPEG (quality 90), CPU time per image on
 # this project's AMD EPYC core (2026-12-02): 330 images/s per core
 JPEG_PER_CORE = 330.0
@@ -100,31 +103,41 @@ class Row:
     flops: float          # training FLOPs per image (the detector row: its trunk's)
     convs: int            # convolution layers of the network
     compiled: bool
+    kw: str = "{}"        # the builder's arguments (JSON, sorted keys) the row was measured with
+    detector: bool = False
 
 
 @functools.cache
-def table(path: Path = TABLE) -> tuple[dict, tuple[Row, ...]]:
-    """(meta, rows) of the measured GPU table."""
+def table(path: Path | None = None, full: Path | None = None) -> tuple[dict, tuple[Row, ...]]:
+    """(meta, rows) of the measured GPU table (default ``TABLE``): the rows of ``full`` (default
+    ``FULL_TABLE``, where that file exists) first, then its own."""
+    path, full = path or TABLE, full or FULL_TABLE
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it holds the measured throughputs the plan scales "
                                 "(run `python -m benchmarks` on a GPU to make it)")
     d = json.loads(path.read_text())
+    extra = json.loads(full.read_text())["rows"] if full.exists() else []
     rows = []
-    for r in d["rows"]:
+    for r in [*extra, *d["rows"]]:
         ips = r.get("ours_train") or r.get("ours_step")
         if not ips:
             continue
         shape, flops, kind = tuple(r["input"]), r["flop_per_img"], Kind.PAIRS if r["input"][:1] == [2] else Kind.CLASSIFIER
-        if r["model"] == "fast-rcnn":  # the detector row: example images of 256 px, the default widths
+        kw = json.dumps(r.get("kw", {}), sort_keys=True)
+        if r["model"] == "fast-rcnn":  # the default table's detector row: example images of 256 px, default widths
             shape, kind = (3, 256, 256), Kind.DETECTOR
-            flops = trunk_flops((), shape)
-        convs = _convs(r["model"], "{}", shape, 10, kind)
-        rows.append(Row(r["model"], r["batch"], shape, ips, flops, convs, bool(r.get("compile"))))
+        elif r.get("kind") == "detector":  # a full-profile detector row: the plan's input, its own widths
+            kind = Kind.DETECTOR
+        if kind == Kind.DETECTOR:
+            flops = trunk_flops(tuple(r.get("kw", {}).get("widths", ())), shape)
+        convs = 0 if kind == Kind.DETECTOR else _convs(r["model"], kw, shape, 10, kind)
+        rows.append(Row(r["model"], r["batch"], shape, ips, flops, convs, bool(r.get("compile")), kw,
+                        kind == Kind.DETECTOR))
     return d["meta"], tuple(rows)
 
 
 def _kind_of_row(r: Row) -> Kind:
-    return Kind.DETECTOR if r.model == "fast-rcnn" else Kind.PAIRS if r.shape[0] == 2 else Kind.CLASSIFIER
+    return Kind.DETECTOR if r.detector else Kind.PAIRS if r.shape[0] == 2 else Kind.CLASSIFIER
 
 
 def _meta_model(model: str, kw: str, shape: tuple, num_classes: int, kind: Kind):
@@ -227,8 +240,9 @@ def seconds_per_image(exp: Experiment, f: Facts) -> tuple[float, str, bool, bool
     (detectors: a fixed time per image, the RoI sampling and heads around the trunk).
     """
     meta, rows = table()
+    kw = json.dumps(exp.model_kw, sort_keys=True)
     for r in rows:
-        if (r.model, r.batch, r.shape) == (exp.model, exp.batch_size, f.shape) and not exp.model_kw:
+        if (r.model, r.batch, r.shape, r.kw) == (exp.model, exp.batch_size, f.shape, kw):
             return 1 / r.img_per_s, f"measured {r.model} b{r.batch}" + (" compiled" if r.compiled else ""), True, False
     m, flops = model(), train_flops(exp, f)
     compute = flops / m.flop_rate
