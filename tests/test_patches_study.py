@@ -171,8 +171,9 @@ def test_standard_design_is_powered_and_checks_convergence():
     assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch" and e.seed in (0, 1)]
     assert [e.epochs for e in runs[2]] == [2 * runs[1][0].epochs] * 2 and all(e.model == "2ch" for e in runs[2])
     keys = [e.key() for e in study.experiments("standard")]
-    # the study once, plus 2ch's two longer runs and two longer runs of each other network
-    assert len(keys) == len(set(keys)) == len(std) + 2 + 2 * len(study.LONGER["standard"]["models"])
+    # the study once, plus 2ch's two longer runs and two (seeds) of each longer length of the others
+    more = sum(len(ms) - 1 for ms in study.LONGER["standard"]["lengths"].values())
+    assert len(keys) == len(set(keys)) == len(std) + 2 + 2 * more
     assert not study.convergence("quick") and study.experiments("quick") == study.study("quick")
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in nets if e.seed == 0}
 
@@ -188,36 +189,48 @@ def test_the_longer_convergence_runs_stay_out_of_the_claims():
     assert "0.50" not in " ".join(with_longer.values())
 
 
-def test_every_network_is_also_trained_twice_as_long_on_the_checks_seeds():
+def test_every_network_is_also_trained_longer_on_the_checks_seeds():
     longer = study.longer("standard")
     assert set(longer) == set(study.MODELS["standard"])
     for runs in longer.values():
-        assert [e.seed for e in runs[2]] == [0, 1] and all(e.epochs == 2 * runs[1][0].epochs for e in runs[2])
+        assert all([e.seed for e in es] == [0, 1] for es in runs.values())
+        assert all(e.epochs == k * runs[1][0].epochs for k, es in runs.items() for e in es)
         assert {e.key() for e in runs[1]} <= {e.key() for e in study.study("standard")}  # 1x: the study's own runs
+    assert set(longer["siam"]) == set(longer["siam-l2"]) == {1, 2, 4} and set(longer["2ch-2stream"]) == {1, 2}
     assert longer["2ch"] == study.convergence("standard") and not study.longer("quick")
 
 
-def test_the_longer_runs_stay_out_of_the_claims_and_show_each_comparison_at_both_lengths():
+def test_the_longer_runs_stay_out_of_the_claims_and_show_each_comparison_at_every_length():
     from wpcore.present import patches as show
 
     longer = study.longer("standard")
-    base = {"2ch": 8.0, "2ch-2stream": 8.5, "siam": 15.0, "siam-l2": 12.0}
-    at_2x = {"2ch": 6.5, "2ch-2stream": 6.0, "siam": 11.0, "siam-l2": 11.5}  # 2stream and siam overtake
-    recs = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in base.items() for s, e in enumerate(longer[m][1])]
+    fpr = {1: {"2ch": 8.0, "2ch-2stream": 8.5, "siam": 15.0, "siam-l2": 12.0},
+           2: {"2ch": 6.5, "2ch-2stream": 6.0, "siam": 11.0, "siam-l2": 10.5},  # 2stream overtakes 2ch
+           4: {"siam": 9.5, "siam-l2": 10.4}}                                   # siam overtakes siam-l2
+    recs = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in fpr[1].items() for s, e in enumerate(longer[m][1])]
     recs += [fake(m, 9.0, 2) for m in ("siam", "siam-l2")] + [fake("siam-l2", 30, 0, "patch-sift")]
-    more = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in at_2x.items() for s, e in enumerate(longer[m][2])]
-    assert [c.ours for c in study.claims(recs, "standard")][:4] == [c.ours for c in study.claims(recs + more, "standard")][:4]
-    nets, comps = study.at_both_lengths(recs + more, "standard")
-    assert {n["network"]: (round(n["at_1x"], 2), round(n["at_2x"], 2)) for n in nets}["siam"] == (15.05, 11.05)
-    by = {(c["a"], c["b"]): (round(c["at_1x"], 2), round(c["at_2x"], 2)) for c in comps}
-    assert by == {("2ch", "siam"): (-7.0, -4.5), ("2ch-2stream", "2ch"): (0.5, -0.5), ("siam", "siam-l2"): (3.0, -0.5)}
+    more = [fake(m, v + 0.1 * s, s, key=e.key()) for k in (2, 4) for m, v in fpr[k].items()
+            for s, e in enumerate(longer[m][k])]
+    short, long_ = study.claims(recs, "standard")[:3], study.claims(recs + more, "standard")[:3]
+    assert [(c.verdict, c.evidence) for c in short] == [(c.verdict, c.evidence) for c in long_]  # 1x runs decide
+    assert all(c2.ours.startswith(c1.ours) and "not part of the verdict" in c2.ours for c1, c2 in zip(short, long_))
+    assert long_[2].ours.endswith("+0.50 at 32 epochs, -0.90 at 64 epochs")
+    nets, comps = study.by_length(recs + more, "standard")
+    assert {k: round(v, 2) for k, v in {n["network"]: n for n in nets}["siam"]["means"].items()} == \
+        {1: 15.05, 2: 11.05, 4: 9.55}
+    by = {(c["a"], c["b"]): {k: round(v, 2) for k, v in c["diffs"].items()} for c in comps}
+    assert by == {("2ch", "siam"): {1: -7.0, 2: -4.5}, ("2ch-2stream", "2ch"): {1: 0.5, 2: -0.5},
+                  ("siam", "siam-l2"): {1: 3.0, 2: 0.5, 4: -0.9}}
     per_net, per_comp = show.longer_tables(recs + more, "standard")
-    assert list(per_comp["same sign"]) == ["yes", "no", "no"] and len(per_net) == 4
+    assert list(per_comp["sign at the longest"]) == ["same", "flips", "flips"] and len(per_net) == 4
+    assert list(per_comp["at 64 epochs"]) == ["—", "—", "-0.90"] and per_comp.attrs["seeds"] == "seeds 0, 1"
     text = show.longer_sentence(recs + more, "standard")
-    assert "siam − siam-l2 goes from +3.00 to -0.50 (the sign changes)" in text and "not verdicts" in text
-    assert "2ch − siam goes from -7.00 to -4.50 (same sign, 64% of its size)" in text
-    # a network whose longer runs are missing is left out, never compared on fewer seeds
-    assert {n["network"] for n in study.at_both_lengths(recs + more[:-1], "standard")[0]} == {"2ch", "2ch-2stream", "siam"}
+    assert "siam − siam-l2: +3.00 at 16 epochs, +0.50 at 32 epochs, -0.90 at 64 epochs (the sign changes)" in text
+    assert "2ch − siam: -7.00 at 16 epochs, -4.50 at 32 epochs (same sign, 64% of its size)" in text
+    assert "not verdicts" in text
+    # a length missing one seed's record is left out, never compared on fewer seeds
+    partial = study.by_length(recs + more[:-1], "standard")[1]
+    assert {(c["a"], c["b"]): sorted(c["diffs"]) for c in partial}[("siam", "siam-l2")] == [1, 2]
     assert show.longer_tables(recs, "standard") is None and show.longer_sentence(recs, "quick") == ""
 
 

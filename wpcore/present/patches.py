@@ -187,7 +187,7 @@ def profile_sentence(profile: str) -> str:
         "a difference between networks from seed noise (its minimal detectable difference stands beside the "
         "thesis's effect). The networks stay at half width to fit the profile's budget of a few minutes per "
         "run; the convergence check below shows whether twice the training would still change the baseline, "
-        "and the other networks trained twice as long (two seeds each) whether the comparisons would.")
+        "and the other networks trained longer (two seeds each) whether the comparisons would.")
 
 
 def widget_records(records, profile: str) -> list:
@@ -250,42 +250,46 @@ def undecided_sentence(claims) -> str:
 
 
 def longer_tables(records, profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The networks at the profile's length and twice it, and the chapter's comparisons at both
-    (``study.at_both_lengths``); None where the profile trains no network longer."""
-    nets_, comps = study.at_both_lengths(records, profile)
+    """Each network at the profile's length and the longer ones it was trained to, and each of the
+    chapter's comparisons at every length both of its networks reached (``study.by_length``); None
+    where the profile trains no network longer."""
+    nets_, comps = study.by_length(records, profile)
     if not nets_:
         return None
-    e1, e2 = nets_[0]["epochs"]
+    epochs = dict(sorted({k: e for n in nets_ for k, e in n["epochs"].items()}.items()))
     seeds = "seeds " + ", ".join(map(str, nets_[0]["seeds"]))
-    per_net = pd.DataFrame([{"network": n["network"], f"FPR95 at {e1} epochs (%, {seeds})": fmt(n["at_1x"]),
-                             f"at {e2} epochs (%, {seeds})": fmt(n["at_2x"]),
-                             "change (points)": f"{n['at_2x'] - n['at_1x']:+.2f}"}
-                            for n in nets_])
-    per_comp = pd.DataFrame([{"comparison (a − b)": f"{c['a']} − {c['b']}", f"at {e1} epochs ({seeds})": f"{c['at_1x']:+.2f}",
-                              f"at {e2} epochs ({seeds})": f"{c['at_2x']:+.2f}",
-                              "same sign": "yes" if c["at_1x"] * c["at_2x"] > 0 else "no"} for c in comps])
+    per_net = pd.DataFrame([{"network": n["network"],
+                             **{f"FPR95 at {e} epochs (%)": fmt(n["means"][k]) if k in n["means"] else "—"
+                                for k, e in epochs.items()}} for n in nets_])
+    per_comp = pd.DataFrame([{"comparison (a − b)": f"{c['a']} − {c['b']}",
+                              **{f"at {e} epochs": f"{c['diffs'][k]:+.2f}" if k in c["diffs"] else "—"
+                                 for k, e in epochs.items()},
+                              "sign at the longest": "same" if _same_sign(c) else "flips"} for c in comps])
+    per_net.attrs["seeds"] = per_comp.attrs["seeds"] = seeds
     return per_net, per_comp
 
 
+def _same_sign(c: dict) -> bool:
+    d = list(c["diffs"].values())
+    return d[0] * d[-1] > 0
+
+
 def longer_sentence(records, profile: str) -> str:
-    """What twice the training does to the networks and to the comparisons, in words (a direction
-    and a size, not a verdict: two seeds a side)."""
-    nets_, comps = study.at_both_lengths(records, profile)
+    """What longer training does to the networks and to the comparisons, in words (a direction and
+    a size, not a verdict: two seeds a side)."""
+    nets_, comps = study.by_length(records, profile)
     if not nets_:
         return ""
-    changes = [n["at_2x"] - n["at_1x"] for n in nets_]
     n = len(nets_[0]["seeds"])
-    text = (f"At twice the training every network's FPR95 changes by {min(changes):+.2f} to {max(changes):+.2f} points "
-            f"(mean of {n} seeds each)." if len(changes) > 1 else
-            f"At twice the training {nets_[0]['network']}'s FPR95 changes by {changes[0]:+.2f} points.")
+    epochs = {k: e for x in nets_ for k, e in x["epochs"].items()}
 
     def one(c) -> str:
-        a1, a2 = c["at_1x"], c["at_2x"]
-        how = (f"same sign, {abs(a2 / a1):.0%} of its size" if a1 * a2 > 0 else
-               "the sign changes")
-        return f"{c['a']} − {c['b']} goes from {a1:+.2f} to {a2:+.2f} ({how})"
+        d = c["diffs"]
+        steps = ", ".join(f"{v:+.2f} at {epochs[k]} epochs" for k, v in d.items())
+        first, last = d[next(iter(d))], d[max(d)]
+        how = f"same sign, {abs(last / first):.0%} of its size" if first * last > 0 else "the sign changes"
+        return f"{c['a']} − {c['b']}: {steps} ({how})"
 
-    if comps:
-        text += " Each comparison: " + "; ".join(one(c) for c in comps) + "."
+    text = "Each comparison, as the networks train longer: " + "; ".join(one(c) for c in comps) + "." if comps else ""
     return text + (f" With {n} seeds a side these are directions and sizes, not verdicts; a difference smaller than "
                    "the seed spread of the verdicts below (their minimal detectable differences) cannot be read from them.")

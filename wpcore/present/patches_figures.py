@@ -166,22 +166,24 @@ def stereo_figure(stereo: dict, left: np.ndarray, name: str):
 
 
 def longer_figure(records, profile: str):
-    """Test FPR95 of every network at the profile's length and twice it (``study.longer``): one
-    dot per seed, a line through the means; None where the profile trains no network longer."""
+    """Test FPR95 of every network at the profile's length and the longer ones it was trained to
+    (``study.by_length``): one dot per seed, a line through the means; None where the profile
+    trains no network longer."""
     from ..studies import patches as study
 
-    nets_, _ = study.at_both_lengths(records, profile)
+    nets_, _ = study.by_length(records, profile)
     if not nets_:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for i, n in enumerate(nets_):
-        epochs = n["epochs"]
-        for k, e in zip((1, 2), epochs):
-            ax.scatter([e] * len(n["values"][k]), n["values"][k], color=f"C{i}", s=14, alpha=0.6, zorder=3)
-        ax.plot(epochs, [n["at_1x"], n["at_2x"]], color=f"C{i}", marker="o", label=n["network"], zorder=2)
-    ticks = list(nets_[0]["epochs"])
+        ks = sorted(n["means"])
+        for k in ks:
+            ax.scatter([n["epochs"][k]] * len(n["values"][k]), n["values"][k], color=f"C{i}", s=14, alpha=0.6, zorder=3)
+        ax.plot([n["epochs"][k] for k in ks], [n["means"][k] for k in ks], color=f"C{i}", marker="o",
+                label=n["network"], zorder=2)
+    ticks = sorted({e for n in nets_ for e in n["epochs"].values()})
     ax.set(xscale="log", xlabel="training epochs (log scale)", ylabel="test FPR95 (%)",
-           title="Every network at this profile's length and twice it")
+           title="Every network at this profile's length and longer")
     ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.25)
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
