@@ -245,7 +245,8 @@ def undecided_sentence(claims) -> str:
         else:
             out.append(f"*{name}*: a difference the size of the thesis's ({abs(e.thesis_effect):.2f} {e.unit}) would "
                        f"have shown 80% of the time (minimal detectable difference {e.mde:.2f}), so on this data the "
-                       f"effect is probably smaller than the thesis's, or reversed (we measured {e.diff:+.2f}).")
+                       f"effect is probably smaller than the thesis's, or reversed (we measured {e.diff:+.2f} at this "
+                       "profile's length; where the profile trains longer runs, the section above shows how it moves).")
     return ("Why the undecided claims stay undecided:\n\n" + "\n".join(f"- {x}" for x in out)) if out else ""
 
 
