@@ -178,7 +178,12 @@ def test_a_measured_full_row_is_used_for_its_network_and_arguments_only(tmp_path
     monkeypatch.setattr(cost, "FULL_TABLE", tmp_path / "gpu_full.json")
     cost.table.cache_clear()
     cost.model.cache_clear()
+    resnet = next(it.exp for it in full if it.exp.model == "resnet-18")
+    fast = {"model": "resnet-18", "batch": 256, "input": [3, 224, 224], "kw": {}, "kind": "input",
+            "ours_step": 1e6, "flop_per_img": 1e9}  # faster than any JPEG decoder: the cap decides
+    (tmp_path / "gpu_full.json").write_text(json.dumps({"rows": [row, fast]}))
     try:
+        assert cost.seconds_per_image(resnet, cost.facts(resnet))[1].startswith("est., JPEG decoding")
         t, basis, measured, _ = cost.seconds_per_image(blocks[0], cost.facts(blocks[0]))
         assert measured and basis.startswith("measured wrn-40-2 b128") and t == pytest.approx(1 / 12345)
         assert not cost.seconds_per_image(plain[0], cost.facts(plain[0]))[2]  # other arguments: estimated
