@@ -30,12 +30,14 @@ def graphed_runner(model, batches: Callable, objective, lr: float, device: torch
     """images/s of the captured step (``capture``) or of the same static-buffer step run eagerly.
     ``batches()`` returns an iterable of (x, y) batches on ``device``, at least ``warm + steps`` long.
     The model is copied, so the other runners of an entry keep their own."""
-    from wpcore.train import param_groups
+    from wpcore.train import FitConfig, param_groups
 
     model = copy.deepcopy(model).train()
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=lr, momentum=0.9, nesterov=True)
+    recipe = FitConfig(epochs=1)  # fit's optimizer settings, not a copy of them
+    opt = torch.optim.SGD(param_groups(model, recipe.weight_decay), lr=lr, momentum=recipe.momentum,
+                          nesterov=recipe.nesterov)
     x0, y0 = next(iter(batches()))
     fmt = torch.channels_last if device.type == "cuda" and x0.dim() == 4 else torch.contiguous_format
     static_x, static_y = x0.clone().contiguous(memory_format=fmt), y0.clone()

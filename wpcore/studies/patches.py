@@ -9,8 +9,8 @@ through synthetic viewpoint, blur and lighting changes), tested on image regions
 touches, with SIFT and the 2ch network's convergence check (twice the epochs, 2 seeds; ``SETUP``
 and ``CONVERGENCE`` say how long), and the other networks at twice the epochs (siam and siam-l2
 also at four times) on the same 2 seeds (``LONGER``), to show whether each comparison keeps its
-sign with longer training. Full profile:
-the thesis's six Brown train -> test splits at full width.
+sign with longer training. Full profile: the thesis's six Brown train -> test splits at full
+width.
 """
 from __future__ import annotations
 
@@ -253,8 +253,9 @@ def claims(records, profile: str) -> list[Claim]:
     def tmean(model, table=THESIS):
         return mean(table[model])
 
-    lengths = {(c["a"], c["b"]): c["diffs"] for c in by_length(all_records, profile)[1]}
-    epochs = {k: e for n in by_length(all_records, profile)[0] for k, e in n["epochs"].items()}
+    longer_nets, longer_comps = by_length(all_records, profile)
+    lengths = {(c["a"], c["b"]): c["diffs"] for c in longer_comps}
+    epochs = {k: e for n in longer_nets for k, e in n["epochs"].items()}
 
     def compare(a: str, b: str, claim: str, thesis: str, effect: float | None) -> Claim:
         verdict, ev = judge(records, a, b, effect)
