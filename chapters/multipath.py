@@ -138,7 +138,7 @@ present.show_table(show.shapes_table(full, image), caption="MultiPath shapes (on
 # One run per row of the ablation and seed, all with the same data and schedule. Each run
 # trains the proposal network and the detector together (SGD with momentum 0.9, horizontal
 # flips) and is evaluated by pycocotools on the test split. Under `standard` the baseline is also
-# trained twice as long (two seeds), to check that it has converged (below). A run whose record
+# trained twice as long (three seeds), to check that it has converged (below). A run whose record
 # already exists is not trained again.
 
 # %% tags=["hide-input"]

@@ -69,13 +69,17 @@ def test_kd_reductions_differ_by_classes_over_two(classes):
     assert A.kd_loss(s, s, y, alpha=1.0).abs().item() < 1e-6
 
 
-@pytest.mark.parametrize("method", ["at", "kd", "at+kd", "grad-at"])
+@pytest.mark.parametrize("method", ["at", "f-actt", "kd", "at+kd", "grad-at"])
 def test_gradient_reaches_student_and_never_teacher(method):
     student, teacher, x, y = small_pair()
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    loss, _ = A.transfer_loss(student, teacher, x, y, method)
+    with torch.no_grad():
+        regs = A.regressors(student.forward_groups(x), teacher.forward_groups(x)) if method == "f-actt" else None
+    loss, _ = A.transfer_loss(student, teacher, x, y, method, regs=regs)
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+    if regs is not None:  # the regressors learn with the student
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in regs.parameters())
     assert all(p.grad is None for p in teacher.parameters())
     assert not teacher.training  # frozen in eval mode: BN running stats untouched
     assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())
@@ -90,8 +94,31 @@ def test_at_term_alone_reaches_every_student_group():
     assert student.fc.weight.grad is None  # the head does not take part in attention
 
 
+def test_fact_is_an_l2_between_regressed_student_and_teacher_activations():
+    student, teacher, x, _ = small_pair()
+    sg, tg = student.forward_groups(x), teacher.forward_groups(x)
+    regs, pairs = A.regressors(sg, tg), A.match_groups(sg, tg)
+    assert [(r.in_channels, r.out_channels, r.kernel_size, r.bias) for r in regs] == \
+        [(sg[i].shape[1], tg[j].shape[1], (1, 1), None) for i, j in pairs] == [(16, 32, (1, 1), None),
+                                                                             (32, 64, (1, 1), None),
+                                                                             (64, 128, (1, 1), None)]
+    by_hand = sum(((F.conv2d(sg[i], r.weight) - tg[j]) ** 2).mean() for r, (i, j) in zip(regs, pairs))
+    assert torch.allclose(A.fact_total(sg, tg, regs, beta=3.0), 1.5 * by_hand)
+    same = A.regressors(tg, tg)  # the teacher against itself through identity regressors: zero
+    for r in same:
+        nn.init.dirac_(r.weight)
+    assert A.fact_total(tg, tg, same).item() == 0.0
+    with pytest.raises(ValueError, match="2 regressors for 3 pairs"):
+        A.fact_total(sg, tg, regs[:2])
+    keep = A.WithRegressors(student, regs)  # one module: the loop trains both, predicts as the student
+    assert torch.equal(keep(x), student(x)) and len(list(keep.parameters())) == \
+        len(list(student.parameters())) + len(regs)
+
+
 def test_methods_need_a_teacher_and_a_known_name():
-    student, _, x, y = small_pair()
+    student, teacher, x, y = small_pair()
+    with pytest.raises(ValueError, match="needs its regressors"):
+        A.transfer_loss(student, teacher, x, y, "f-actt")
     with pytest.raises(ValueError, match="teacher"):
         A.transfer_loss(student, None, x, y, "at")
     with pytest.raises(ValueError, match="unknown method"):
@@ -163,7 +190,7 @@ def tiny_experiments(method="at"):
     return teacher, Experiment("wrn-10-1", task="attention", max_steps=2, options=options, **common)
 
 
-@pytest.mark.parametrize("method", ["at", "grad-at"])
+@pytest.mark.parametrize("method", ["at", "grad-at", "f-actt"])
 def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
     from wpcore import experiment, records
 
@@ -176,6 +203,8 @@ def test_task_learns_from_the_teacher_record_and_leaves_it_untouched(method):
     assert rec.final["test_at_distance"] >= 0
     assert t_rec.weights_path.read_bytes() == weights
     assert records.find(student_exp.key()) is not None
+    student = experiment.load_model(rec)  # F-ActT's regressors are dropped: the record holds the student
+    assert rec.final["params"] == sum(p.numel() for p in student.parameters())
     stamps = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in (rec.path, rec.weights_path)]
     assert experiment.run(student_exp, device="cpu").created == rec.created
     # reused, not retrained: a rewrite (atomic rename) would change the inode and the mtime (ns)
@@ -334,3 +363,31 @@ def test_maps_use_the_images_at_the_size_the_network_was_trained_at():
                                                                data=rec.data), 3)
     assert full.shape == (3, 1, 28, 28)
     assert torch.equal(raw, F.avg_pool2d(full.float(), 2).round().to(torch.uint8))
+
+
+def test_standard_compares_fact_with_the_student_alone(monkeypatch):
+    from wpcore.studies import attention as study
+    from wpcore.studies.claim import Verdict
+
+    recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
+    recs += [fake_record("wrn-16-1", "student", seed, 10 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
+    recs += [fake_record("wrn-16-1", "f-actt", seed, 9 + 0.1 * (seed - 1)) for seed in range(3)]
+    recs += [fake_record("wrn-16-1", "at", seed, 9.5 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
+    monkeypatch.setattr(study, "attention_distances", lambda records, profile: {})
+    claims = study.claims(recs, "standard")
+    claim = next(c for c in claims if c.claim.startswith("Full-activation transfer"))
+    assert claim.verdict is Verdict.HOLDS and claim.evidence.n == (3, 6)
+    assert claim.evidence.thesis_effect == pytest.approx(8.51 - 8.77)
+    assert "F-ActT 8.51% [U]" in claim.thesis and "F-ActT 9.00 ± 0.10% (3 seeds)" in claim.ours
+    versus = next(c for c in claims if "beats full-activation transfer" in c.claim)
+    assert versus.verdict is Verdict.FAILS and versus.evidence.n == (6, 3)  # AT 9.5 against F-ActT 9.0
+    assert versus.evidence.thesis_effect == pytest.approx(7.93 - 8.51) and versus.against
+    row = next(r for r in study.results_table(recs, "standard") if r["method"] == "F-ActT")
+    assert row["seeds"] == 3 and row["test error (%)"] == "9.00 ± 0.10"
+    assert "f-actt" not in study.PLANS["quick"].methods  # quick keeps its 20 minutes
+    from wpcore.present import attention as show
+
+    text = show.fact_sentence(study.results_table(recs, "standard"), "standard")
+    assert "F-ActT 9.00%, AT 9.50%, student alone 10.00% (3, 6 and 6 seeds)" in text
+    assert "reverse of the thesis's ranking" in text and "F-ActT 8.51% [U]" in text
+    assert show.fact_sentence(study.results_table(recs[:7], "standard"), "standard") == ""  # no F-ActT runs

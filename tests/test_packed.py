@@ -13,7 +13,7 @@ from .conftest import needs_fmnist
 def test_two_processes_run_a_teacher_then_its_students(tmp_path, monkeypatch):
     monkeypatch.setenv("WPCORE_RUNS", str(tmp_path / "runs"))
     everything = plan.build("smoke", ["attention"])
-    selected = [it for it in everything if it.index in (2, 3)]  # AT and KD students, not their teacher
+    selected = [it for it in everything if it.index in (2, 3)]  # AT and F-ActT students, not their teacher
     items = fanout.ordered(selected, everything)
     teacher = items[0]
     lines = []
@@ -48,3 +48,33 @@ def test_the_book_trains_nothing_when_every_record_exists(monkeypatch):
     monkeypatch.setattr(fanout, "run_packed", lambda *a, **k: calls.append(a) or [])
     assert fanout.train_missing("standard", workers=2, log=lambda s: None) == []
     assert not calls
+
+
+@needs_fmnist
+def test_stale_records_are_retrained_and_stale_published_ones_only_when_asked(tmp_path, monkeypatch):
+    """`wpcore book` packs a stale record of runs/ with the missing ones; `book --retrain` packs
+    the stale published ones too (with the threads the workers use), and publishes what they make."""
+    import json
+
+    monkeypatch.setenv("WPCORE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")
+    everything = plan.build("smoke", ["attention"])
+    teacher, student = everything[0], everything[2]
+    assert all(o.ok for o in fanout.run_packed([teacher, student], workers=2, log=lambda s: None))
+    path = records.find(student.key).path
+    data = json.loads(path.read_text())
+    data["code"]["fingerprint"]["files"]["train.py"] = "0" * 16
+    path.write_text(json.dumps(data))
+    assert fanout._retrains(student, retrain_stale=False)  # in runs/: retrained whatever is asked
+    published = tmp_path / "results" / "smoke"
+    published.mkdir(parents=True)
+    path.rename(published / path.name)
+    (path.parent / f"{student.key}.safetensors").rename(published / f"{student.key}.safetensors")
+    assert records.find(student.key).published
+    assert not fanout._retrains(student, retrain_stale=False)  # published: shown as made with older code
+    assert fanout._retrains(student, retrain_stale=True)
+    assert not fanout._retrains(teacher, retrain_stale=True)  # current: reused
+    [again] = fanout.run_packed([student], workers=2, log=lambda s: None, retrain_stale=True)
+    assert again.ok and again.trained
+    rec = records.find(student.key)
+    assert not rec.published and rec.code["fingerprint"]["files"]["train.py"] != "0" * 16

@@ -113,8 +113,10 @@ def runnable(items: list[Item], unavailable: dict[str, str]) -> tuple[list[Item]
     return keep, skipped
 
 
-def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teachers: dict) -> dict:
-    """One run, in whatever process executes it (a Ray worker or this one)."""
+def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teachers: dict,
+             retrain_stale: bool = False) -> dict:
+    """One run, in whatever process executes it (a Ray worker or this one); ``retrain_stale``: a
+    stale published record is trained again too (``experiment.run``)."""
     os.environ.update(env)
     from . import records, share
     from .experiment import Experiment, run
@@ -123,9 +125,10 @@ def _run_one(fields: dict, env: dict, device: str | None, compile: bool, *teache
         share.install(t["pack"])
     exp = Experiment(**fields)
     key = exp.key()
-    trained = records.find(key) is None
+    before = records.find(key)
     t0 = time.perf_counter()
-    rec = run(exp, device=device, compile=compile)
+    rec = run(exp, device=device, compile=compile, retrain_stale=retrain_stale)
+    trained = before is None or rec.created != before.created
     return {"key": rec.key, "trained": trained, "seconds": time.perf_counter() - t0,
             "pack": {} if rec.published else share.record_files(rec.key),  # published: every node has it
             "finished_at": time.time()}
@@ -191,7 +194,8 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_packed(items: list[Item], workers: int, log: Callable[[str], None] = print) -> list[Outcome]:
+def run_packed(items: list[Item], workers: int, log: Callable[[str], None] = print,
+               retrain_stale: bool = False) -> list[Outcome]:
     """Every run on this machine's CPU, ``workers`` at a time, each in its own process with
     ``cores // workers`` threads; a student starts once its teacher's record exists, a failed
     teacher skips its students. Records are written by the workers into the same ``runs/``."""
@@ -211,7 +215,8 @@ def run_packed(items: list[Item], workers: int, log: Callable[[str], None] = pri
                     outcomes.append(_failed(len(outcomes) + 1, len(items), it, TEACHER_FAILED, log, skipped=True))
                 elif len(running) < workers and (it.teacher not in keys or it.teacher in done):
                     waiting.remove(it)
-                    running[pool.submit(_run_one, dataclasses.asdict(it.exp), _env(), "cpu", False)] = it
+                    running[pool.submit(_run_one, dataclasses.asdict(it.exp), _env(), "cpu", False,
+                                        retrain_stale=retrain_stale)] = it
             if not running:
                 continue
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -295,11 +300,12 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 def train_missing(profile: str, chapters: list[str] | None = None, workers: int | None = None,
-                  log: Callable[[str], None] = print) -> list[Outcome]:
+                  log: Callable[[str], None] = print, retrain_stale: bool = False) -> list[Outcome]:
     """Before the book executes its chapters on a CPU: train the runs they will ask for and lack,
     ``workers`` (default: one per core) at a time (``run_packed``); the chapters then reuse every
-    record. Nothing happens on a GPU machine, with one worker, or with fewer than two runs missing
-    (the chapters train those themselves, as before)."""
+    record. A stale record in ``runs/`` counts as missing (``experiment.run`` would retrain it);
+    a stale published one too with ``retrain_stale`` (``book --retrain``). Nothing happens on a GPU machine, with one worker, or with fewer than two
+    runs missing (the chapters, or ``book --retrain``, train those one after the other)."""
     import torch
 
     from . import plan
@@ -312,10 +318,19 @@ def train_missing(profile: str, chapters: list[str] | None = None, workers: int 
     if default_device().type != "cpu" or workers < 2 or not wanted:
         return []
     everything = plan.build(profile, wanted, torch.device("cpu"))
-    missing = [it for it in ordered(everything) if not it.recorded]
+    missing = [it for it in ordered(everything) if not it.recorded or _retrains(it, retrain_stale)]
     if len(missing) < 2:
         return []
-    log(f"training the {len(missing)} runs of the {profile} profile that have no record, {workers} at a time "
+    log(f"training the {len(missing)} runs of the {profile} profile that have no "
+        f"{'current ' if retrain_stale else ''}record, {workers} at a time "
         f"({threads_per_worker(workers)} thread(s) each) ...")
     missing, skipped = runnable(missing, prepare_data(missing, log=log))
-    return skipped + run_packed(missing, workers, log=log)
+    return skipped + run_packed(missing, workers, log=log, retrain_stale=retrain_stale)
+
+
+def _retrains(it: Item, retrain_stale: bool) -> bool:
+    """Would ``experiment.run(it.exp, retrain_stale=...)`` train again the record it finds?"""
+    from .experiment import find, staleness
+
+    rec = find(it.exp)
+    return rec is not None and (retrain_stale or not rec.published) and bool(staleness(rec, it.exp))

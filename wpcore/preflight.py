@@ -83,12 +83,19 @@ def one_step(exp: Experiment, device, batch: int | None = None) -> str:
         if teacher_cfg and method not in ("student", "flip"):
             teacher = create(teacher_cfg["model"], num_classes=f.num_classes, in_channels=f.shape[0],
                              **teacher_cfg.get("model_kw", {})).to(device).eval().requires_grad_(False)
+        net = model
+        if method == "f-actt":  # the student trains with its regressors, as the task does
+            from .losses.attention import WithRegressors, regressors
+
+            with torch.no_grad():
+                model = WithRegressors(net, regressors(net.forward_groups(x), teacher.forward_groups(x)).to(device))
 
         def loss_fn(m):
             if exp.task in ("attention", "imagenet") and method != "student" or teacher is not None:
                 from .losses.attention import transfer_loss
 
-                return transfer_loss(m, teacher, x, y, method)[0]
+                regs = m.regressors if m is not net else None
+                return transfer_loss(net, teacher, x, y, method, regs=regs)[0]
             return F.cross_entropy(m(x), y)
     model.train()
     opt = torch.optim.SGD(param_groups(model, exp.weight_decay), lr=exp.lr, momentum=0.9, nesterov=exp.nesterov)

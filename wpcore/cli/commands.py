@@ -158,8 +158,12 @@ def cmd_records(args) -> int:
 
 def cmd_book(args) -> int:
     from ..book import build
+    from ..fanout import summary, train_missing
 
-    if args.retrain:
+    outcomes = train_missing(args.profile, args.chapter, args.workers, retrain_stale=args.retrain)
+    if outcomes:
+        print(summary(outcomes))
+    if args.retrain:  # what the workers did not make (on a GPU, or one run alone), one after the other
         from ..experiment import run
         from ..present import TerminalProgress
         from ..publish import publish, used_experiments
@@ -167,12 +171,6 @@ def cmd_book(args) -> int:
         for _, exp in used_experiments([args.profile], args.chapter).values():
             run(exp, log=TerminalProgress(), retrain_stale=True)
         publish(args.profile, args.chapter)
-    else:
-        from ..fanout import summary, train_missing
-
-        outcomes = train_missing(args.profile, args.chapter, args.workers)
-        if outcomes:
-            print(summary(outcomes))
     build(args.profile, args.chapter)
     return 0
 

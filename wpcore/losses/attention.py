@@ -28,6 +28,16 @@ So the legacy KD term is C/2 times smaller (5x on CIFAR-10); the cross-entropy t
 ``kd_loss`` defaults to ``batchmean``; the study (wpcore/studies/attention.py) sets ``legacy`` for
 the runs it compares with the thesis's KD and AT+KD numbers.
 
+Full-activation transfer (F-ActT), the thesis's FitNets-style baseline (Romero et al., 2015). The
+thesis gives no formula and the official code has none, so this one is ours: at every pair of group
+outputs AT pairs (``match_groups``), a learned 1x1 convolution r_j without bias (FitNets'
+regressor) maps the student's C_S channels to the teacher's C_T, and
+
+    L = CE + beta_F/2 * sum_j mean_{N,C_T,H,W} (r_j(A_S^j) - A_T^j)^2
+
+trained with the student from the first step (one stage, as AT; FitNets first trains the hint
+alone). The regressors are dropped after training. beta_F = 1 (``FACT_BETA``); not tuned.
+
 Gradient-based attention transfer (the official code never released it). With J = dL/dx the
 gradient of a network's per-sample loss with respect to its input (N, C, H, W),
 
@@ -115,6 +125,50 @@ def at_total(student: list[torch.Tensor], teacher: list[torch.Tensor], beta: flo
     return beta * sum(at_loss(student[i], teacher[j], p) for i, j in pairs)
 
 
+# --- full-activation transfer ---------------------------------------------------------------
+
+FACT_BETA = 1.0  # F-ActT weight beta_F (see the module docstring): ours, not tuned
+
+
+def regressors(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> nn.ModuleList:
+    """One 1x1 convolution (no bias) per pair of ``match_groups``, from the student's channels to
+    the teacher's, for group outputs shaped like ``student`` and ``teacher``."""
+    return nn.ModuleList(nn.Conv2d(student[i].shape[1], teacher[j].shape[1], 1, bias=False)
+                         for i, j in match_groups(student, teacher))
+
+
+def fact_total(student: list[torch.Tensor], teacher: list[torch.Tensor], regs: nn.ModuleList,
+               beta: float = FACT_BETA) -> torch.Tensor:
+    """beta/2 * sum over the matching groups of mean((r_j(A_S) - A_T)^2) -> scalar."""
+    pairs = match_groups(student, teacher)
+    if len(pairs) != len(regs):
+        raise ValueError(f"{len(regs)} regressors for {len(pairs)} pairs of groups; build them with regressors()")
+    return beta / 2 * sum((_wide(r(student[i])) - _wide(teacher[j])).pow(2).mean()
+                          for r, (i, j) in zip(regs, pairs))
+
+
+class WithRegressors(nn.Module):
+    """A student and the F-ActT regressors trained with it: one module, so that the training loop
+    optimises and checkpoints both. It predicts as the student does; keep ``.student`` afterwards."""
+
+    def __init__(self, student: nn.Module, regs: nn.ModuleList):
+        super().__init__()
+        self.student, self.regressors = student, regs
+
+    def forward_groups(self, x):
+        return self.student.forward_groups(x)
+
+    def forward_head(self, features):
+        return self.student.forward_head(features)
+
+    def forward(self, x):
+        return self.student(x)
+
+    def no_weight_decay(self) -> set[str]:
+        inner = self.student.no_weight_decay() if hasattr(self.student, "no_weight_decay") else set()
+        return {f"student.{n}" for n in inner}
+
+
 # --- knowledge distillation -----------------------------------------------------------------
 
 KD_REDUCTIONS = ("batchmean", "legacy")  # see the module docstring
@@ -169,13 +223,14 @@ def flip_invariance_loss(j: torch.Tensor, j_of_flipped: torch.Tensor) -> torch.T
 
 # --- one objective for every method ---------------------------------------------------------
 
-METHODS = ("student", "at", "kd", "at+kd", "grad-at", "flip")  # "student": plain cross-entropy
+METHODS = ("student", "at", "f-actt", "kd", "at+kd", "grad-at", "flip")  # "student": plain cross-entropy
 
 
 def transfer_loss(student: nn.Module, teacher: nn.Module | None, x: torch.Tensor, y: torch.Tensor,
                   method: str, beta: float = BETA, grad_beta: float = 1.0, p: float = 2.0,
                   temperature: float = TEMPERATURE, alpha: float = ALPHA,
-                  kd_reduction: str = "batchmean") -> tuple[torch.Tensor, dict]:
+                  kd_reduction: str = "batchmean", fact_beta: float = FACT_BETA,
+                  regs: nn.ModuleList | None = None) -> tuple[torch.Tensor, dict]:
     """The training loss of a student under ``method``: images (N, C, H, W), labels (N,) -> scalar
     and its parts (detached scalars, for logging; no device sync).
 
@@ -183,6 +238,7 @@ def transfer_loss(student: nn.Module, teacher: nn.Module | None, x: torch.Tensor
     only ever runs without a graph to its weights: its outputs are constants for the student.
       student  CE                     at      CE + beta * sum_pairs at_loss
       kd       kd_loss                at+kd   kd_loss + beta * sum_pairs at_loss
+      f-actt   CE + fact_beta/2 * sum_pairs mean (r_j(A_S) - A_T)^2   (``regs``: see ``regressors``)
       grad-at  CE + grad_beta/2 * gradient_at_loss(J_S, J_T)
       flip     CE + grad_beta/2 * flip_invariance_loss(J(x), J(flip x))   (no teacher)
     """
@@ -217,4 +273,10 @@ def transfer_loss(student: nn.Module, teacher: nn.Module | None, x: torch.Tensor
         at_term = at_total(groups, t_groups, beta, p)
         parts["at"] = at_term.detach()
         loss = loss + at_term
+    if method == "f-actt":
+        if regs is None:
+            raise ValueError("method 'f-actt' needs its regressors (regs=regressors(student_groups, teacher_groups))")
+        fact_term = fact_total(groups, t_groups, regs, fact_beta)
+        parts["f-actt"] = fact_term.detach()
+        loss = loss + fact_term
     return loss, parts

@@ -230,3 +230,26 @@ def thesis_vs_ours(rows: list[dict], dataset: str) -> pd.DataFrame:
                     "seeds": r["seeds"],
                     "thesis: CIFAR-10 error (%)": f"{ref[0]} [{ref[1]}]" if ref else "— (none for this pair or method)"})
     return pd.DataFrame(out)
+
+
+def fact_sentence(rows: list[dict], profile: str) -> str:
+    """How F-ActT ranks against AT and the student alone in ``study.results_table`` rows (first
+    pair), next to the thesis's ranking; empty where the profile has no F-ActT runs."""
+    from statistics import mean
+
+    plan = study.PLANS[profile]
+    pair = " → ".join(plan.pairs[0])
+    got = {r["method"]: r["errors"] for r in rows if r["pair"] == pair and r["errors"]}
+    names = [study.METHOD_NAMES[m] for m in ("f-actt", "at", "student")]
+    if not all(n in got for n in names):
+        return ""
+    f, a, s = (mean(got[n]) for n in names)
+    ref = study.THESIS.get(plan.pairs[0], {})
+    thesis = (f" (thesis, CIFAR-10: AT {ref['at'][0]}% [{ref['at'][1]}], F-ActT {ref['f-actt'][0]}% "
+              f"[{ref['f-actt'][1]}], student alone {ref['student'][0]}% [{ref['student'][1]}])") if ref else ""
+    order = ("the student learned more from the teacher's whole activations than from its attention maps, the "
+             "reverse of the thesis's ranking" if f < a else "AT helped more than F-ActT, as in the thesis")
+    return (f"Mean test errors: F-ActT {f:.2f}%, AT {a:.2f}%, student alone {s:.2f}% ({len(got[names[0]])}, "
+            f"{len(got[names[1]])} and {len(got[names[2]])} seeds). Here {order}{thesis}; the verdicts below say "
+            "whether the seeds decide it. F-ActT is our definition (1x1 regressors, $\\beta_F = 1$, not tuned), so "
+            "the comparison is with that definition, not necessarily the paper's.")

@@ -3,7 +3,8 @@ a wider or deeper teacher looks?
 
 Pairs (teacher -> student) from the thesis's CIFAR-10 table: WRN-16-2 -> WRN-16-1,
 WRN-40-1 -> WRN-16-1, WRN-40-2 -> WRN-16-2. Methods: the student alone, activation-based AT
-(beta = 1e3), KD (T = 4, alpha = 0.9), AT+KD, gradient-based AT, and (smoke/full) the
+(beta = 1e3), full-activation transfer (F-ActT, smoke/standard/full; our FitNets-style definition,
+``losses.attention``), KD (T = 4, alpha = 0.9), AT+KD, gradient-based AT, and (smoke/full) the
 flip-invariance regulariser.
 
 - smoke: WRN-10-2 -> WRN-10-1 on 256 Fashion-MNIST images, a few steps; every method once.
@@ -33,7 +34,7 @@ from .wide_resnets import COMMON as WRN_COMMON
 CHAPTER = "attention"
 STANDARD_DESIGNED = True  # `standard` has its own design here (PLANS, CONVERGENCE)
 WRN_STANDARD = WRN_COMMON["standard"]
-METHOD_NAMES = {"student": "student alone", "at": "AT", "kd": "KD", "at+kd": "AT+KD",
+METHOD_NAMES = {"student": "student alone", "at": "AT", "f-actt": "F-ActT", "kd": "KD", "at+kd": "AT+KD",
                 "grad-at": "gradient AT", "flip": "flip invariance"}
 
 # CIFAR-10 test error (%), reference sheet §4.3 [T: Rocket-Launching paper quoting the AT paper;
@@ -79,17 +80,17 @@ class Plan:
 
 
 PLANS = {
-    "smoke": Plan((("wrn-10-2", "wrn-10-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0,),
+    "smoke": Plan((("wrn-10-2", "wrn-10-1"),), ("student", "at", "f-actt", "kd", "at+kd", "grad-at"), (0,),
                   {"dataset": "fashion-mnist", "train_subset": 256, "test_subset": 256}, 1, 1,
                   extra_methods=("flip",), max_steps=2),
     "quick": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
                   {"dataset": "fashion-mnist", "train_subset": 2000, "test_subset": 1000}, 8, 4),
     # the Wide ResNets chapter's standard data and recipe (10,000 images at 14x14, 20 epochs, no
     # augmentation), so the teacher is that chapter's WRN-16-2 seed 0: one run, one record
-    "standard": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "kd", "at+kd", "grad-at"), (0, 1, 2),
+    "standard": Plan((("wrn-16-2", "wrn-16-1"),), ("student", "at", "f-actt", "kd", "at+kd", "grad-at"), (0, 1, 2),
                      {k: x for k, x in WRN_STANDARD.items() if k != "epochs"}, WRN_STANDARD["epochs"],
                      WRN_STANDARD["epochs"]),
-    "full": Plan(tuple(THESIS), ("student", "at", "kd", "at+kd"), (0, 1, 2),
+    "full": Plan(tuple(THESIS), ("student", "at", "f-actt", "kd", "at+kd"), (0, 1, 2),
                  {"dataset": "cifar-10", "milestones": (0.3, 0.6, 0.8)}, 200, 200,
                  extra_methods=("grad-at", "flip")),
 }
@@ -319,6 +320,15 @@ def claims(records, profile: str) -> list[Claim]:
                     "Attention transfer from {t} lowers the error of {s} trained alone.", ("student", "at")),
             compare(records, profile, t, s, "kd", "student",
                     "Knowledge distillation from {t} lowers the error of {s} trained alone.", ("student", "kd")),
+        ]
+        if "f-actt" in plan.methods:  # the thesis's baseline for AT: does it help, and does AT help more?
+            out += [compare(records, profile, t, s, "f-actt", "student",
+                            "Full-activation transfer (F-ActT, our FitNets-style definition) from {t} lowers the "
+                            "error of {s} trained alone.", ("student", "f-actt")),
+                    compare(records, profile, t, s, "at", "f-actt",
+                            "Attention transfer from {t} beats full-activation transfer (F-ActT, our FitNets-style "
+                            "definition) for {s}.", ("f-actt", "at"))]
+        out += [
             compare(records, profile, t, s, "at+kd", "at",
                     "AT and KD combine: AT+KD from {t} beats AT alone for {s}.", ("at", "at+kd")),
         ]

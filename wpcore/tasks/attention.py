@@ -3,10 +3,11 @@
 ``Experiment(model=<student>, task="attention", options={...})`` with options
 
     method       one of wpcore.losses.attention.METHODS: "student" (plain CE, no teacher),
-                 "at", "kd", "at+kd", "grad-at", "flip" (flip invariance, no teacher)
+                 "at", "f-actt", "kd", "at+kd", "grad-at", "flip" (flip invariance, no teacher)
     teacher      the teacher's ``Experiment.config()`` (a dict; so the student's record key
                  depends on exactly which teacher it learned from)
     beta         AT weight (1e3, the official code's)
+    fact_beta    F-ActT weight (1; ours: the thesis gives none)
     grad_beta    weight of the gradient penalties (grad-at, flip)
     p            attention map exponent (2)
     temperature, alpha, kd_reduction   KD settings (4, 0.9, "batchmean"; see the loss module).
@@ -16,7 +17,8 @@
 The teacher comes from its record: reused when present, trained (``experiment.run``) when not,
 and its weights are read from the record's safetensors. It is frozen: eval mode (BatchNorm uses
 its running statistics), no gradient to its weights. Any pair of registered GroupNets works:
-attention pairs are matched by spatial size (``match_groups``).
+attention pairs are matched by spatial size (``match_groups``). F-ActT trains the student together
+with its 1x1 regressors (``losses.WithRegressors``); the record keeps the student alone.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ from ..nets.contract import GroupNet
 from .setup import build, classifier_data, fit_config
 
 DEFAULTS = {"method": "at", "teacher": None, "beta": losses.BETA, "grad_beta": 1.0, "p": 2.0,
-            "temperature": losses.TEMPERATURE, "alpha": losses.ALPHA, "kd_reduction": "batchmean"}
+            "temperature": losses.TEMPERATURE, "alpha": losses.ALPHA, "kd_reduction": "batchmean",
+            "fact_beta": losses.FACT_BETA}
 NO_TEACHER = ("student", "flip")
 
 
@@ -100,14 +103,22 @@ def transfer(exp: Experiment, ctx: Context) -> TaskResult:
 
     model, args = build(exp, num_classes=data.train.num_classes, in_channels=data.train.shape[0])
     train_batches, test_batches = data.train_batches, data.test_batches
-    loss_kw = {k: opts[k] for k in ("beta", "grad_beta", "p", "temperature", "alpha", "kd_reduction")}
+    loss_kw = {k: opts[k] for k in ("beta", "grad_beta", "p", "temperature", "alpha", "kd_reduction", "fact_beta")}
+    trained = model
+    if opts["method"] == "f-actt":  # the regressors' channel counts, from the group outputs' shapes
+        x = torch.zeros(2, *data.train.shape)
+        with torch.no_grad():
+            groups = model.eval().forward_groups(x), teacher.forward_groups(x.to(ctx.device))
+        trained = losses.WithRegressors(model.train(), losses.regressors(*groups))
+    regs = trained.regressors if trained is not model else None
 
-    def objective(student, batch):
+    def objective(net, batch):  # net: what fit steps (the student, or the student with its regressors)
         x, y = batch
-        return losses.transfer_loss(student, teacher, x, y, opts["method"], **loss_kw)[0]
+        student = model if regs is not None else net
+        return losses.transfer_loss(student, teacher, x, y, opts["method"], regs=regs, **loss_kw)[0]
 
     cfg = fit_config(exp, ctx)
-    history = fit(model, train_batches, cfg, objective=objective,
+    history = fit(trained, train_batches, cfg, objective=objective,
                   evaluate=partial(evaluate, classification_eval(test_batches), teacher, test_batches),
                   log=ctx.log, checkpoint=ctx.checkpoint, device=ctx.device)
     final = dict(history[-1]) if history else {}
