@@ -98,8 +98,10 @@ PLANS = {
 
 # Two-stage seeds at standard: seeds 0-2 left AT and gradient AT vs the student alone undecided (MDE
 # 0.86 and 0.78 points; the thesis's AT effect is 0.84), so seeds 3-5 of the three methods those
-# claims compare were added (``claim.TWO_STAGE_NOTE``); every other method keeps the plan's seeds.
-TWO_STAGE_SEEDS = {"standard": {m: (0, 1, 2, 3, 4, 5) for m in ("student", "at", "grad-at")}}
+# claims compare were added (``claim.TWO_STAGE_NOTE``). Likewise F-ActT (2026-12-06): its seeds 0-2
+# left both its claims undecided (-0.67 against the student alone, MDE 0.92; +0.64 for AT against
+# it, MDE 0.90), so its seeds 3-5 were added. Every other method keeps the plan's seeds.
+TWO_STAGE_SEEDS = {"standard": {m: (0, 1, 2, 3, 4, 5) for m in ("student", "at", "grad-at", "f-actt")}}
 
 
 def seeds(profile: str, method: str) -> tuple:
