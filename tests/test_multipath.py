@@ -485,4 +485,20 @@ def test_the_pages_convergence_check_is_the_studys_on_ap():
     shown = present.show_convergence_check(records, study, "standard", metric="AP", label="AP (%)", unit=study.UNIT)
     listed = next(c for c in study.claims(records, "standard") if c.kind is Kind.CHECK)
     assert (shown.claim, shown.ours, shown.verdict) == (listed.claim, listed.ours, listed.verdict)
-    assert shown.evidence.unit == study.UNIT and "AP" in shown.claim and "3.10" in shown.ours
+    assert shown.evidence.unit == study.UNIT and "AP" in shown.claim and "3.30" in shown.ours  # 3 seeds at 2x
+
+
+def test_a_convergence_check_at_its_tolerance_is_called_narrow():
+    """A pass by a hair (MultiPath's 0.39 against 0.40) must not read as a clean pass."""
+    from wpcore.present import convergence as show
+    from wpcore.studies import verdict as v
+    from wpcore.studies.claim import Claim, Kind
+
+    def check(change, sd):
+        verdict, ev = v.check(change, sd, "AP points")
+        return Claim("multipath", "converged", "—", "—", verdict, ev, kind=Kind.CHECK)
+
+    assert show.narrow(check(0.39, 0.40)) and show.narrow(check(0.45, 0.40))
+    assert not show.narrow(check(0.10, 0.40)) and not show.narrow(check(1.78, 0.39))
+    assert "passes narrowly" in show.training_state(check(0.39, 0.40), "standard")
+    assert "no longer moves" in show.training_state(check(0.10, 0.40), "standard")

@@ -251,5 +251,5 @@ def fact_sentence(rows: list[dict], profile: str) -> str:
              "reverse of the thesis's ranking" if f < a else "AT helped more than F-ActT, as in the thesis")
     return (f"Mean test errors: F-ActT {f:.2f}%, AT {a:.2f}%, student alone {s:.2f}% ({len(got[names[0]])}, "
             f"{len(got[names[1]])} and {len(got[names[2]])} seeds). Here {order}{thesis}; the verdicts below say "
-            "whether the seeds decide it. F-ActT is our definition (1x1 regressors, $\\beta_F = 1$, not tuned), so "
+            "whether the seeds decide it. F-ActT is our definition (1x1 regressors, β_F = 1, not tuned), so "
             "the comparison is with that definition, not necessarily the paper's.")

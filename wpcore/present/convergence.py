@@ -31,6 +31,16 @@ def show_convergence(records, runs: dict[float, list], metric: str = "test_error
     return fig
 
 
+NARROW = 0.2  # a check whose change lies within this share of its tolerance, either side, is called narrow
+
+
+def narrow(check) -> bool:
+    """The check's change is so close to its tolerance that one more seed could move it across."""
+    e = check.evidence
+    return check.verdict.decided and e.diff is not None and bool(e.margin) and \
+        abs(abs(e.diff) - e.margin) <= NARROW * e.margin
+
+
 def training_state(check, profile: str) -> str:
     """How far a chapter's runs are trained, in words that match its convergence check (``check``:
     the study's CHECK claim from ``studies.convergence.check``, or None where the profile has none)."""
@@ -39,6 +49,9 @@ def training_state(check, profile: str) -> str:
     if check is None:
         return (f"far from convergence (the `{profile}` profile is a pipeline check and does not test it; "
                 "`standard` trains its baselines until twice the training no longer changes them)")
+    if check.verdict is Verdict.HOLDS and narrow(check):
+        return ("trained until twice the training moves the baseline by just under one seed s.d. (the convergence "
+                "check above passes narrowly: its baseline is at the edge of convergence)")
     if check.verdict is Verdict.HOLDS:
         return "trained until twice the training no longer moves the baseline (the convergence check above)"
     if check.verdict is Verdict.FAILS:
@@ -71,5 +84,7 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
 
     display(Markdown(f"**Check, to pass or fail.** {check.claim} *Ours:* {check.ours}. "
                      f"**{verdict_label(check)}**. "
-                     f"So the runs of this chapter are {training_state(check, profile)}."))
+                     + (f"A narrow result: the change is within {NARROW:.0%} of the tolerance, so one more seed "
+                        "could move it across. " if narrow(check) else "")
+                     + f"So the runs of this chapter are {training_state(check, profile)}."))
     return check
