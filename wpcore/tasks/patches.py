@@ -21,7 +21,7 @@ Options: ``n_train``, ``n_test`` (embedded pair counts), ``stereo_map`` (bool), 
 ``transfer`` (a second embedded test set, e.g. ``warped``: the model trained on stereo pairs is also
 scored there, as the thesis trains on one Brown scene and tests on another; ``fpr95_transfer``).
 """
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (sorting would re-key the published patches records)
 
 import functools
 import math
