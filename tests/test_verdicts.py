@@ -128,5 +128,34 @@ def test_against_lists_every_result_that_goes_the_other_way():
 def test_spurious_count_uses_only_statistical_claims():
     cs = [claim(v.difference([1.0, 1.1, 1.2], [2.0, 2.1, 2.2], "p")) for _ in range(10)]
     cs += [claim(v.difference([1.0], [2.0], "p")), claim(v.check(0.0, 1.0, "x"), kind=Kind.CHECK)]
-    n, expected = v.spurious_expected(cs)
-    assert n == 10 and expected == pytest.approx(0.5)
+    n, expected, twice = v.spurious_expected(cs)
+    assert n == 10 and twice == 0 and expected == pytest.approx(0.5)
+    from wpcore.studies.claim import two_stage
+    from wpcore.studies.stats import TWO_LOOK_ERROR
+
+    cs[0].evidence = two_stage(cs[0].evidence)  # seeds judged twice: a higher chance of a spurious verdict
+    n, expected, twice = v.spurious_expected(cs)
+    assert n == 10 and twice == 1 and expected == pytest.approx(9 * 0.05 + TWO_LOOK_ERROR)
+
+
+def test_two_look_error_is_what_judging_3_then_6_seeds_gives_where_no_difference_exists():
+    """``TWO_LOOK_ERROR`` re-simulated with the verdicts' own interval: two samples of six normal
+    values with no difference, judged at 3 vs 3 and, when undecided there, at 6 vs 6."""
+    import numpy as np
+    from scipy.stats import t as student_t
+
+    from wpcore.studies.stats import LEVEL, TWO_LOOK_ERROR, critical
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((2, 40_000, 6))
+
+    def decided(k: int) -> np.ndarray:
+        va, vb = a[:, :k].var(axis=1, ddof=1) / k, b[:, :k].var(axis=1, ddof=1) / k
+        se, df = np.sqrt(va + vb), (va + vb) ** 2 / (va ** 2 / (k - 1) + vb ** 2 / (k - 1))
+        t = student_t.ppf(0.5 + LEVEL / 2, df)  # critical(), vectorised
+        assert t[0] == pytest.approx(critical(df[0]))
+        return np.abs(a[:, :k].mean(axis=1) - b[:, :k].mean(axis=1)) > t * se
+
+    first, both = decided(3), decided(6)
+    assert first.mean() < 0.05 - 0.005  # Welch's interval is conservative at 3 vs 3
+    assert abs((first | both).mean() - TWO_LOOK_ERROR) < 0.006  # about 3.5 standard errors of 40,000 draws

@@ -12,6 +12,7 @@ import html
 from collections import Counter
 
 from ..studies.claim import Claim, Kind, Verdict
+from ..studies.stats import TWO_LOOK_ERROR
 from ..studies.verdict import spurious_expected
 from .verdicts import explain, label, slug
 
@@ -76,7 +77,7 @@ def headline_html(claims: list[Claim], profile: str) -> str:
     thesis = [c for c in claims if c.kind is Kind.CLAIM]
     checks = [c for c in claims if c.kind is Kind.CHECK]
     n = counts(claims)
-    judged, chance = spurious_expected(claims)
+    judged, chance, twice = spurious_expected(claims)
 
     def tag(k: str, text: str) -> str:
         return f'<span class="wp-verdict wp-{k}">{n[k]} {text}</span>'
@@ -88,9 +89,11 @@ def headline_html(claims: list[Claim], profile: str) -> str:
             + (f"{single} rest on one seed per side ({tag('with', 'the thesis’s way')}, {tag('against', 'against it')}, "
                f"{tag('level', 'no difference')}) " if single else "")
             + f"and {tag('missing', 'not measured')}; {len(checks)} checks (code and convergence) are listed apart. "
-            f"{judged} claim{' is' if judged == 1 else 's are'} judged by a statistical rule with a 5% error rate: "
-            f"even if none of {'its' if judged == 1 else 'their'} differences were real, about {chance:.1f} of them "
-            "would come out decided by chance.</p>")
+            f"{judged} claim{' is' if judged == 1 else 's are'} judged by a statistical rule with a 5% error rate"
+            + (f" (about {TWO_LOOK_ERROR:.0%} for the {twice} whose seeds were raised after a first look left "
+               "them undecided)" if twice else "")
+            + f": even if none of {'its' if judged == 1 else 'their'} differences were real, about {chance:.1f} of "
+            "them would come out decided by chance.</p>")
 
 
 COLOURS = {"holds": "#1a9850", "fails": "#d73027", "undecided": "#fdae61", "with": "#91bfdb", "against": "#f4a6a6",

@@ -27,7 +27,7 @@ from ..profiles import check_profile
 from . import convergence as conv
 from . import verdict as v
 from .attention_maps import attention_distance, group_maps, test_images  # noqa: F401 (the chapter's API)
-from .claim import TWO_STAGE_NOTE, Claim, Kind
+from .claim import TWO_STAGE_NOTE, Claim, Kind, two_stage
 from .verdict import mean_spread
 from .wide_resnets import COMMON as WRN_COMMON
 
@@ -278,12 +278,13 @@ def compare(records, profile: str, teacher: str, student: str, better: str, wors
     """Claim "method ``better`` gives a lower error than ``worse``" for one pair, judged on the records."""
     a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
     verdict, ev = v.difference(a, b, "points of test error", thesis_effect=thesis_effect(teacher, student, better, worse))
+    staged = {better, worse} <= set(TWO_STAGE_SEEDS.get(profile, {}))
     return Claim(CHAPTER, sentence.format(t=teacher, s=student), thesis_text(teacher, student, thesis_methods),
                  f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
                  f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
                  f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})"
-                 + (f" ({TWO_STAGE_NOTE})" if {better, worse} <= set(TWO_STAGE_SEEDS.get(profile, {})) else ""),
-                 verdict, ev)
+                 + (f" ({TWO_STAGE_NOTE})" if staged else ""),
+                 verdict, two_stage(ev) if staged else ev)
 
 
 DISTANCE_IMAGES = 500   # test images the AT distance is measured on

@@ -3,11 +3,13 @@ rules of ``wpcore.studies.verdict`` return, the studies fill and ``wpcore.presen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
-# A claim whose seeds were raised after its first seeds left it undecided says so in its "ours" text.
-TWO_STAGE_NOTE = "seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six"
+# A claim whose seeds were raised after its first seeds left it undecided says so in its "ours" text,
+# and its evidence counts the two looks (``Evidence.looks``, ``stats.TWO_LOOK_ERROR``).
+TWO_STAGE_NOTE = ("seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six, and "
+                  "looking twice raises the chance of a decided verdict where no difference exists from 5% to about 7%")
 
 
 class Verdict(Enum):
@@ -80,6 +82,7 @@ class Evidence:
     mde: float | None = None            # minimal detectable difference (80% power), in unit
     thesis_effect: float | None = None  # the thesis's own difference for this comparison, in its unit
     note: str = ""                      # anything else the reader must know (e.g. why not measured)
+    looks: int = 1                      # times the seeds were judged: 2 for two-stage seeds (TWO_STAGE_NOTE)
 
     @property
     def single(self) -> bool:
@@ -100,3 +103,8 @@ class Claim:
     def against(self) -> bool:
         """Our result goes against the thesis (whatever its strength)."""
         return self.evidence.agrees is False
+
+
+def two_stage(evidence: Evidence) -> Evidence:
+    """The evidence of a claim judged on two-stage seeds (``TWO_STAGE_NOTE``): its seeds were looked at twice."""
+    return replace(evidence, looks=2)

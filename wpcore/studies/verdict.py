@@ -42,7 +42,7 @@ import math
 from statistics import mean, stdev
 
 from .claim import Better, Claim, Evidence, Kind, Margin, Rule, Verdict
-from .stats import LEVEL, interval, mde, welch
+from .stats import LEVEL, TWO_LOOK_ERROR, interval, mde, welch
 
 
 def _sign(better: Better) -> int:
@@ -217,11 +217,13 @@ def not_comparable(records) -> str:
             for m, t, _ in builds)) + "), so their speeds are not comparable")
 
 
-def spurious_expected(claims: list[Claim]) -> tuple[int, float]:
+def spurious_expected(claims: list[Claim]) -> tuple[int, float, int]:
     """(number of claims judged by a statistical rule with two or more seeds a side, the number of
-    decided verdicts expected by chance alone among them at the rules' 5% error rate)."""
+    decided verdicts expected by chance alone among them, how many of them had two-stage seeds): 5%
+    a claim judged once, ``TWO_LOOK_ERROR`` one whose seeds were judged twice."""
     judged = [c for c in claims if c.kind is Kind.CLAIM and c.evidence.se is not None]
-    return len(judged), len(judged) * (1 - LEVEL)
+    twice = sum(c.evidence.looks > 1 for c in judged)
+    return len(judged), (len(judged) - twice) * (1 - LEVEL) + twice * TWO_LOOK_ERROR, twice
 
 
 def mean_spread(values: list[float], digits: int = 2) -> str:
