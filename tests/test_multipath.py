@@ -502,3 +502,13 @@ def test_a_convergence_check_at_its_tolerance_is_called_narrow():
     assert not show.narrow(check(0.10, 0.40)) and not show.narrow(check(1.78, 0.39))
     assert "passes narrowly" in show.training_state(check(0.39, 0.40), "standard")
     assert "no longer moves" in show.training_state(check(0.10, 0.40), "standard")
+
+
+def test_a_profile_without_a_convergence_check_is_described_as_what_it_is():
+    """quick is a pipeline check, far from convergence; full runs the thesis's recipes (it used to be
+    called a pipeline check too)."""
+    from wpcore.present import training_state
+
+    assert "far from convergence" in training_state(None, "quick") and "pipeline" in training_state(None, "quick")
+    full = training_state(None, "full")
+    assert "thesis's own recipes" in full and "pipeline" not in full and "far from" not in full

@@ -46,9 +46,11 @@ def training_state(check, profile: str) -> str:
     the study's CHECK claim from ``studies.convergence.check``, or None where the profile has none)."""
     from ..studies.verdict import Verdict
 
+    if check is None and profile == "full":
+        return "trained with the thesis's own recipes and schedules (`full` makes no convergence check of its own)"
     if check is None:
-        return (f"far from convergence (the `{profile}` profile is a pipeline check and does not test it; "
-                "`standard` trains its baselines until twice the training no longer changes them)")
+        return (f"far from convergence (`{profile}` is a pipeline check; `standard` trains its baselines until "
+                "twice the training no longer changes them)")
     if check.verdict is Verdict.HOLDS and narrow(check):
         return ("trained until twice the training moves the baseline by just under one seed s.d. (the convergence "
                 "check above passes narrowly: its baseline is at the edge of convergence)")
@@ -72,7 +74,7 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
 
     runs = study.convergence(profile)
     if not runs:
-        display(Markdown(f"*The `{profile}` profile does not check convergence: its runs are "
+        display(Markdown(f"*The `{profile}` profile does not check convergence; its runs are "
                          f"{training_state(None, profile)}.*"))
         return None
     what = runs[1][0].model  # the claim the study's verdicts list, made the same way
