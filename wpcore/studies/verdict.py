@@ -10,7 +10,8 @@ at Welch's degrees of freedom: 2.78 for 3 vs 3 seeds, 2.31 for 5 vs 5, 1.96 in t
 
 - ``DIFFERENCE`` ("a is better than b"): holds when the interval lies on the claimed side of 0,
   does not hold when it lies on the other side, and is inconclusive otherwise. If no difference
-  existed, a decided verdict would come out by chance 5% of the time.
+  existed, a decided verdict would come out by chance 5% of the time (about 7% for a claim whose
+  seeds were raised after a first look, ``stats.TWO_LOOK_ERROR``).
 - ``NON_INFERIORITY`` ("a is as good as b, or better"; "a is at most ``margin`` worse"): holds
   when the whole interval lies below ``margin`` on the worse side; does not hold when the whole
   interval lies beyond it; otherwise *not shown*. No significant difference is not enough.
