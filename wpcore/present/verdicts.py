@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..studies.claim import Claim, Kind, Rule, Verdict
+from ..studies.stats import LEVEL, TWO_LOOK_ERROR
 
 LABELS = {
     Verdict.HOLDS: "holds",
@@ -102,8 +103,9 @@ def _explain(c: Claim) -> str:
     if e.rule is Rule.PAIRED:
         diff = f"The mean paired difference is {num(e.diff)} {e.unit} ({_interval(e)}; over {_seeds(e)})"
     if e.rule in (Rule.DIFFERENCE, Rule.PAIRED):
+        chance = TWO_LOOK_ERROR if e.looks > 1 else 1 - LEVEL  # two-stage seeds were judged twice
         why = {Verdict.HOLDS: "the whole interval lies on the thesis's side of zero, so seed noise alone is unlikely "
-                              "(5%) to explain it.",
+                              f"({chance:.0%}) to explain it.",
                Verdict.FAILS: "the whole interval lies on the other side of zero: the claim fails here.",
                Verdict.INCONCLUSIVE: "the interval contains zero, so seed noise could explain it."}[v]
         return f"{diff}: {why}{_direction(e) if v is Verdict.INCONCLUSIVE else ''}" \
