@@ -438,11 +438,13 @@ def test_standard_is_the_ablation_at_three_seeds_plus_the_baselines_convergence_
     assert len({e.key() for e in exps}) == 12
     # the check's 1x runs are the ablation's own baselines; its 2x runs train twice the epochs and nothing else
     assert [e.key() for e in runs[1]] == [e.key() for e in exps if e.label == study.VARIANTS[0][0]]  # all 3 seeds
-    for short, long in zip(runs[1], runs[2]):
-        assert long.epochs == 2 * short.epochs and long.model == "fast-rcnn"
-        assert {**long.config(), "epochs": short.epochs} == short.config()
+    assert sorted(runs) == [1, 2, 4]  # 4x shows the trend; the check compares 1x with 2x
+    for m in (2, 4):
+        for short, long in zip(runs[1], runs[m]):
+            assert long.epochs == m * short.epochs and long.model == "fast-rcnn"
+            assert {**long.config(), "epochs": short.epochs} == short.config()
     keys = [e.key() for e in study.experiments("standard")]
-    assert len(keys) == len(set(keys)) == 15 and set(keys) >= {e.key() for e in exps}
+    assert len(keys) == len(set(keys)) == 18 and set(keys) >= {e.key() for e in exps}
     assert {e.key() for m, es in runs.items() if m != 1 for e in es}.isdisjoint({e.key() for e in exps})
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in exps if e.seed == 0}
     assert study.convergence("quick") == {} and study.convergence("smoke") == {}
@@ -512,3 +514,22 @@ def test_a_profile_without_a_convergence_check_is_described_as_what_it_is():
     assert "far from convergence" in training_state(None, "quick") and "pipeline" in training_state(None, "quick")
     full = training_state(None, "full")
     assert "thesis's own recipes" in full and "pipeline" not in full and "far from" not in full
+
+
+def test_lengths_past_the_check_are_reported_apart_from_it():
+    """MultiPath trains its baseline at 4x too: the page reports it next to the check, which still
+    compares 1x with 2x (a 4x AP far off changes the check's verdict not at all)."""
+    from wpcore.present.convergence import beyond_sentence
+    from wpcore.studies import multipath as study
+    from wpcore.studies.claim import Kind
+
+    runs = study.convergence("standard")
+    records = [fake_record(e, 18.0 + 0.2 * e.seed) for e in runs[1]] + [fake_record(e, 18.3 + 0.2 * e.seed) for e in runs[2]]
+    assert beyond_sentence(records, runs, "AP") == ""  # no 4x records yet: nothing to say
+    before = next(c for c in study.claims(records, "standard") if c.kind is Kind.CHECK)
+    records += [fake_record(e, 20.0 + 0.2 * e.seed) for e in runs[4]]
+    after = next(c for c in study.claims(records, "standard") if c.kind is Kind.CHECK)
+    assert (before.verdict, before.ours) == (after.verdict, after.ours)
+    text = beyond_sentence(records, runs, "AP")
+    assert "at 4x (192 epochs) AP 20.20 ± 0.20 (3 seeds, +1.70 from twice the training)" in text
+    assert "one seed s.d. of 0.20" in text and "not part of the check" in text

@@ -41,6 +41,29 @@ def narrow(check) -> bool:
         abs(abs(e.diff) - e.margin) <= NARROW * e.margin
 
 
+def beyond_sentence(records, runs: dict[float, list], metric: str = "test_error") -> str:
+    """The lengths past the check's 2x, where a study trains them (a trend the check does not judge),
+    as a sentence; '' where it has none."""
+    from statistics import mean, stdev
+
+    from ..studies.convergence import METRIC_NAMES, values
+
+    vals = values(records, runs, metric)
+    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    base, doubled = vals.get(1, []), vals.get(2, [])
+    parts = []
+    for m in sorted(k for k in vals if k > 2 and vals[k]):
+        got = vals[m]
+        spread = f" ± {stdev(got):.2f}" if len(got) > 1 else ""
+        change = f", {mean(got) - mean(doubled):+.2f} from twice the training" if doubled else ""
+        parts.append(f"at {m:g}x ({runs[m][0].epochs} epochs) {name} {mean(got):.2f}{spread} "
+                     f"({len(got)} seed{'s' * (len(got) != 1)}{change})")
+    if not parts:
+        return ""
+    sd = f", against one seed s.d. of {stdev(base):.2f} at the profile's length" if len(base) > 1 else ""
+    return "Trained longer still (shown, not part of the check): " + "; ".join(parts) + sd + "."
+
+
 def training_state(check, profile: str) -> str:
     """How far a chapter's runs are trained, in words that match its convergence check (``check``:
     the study's CHECK claim from ``studies.convergence.check``, or None where the profile has none)."""
@@ -89,4 +112,6 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
                      + (f"A narrow result: the change is within {NARROW:.0%} of the tolerance, so one more seed "
                         "could move it across. " if narrow(check) else "")
                      + f"So the runs of this chapter are {training_state(check, profile)}."))
+    if beyond_sentence(records, runs, metric):
+        display(Markdown(beyond_sentence(records, runs, metric)))
     return check
