@@ -532,4 +532,6 @@ def test_lengths_past_the_check_are_reported_apart_from_it():
     assert (before.verdict, before.ours) == (after.verdict, after.ours)
     text = beyond_sentence(records, runs, "AP")
     assert "at 4x (192 epochs) AP 20.20 ± 0.20 (3 seeds, +1.70 from twice the training)" in text
-    assert "one seed s.d. of 0.20" in text and "not part of the check" in text
+    assert "one seed s.d. of 0.20" in text and "not part of the check" in text and "still learns" in text
+    flat = records[:-3] + [fake_record(e, 18.4 + 0.2 * e.seed) for e in runs[4]]
+    assert "within that s.d." in beyond_sentence(flat, runs, "AP")

@@ -60,8 +60,15 @@ def beyond_sentence(records, runs: dict[float, list], metric: str = "test_error"
                      f"({len(got)} seed{'s' * (len(got) != 1)}{change})")
     if not parts:
         return ""
-    sd = f", against one seed s.d. of {stdev(base):.2f} at the profile's length" if len(base) > 1 else ""
-    return "Trained longer still (shown, not part of the check): " + "; ".join(parts) + sd + "."
+    if len(base) < 2 or not doubled:
+        return "Trained longer still (shown, not part of the check): " + "; ".join(parts) + "."
+    sd, last = stdev(base), max(k for k in vals if k > 2 and vals[k])
+    moved = abs(mean(vals[last]) - mean(doubled)) > sd
+    return ("Trained longer still (shown, not part of the check): " + "; ".join(parts)
+            + f", against one seed s.d. of {sd:.2f} at the profile's length: "
+            + ("the baseline still learns past twice the training, by more than that s.d., so the check's pass "
+               "does not mean it has stopped learning." if moved else
+               "within that s.d. of twice the training, as a converged baseline should be."))
 
 
 def training_state(check, profile: str) -> str:
