@@ -76,12 +76,33 @@ def child(items: list[str], start_at: float, runs_dir: str) -> None:
                           "trained_s": times[-1] if times else 0.0}), flush=True)
 
 
-def estimate(measured: dict, epochs: int) -> float:
+def estimate(measured: dict, epochs: int, eval_every: int = 1) -> float:
     """Seconds of a run of ``epochs`` from its shape's two measured epochs: setup, the first epoch,
-    then the second's time for each further one (a run without training costs its setup)."""
+    then the second's time for each further one (a run without training costs its setup). A run
+    that evaluates every ``eval_every`` > 1 epochs (and after its last, as ``fit`` does) has a
+    shape whose first epoch is training alone and whose second is training and evaluation: each
+    epoch then costs the first's time and each evaluation the difference (MultiPath, every 6th;
+    counting an evaluation after every epoch overstated its runs by about 40%)."""
     if not epochs:
         return measured["setup_s"]
-    return measured["setup_s"] + measured["first_s"] + (epochs - 1) * measured["epoch_s"]
+    if eval_every <= 1:
+        return measured["setup_s"] + measured["first_s"] + (epochs - 1) * measured["epoch_s"]
+    evaluations = epochs // eval_every + (epochs % eval_every != 0)
+    return (measured["setup_s"] + epochs * measured["first_s"]
+            + evaluations * max(measured["epoch_s"] - measured["first_s"], 0.0))
+
+
+def run_entries(everything, shapes: dict[str, tuple[str, float]], measured_shapes: dict) -> list[dict]:
+    """Each run's estimate (from its shape's measurement) and its record's own wall time."""
+    from wpcore import records
+
+    out = []
+    for c, i, e in everything:
+        rec = records.find(e.key())
+        out.append({"chapter": c, "index": i, "label": e.name(), "epochs": e.epochs, "eval_every": e.eval_every,
+                    "estimate_s": estimate(measured_shapes[shapes[shape_id(e)][0]], e.epochs, e.eval_every),
+                    "recorded_s": rec.wall_time_s if rec else None})
+    return out
 
 
 def split(items: list[tuple[str, float]], workers: int) -> list[list[str]]:
@@ -102,6 +123,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/standard_cost")
     ap.add_argument("--merge", action="store_true",
                     help="with --chapters: replace those chapters in the existing table, keep the others")
+    ap.add_argument("--reestimate", action="store_true",
+                    help="measure nothing: estimate every run again from the table's measured shapes (after a "
+                         "change to the estimate, or to runs' lengths); refused when a run's shape was not measured")
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--runs", help=argparse.SUPPRESS)
@@ -119,6 +143,8 @@ def main(argv=None) -> int:
             rec = records.find(e.key())
             per = rec.wall_time_s / max(e.epochs, 1) if rec else 60.0
             shapes[sid] = (f"{c}:{i}", per)
+    if a.reestimate:
+        return reestimate(Path(a.out), everything, shapes)
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "cpu": cpu_model(),
               "workers": a.workers, "load_before": load_average(), "shapes": {}, "runs": []}
     t_start = time.time()
@@ -144,16 +170,25 @@ def main(argv=None) -> int:
         m = measured[item]
         result["shapes"][item] = {"label": by_item[item].name(), "setup_s": max(m["wall_s"] - m["trained_s"], 0.0),
                                   "first_s": m["first_s"], "epoch_s": m["epoch_s"]}
-    for c, i, e in everything:
-        s = result["shapes"][shapes[shape_id(e)][0]]
-        rec = records.find(e.key())
-        result["runs"].append({"chapter": c, "index": i, "label": e.name(), "epochs": e.epochs,
-                               "estimate_s": estimate(s, e.epochs),
-                               "recorded_s": rec.wall_time_s if rec else None})
+    result["runs"] = run_entries(everything, shapes, result["shapes"])
     result["load_after"] = load_average()
     out = Path(a.out)
     if a.merge:
         result = merged(json.loads(out.with_suffix(".json").read_text()), result, {c for c, _, _ in everything})
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table(result))
+    print(table(result))
+    return 0
+
+
+def reestimate(out: Path, everything, shapes: dict[str, tuple[str, float]]) -> int:
+    """``--reestimate``: the table's runs estimated again from its measured shapes."""
+    result = json.loads(out.with_suffix(".json").read_text())
+    unmeasured = sorted({item for item, _ in shapes.values() if item not in result["shapes"]})
+    if unmeasured:
+        raise SystemExit(f"--reestimate: run shapes {', '.join(unmeasured)} were not measured: measure again")
+    result["runs"] = run_entries(everything, shapes, result["shapes"])
+    result["reestimated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     out.with_suffix(".md").write_text(table(result))
     print(table(result))
@@ -198,9 +233,12 @@ def table(result: dict) -> str:
             f"Written by `python -m benchmarks.standard_cost` ({result['date']}): every distinct run shape "
             f"({len(result['shapes'])}) trained for two epochs through `wpcore.experiment.run`, {w} at a time "
             f"with one thread each (how `python -m wpcore book` trains on a CPU), then each run estimated "
-            f"as setup + first epoch + (epochs - 1) x second epoch (each epoch with its evaluation). "
+            f"as setup + first epoch + (epochs - 1) x second epoch (each epoch with its evaluation; a run that "
+            f"evaluates every k-th epoch as setup + epochs x first epoch + evaluations x (second - first)). "
             f"Measuring took {result['span_s'] / 60:.1f} min; load average before: "
             f"{load}. The records' own walls were taken on a machine often busy with other work.\n\n"
+            + (f"Estimates made again from these measurements on {result['reestimated']} (`--reestimate`).\n\n"
+               if result.get("reestimated") else "")
             + ("Chapters measured again later (`--merge`, same machine): "
                + ", ".join(f"{c} {d}" for c, d in result["measured"].items() if d != result["date"]) + ".\n\n"
                if any(d != result["date"] for d in result.get("measured", {}).values()) else "")

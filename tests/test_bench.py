@@ -135,6 +135,11 @@ def test_standard_cost_counts_the_warm_up_once_and_the_steady_epoch_after():
     m = {"setup_s": 3.0, "first_s": 7.0, "epoch_s": 2.0}
     assert estimate(m, 20) == 3.0 + 7.0 + 19 * 2.0
     assert estimate(m, 1) == 10.0 and estimate(m, 0) == 3.0  # SIFT: no training, its setup only
+    # evaluating every 6th epoch (and after the last): the shape's first epoch is training alone, its
+    # second training and evaluation, so 48 epochs cost 48 trainings and 8 evaluations, 50 epochs 9
+    e = {"setup_s": 1.0, "first_s": 5.0, "epoch_s": 7.0}
+    assert estimate(e, 48, 6) == 1.0 + 48 * 5.0 + 8 * 2.0 and estimate(e, 50, 6) == 1.0 + 50 * 5.0 + 9 * 2.0
+    assert estimate(e, 48, 1) == 1.0 + 5.0 + 47 * 7.0
     from wpcore.studies import wide_resnets
     e = wide_resnets.experiments("standard")[0]
     assert shape(e).epochs == 2 and shape(e).label == "" and e.epochs > 2
