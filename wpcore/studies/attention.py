@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from ..experiment import Experiment
 from ..profiles import check_profile
 from . import convergence as conv
-from . import verdict as v
 from .attention_maps import attention_distance, group_maps, test_images  # noqa: F401 (the chapter's API)
-from .claim import TWO_STAGE_NOTE, Claim, Kind, two_stage
+from .claim import Claim
 from .verdict import mean_spread
 from .wide_resnets import COMMON as WRN_COMMON
 
@@ -258,35 +257,6 @@ def results_table(records, profile: str) -> list[dict]:
     return rows
 
 
-def thesis_text(teacher: str, student: str, methods) -> str:
-    """The thesis's numbers for a pair, each with its source tag."""
-    ref = THESIS.get((teacher, student))
-    if not ref:
-        return (f"no thesis number for {teacher} → {student} (CIFAR-10 pairs: "
-                + ", ".join(f"{a}→{b}" for a, b in THESIS) + ")")
-    return "CIFAR-10 error: " + ", ".join(f"{METHOD_NAMES.get(m, m)} {ref[m][0]}% [{ref[m][1]}]"
-                                          for m in methods) + f" ({THESIS_SOURCE})"
-
-
-def thesis_effect(teacher: str, student: str, better: str, worse: str) -> float | None:
-    ref = THESIS.get((teacher, student), {})
-    return ref[better][0] - ref[worse][0] if better in ref and worse in ref else None
-
-
-def compare(records, profile: str, teacher: str, student: str, better: str, worse: str, sentence: str,
-            thesis_methods) -> Claim:
-    """Claim "method ``better`` gives a lower error than ``worse``" for one pair, judged on the records."""
-    a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
-    verdict, ev = v.difference(a, b, "points of test error", thesis_effect=thesis_effect(teacher, student, better, worse))
-    staged = {better, worse} <= set(TWO_STAGE_SEEDS.get(profile, {}))
-    return Claim(CHAPTER, sentence.format(t=teacher, s=student), thesis_text(teacher, student, thesis_methods),
-                 f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
-                 f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
-                 f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})"
-                 + (f" ({TWO_STAGE_NOTE})" if staged else ""),
-                 verdict, two_stage(ev) if staged else ev)
-
-
 DISTANCE_IMAGES = 500   # test images the AT distance is measured on
 
 
@@ -311,45 +281,7 @@ def attention_distances(records, profile: str, count: int = DISTANCE_IMAGES) -> 
 
 
 def claims(records, profile: str) -> list[Claim]:
-    """Verdicts per pair of the profile, and the check that AT students' attention is closer to
-    their teacher's (measured from the records' weights)."""
-    plan = PLANS[check_profile(profile)]
-    all_records = list(records)
-    records = in_study(all_records, profile)  # the convergence check's own runs apart
-    out = []
-    for i, (t, s) in enumerate(plan.pairs):
-        out += [
-            compare(records, profile, t, s, "at", "student",
-                    "Attention transfer from {t} lowers the error of {s} trained alone.", ("student", "at")),
-            compare(records, profile, t, s, "kd", "student",
-                    "Knowledge distillation from {t} lowers the error of {s} trained alone.", ("student", "kd")),
-        ]
-        if "f-actt" in plan.methods:  # the thesis's baseline for AT: does it help, and does AT help more?
-            out += [compare(records, profile, t, s, "f-actt", "student",
-                            "Full-activation transfer (F-ActT, our FitNets-style definition) from {t} lowers the "
-                            "error of {s} trained alone.", ("student", "f-actt")),
-                    compare(records, profile, t, s, "at", "f-actt",
-                            "Attention transfer from {t} beats full-activation transfer (F-ActT, our FitNets-style "
-                            "definition) for {s}.", ("f-actt", "at"))]
-        out += [
-            compare(records, profile, t, s, "at+kd", "at",
-                    "AT and KD combine: AT+KD from {t} beats AT alone for {s}.", ("at", "at+kd")),
-        ]
-        if "grad-at" in plan.methods or (i == 0 and "grad-at" in plan.extra_methods):
-            out.append(compare(records, profile, t, s, "grad-at", "student",
-                               "Gradient-based attention transfer from {t} lowers the error of {s} trained "
-                               "alone.", ("student",)))
-    dist = attention_distances(records, profile)
-    # in units of 1e-3 (the distances are small)
-    a, b = [x * 1e3 for x in dist.get("at", [])], [x * 1e3 for x in dist.get("student", [])]
-    verdict, ev = v.difference(a, b, "x1e-3 AT distance")
-    out.append(Claim(CHAPTER, "A student trained with AT has attention maps closer to its teacher's than the "
-                     "same network trained alone (the mechanism AT relies on).",
-                     "shown qualitatively by the paper's attention-map figures [U]",
-                     f"AT distance to {plan.pairs[0][0]} on {DISTANCE_IMAGES} test images (beta = 1, summed over "
-                     f"groups, x1e-3): AT students {mean_spread(a)} vs plain students {mean_spread(b)}",
-                     verdict, ev, kind=Kind.CHECK))
-    if convergence(profile):
-        runs = convergence(profile)
-        out.append(conv.check(CHAPTER, all_records, runs, what=f"{runs[1][0].model} trained alone"))
-    return out
+    """The chapter's claims with their verdicts (``attention_claims``)."""
+    from .attention_claims import claims as judged
+
+    return judged(records, profile)
