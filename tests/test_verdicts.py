@@ -133,7 +133,7 @@ def test_spurious_count_uses_only_statistical_claims():
     from wpcore.studies.claim import two_stage
     from wpcore.studies.stats import TWO_LOOK_ERROR
 
-    cs[0].evidence = two_stage(cs[0].evidence)  # seeds judged twice: a higher chance of a spurious verdict
+    cs[0].ours, cs[0].evidence = two_stage(cs[0].ours, cs[0].evidence)  # seeds judged twice: a higher chance of a spurious verdict
     n, expected, twice = v.spurious_expected(cs)
     assert n == 10 and twice == 1 and expected == pytest.approx(9 * 0.05 + TWO_LOOK_ERROR)
     assert "unlikely (7%)" in words.explain(cs[0]) and "unlikely (5%)" in words.explain(cs[1])

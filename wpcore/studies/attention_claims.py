@@ -19,7 +19,7 @@ from .attention import (
     errors,
     in_study,
 )
-from .claim import TWO_STAGE_NOTE, Claim, Kind, two_stage
+from .claim import Claim, Kind, two_stage
 from .verdict import mean_spread
 
 
@@ -43,13 +43,13 @@ def compare(records, profile: str, teacher: str, student: str, better: str, wors
     """Claim "method ``better`` gives a lower error than ``worse``" for one pair, judged on the records."""
     a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
     verdict, ev = v.difference(a, b, "points of test error", thesis_effect=thesis_effect(teacher, student, better, worse))
-    staged = {better, worse} <= set(TWO_STAGE_SEEDS.get(profile, {}))
+    ours = (f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
+            f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
+            f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})")
+    if {better, worse} <= set(TWO_STAGE_SEEDS.get(profile, {})):
+        ours, ev = two_stage(ours, ev)
     return Claim(CHAPTER, sentence.format(t=teacher, s=student), thesis_text(teacher, student, thesis_methods),
-                 f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
-                 f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
-                 f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})"
-                 + (f" ({TWO_STAGE_NOTE})" if staged else ""),
-                 verdict, two_stage(ev) if staged else ev)
+                 ours, verdict, ev)
 
 
 def claims(records, profile: str) -> list[Claim]:

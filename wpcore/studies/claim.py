@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 # A claim whose seeds were raised after its first seeds left it undecided says so in its "ours" text,
-# and its evidence counts the two looks (``Evidence.looks``, ``stats.TWO_LOOK_ERROR``).
+# and its evidence counts the two looks (``two_stage``; ``Evidence.looks``, ``stats.TWO_LOOK_ERROR``).
 TWO_STAGE_NOTE = ("seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six, and "
                   "looking twice raises the chance of a decided verdict where no difference exists from 5% to about 7%")
 
@@ -105,6 +105,7 @@ class Claim:
         return self.evidence.agrees is False
 
 
-def two_stage(evidence: Evidence) -> Evidence:
-    """The evidence of a claim judged on two-stage seeds (``TWO_STAGE_NOTE``): its seeds were looked at twice."""
-    return replace(evidence, looks=2)
+def two_stage(ours: str, evidence: Evidence) -> tuple[str, Evidence]:
+    """A claim judged on two-stage seeds: its "ours" text with ``TWO_STAGE_NOTE``, and its evidence
+    with the two looks at its seeds."""
+    return f"{ours} ({TWO_STAGE_NOTE})", replace(evidence, looks=2)

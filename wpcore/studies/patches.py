@@ -20,7 +20,7 @@ from ..experiment import Experiment
 from ..profiles import check_profile
 from . import convergence as conv
 from . import verdict as v
-from .claim import TWO_STAGE_NOTE, Claim, Rule, two_stage
+from .claim import Claim, Rule, two_stage
 from .stats import LEVEL
 from .verdict import mean_spread
 
@@ -261,7 +261,7 @@ def claims(records, profile: str) -> list[Claim]:
         verdict, ev = judge(records, a, b, effect)
         ours = f"FPR95 ({where}): {a} {mean_spread(fpr(records, a))}% vs {b} {mean_spread(fpr(records, b))}%"
         if {a, b} == set(TWO_STAGE_SEEDS.get(profile, {})):
-            ours, ev = ours + f" ({TWO_STAGE_NOTE})", two_stage(ev)
+            ours, ev = two_stage(ours, ev)
         longer_diffs = {k: d for k, d in lengths.get((a, b), {}).items() if k != 1}
         if longer_diffs:  # not part of the verdict: two seeds a side
             ours += (f". Trained longer ({a} − {b}, seeds {', '.join(map(str, LONGER[profile]['seeds']))}, not part "
