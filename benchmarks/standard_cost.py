@@ -175,10 +175,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     if a.merge:
         result = merged(json.loads(out.with_suffix(".json").read_text()), result, {c for c, _, _ in everything})
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(table(result))
-    print(table(result))
-    return 0
+    return write(out, result)
 
 
 def reestimate(out: Path, everything, shapes: dict[str, tuple[str, float]]) -> int:
@@ -189,6 +186,11 @@ def reestimate(out: Path, everything, shapes: dict[str, tuple[str, float]]) -> i
         raise SystemExit(f"--reestimate: run shapes {', '.join(unmeasured)} were not measured: measure again")
     result["runs"] = run_entries(everything, shapes, result["shapes"])
     result["reestimated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return write(out, result)
+
+
+def write(out: Path, result: dict) -> int:
+    """The table as JSON and Markdown next to each other, and on the screen."""
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     out.with_suffix(".md").write_text(table(result))
     print(table(result))

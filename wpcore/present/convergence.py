@@ -49,23 +49,24 @@ def beyond_sentence(records, runs: dict[float, list], metric: str = "test_error"
     from ..studies.convergence import METRIC_NAMES, values
 
     vals = values(records, runs, metric)
+    longer = sorted(k for k in vals if k > 2 and vals[k])
+    if not longer:
+        return ""
     name = METRIC_NAMES.get(metric, metric.replace("_", " "))
     base, doubled = vals.get(1, []), vals.get(2, [])
     parts = []
-    for m in sorted(k for k in vals if k > 2 and vals[k]):
+    for m in longer:
         got = vals[m]
         spread = f" ± {stdev(got):.2f}" if len(got) > 1 else ""
         change = f", {mean(got) - mean(doubled):+.2f} from twice the training" if doubled else ""
         parts.append(f"at {m:g}x ({runs[m][0].epochs} epochs) {name} {mean(got):.2f}{spread} "
                      f"({len(got)} seed{'s' * (len(got) != 1)}{change})")
-    if not parts:
-        return ""
+    text = "Trained longer still (shown, not part of the check): " + "; ".join(parts)
     if len(base) < 2 or not doubled:
-        return "Trained longer still (shown, not part of the check): " + "; ".join(parts) + "."
-    sd, last = stdev(base), max(k for k in vals if k > 2 and vals[k])
-    moved = abs(mean(vals[last]) - mean(doubled)) > sd
-    return ("Trained longer still (shown, not part of the check): " + "; ".join(parts)
-            + f", against one seed s.d. of {sd:.2f} at the profile's length: "
+        return text + "."
+    sd = stdev(base)
+    moved = abs(mean(vals[longer[-1]]) - mean(doubled)) > sd
+    return (text + f", against one seed s.d. of {sd:.2f} at the profile's length: "
             + ("the baseline still learns past twice the training, by more than that s.d., so the check's pass "
                "does not mean it has stopped learning." if moved else
                "within that s.d. of twice the training, as a converged baseline should be."))
@@ -119,6 +120,6 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
                      + (f"A narrow result: the change is within {NARROW:.0%} of the tolerance, so one more seed "
                         "could move it across. " if narrow(check) else "")
                      + f"So the runs of this chapter are {training_state(check, profile)}."))
-    if beyond_sentence(records, runs, metric):
-        display(Markdown(beyond_sentence(records, runs, metric)))
+    if longer := beyond_sentence(records, runs, metric):
+        display(Markdown(longer))
     return check
