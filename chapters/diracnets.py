@@ -120,7 +120,7 @@ present.show_table(table, caption=caption)
 # the DiracNet recipe (SGD with momentum 0.9, no Nesterov, learning rate 0.1 divided by 5 at 30%,
 # 60% and 80% of training, weight decay 5e-4, no weight decay on $a$, $b$, BN and biases for the
 # Dirac and plain nets). The `quick` profile trains on a 2,000-image subset of Fashion-MNIST,
-# average-pooled to 14x14 to fit two CPU cores, for 4 epochs with batch 64 and 3 seeds.
+# average-pooled to 14x14 to fit two CPU cores, for 6 epochs of batch 64 without augmentation, 3 seeds.
 # `standard`, the published book, trains on 10,000 images at 14x14 for 20 epochs of batch 128
 # without augmentation (as the Wide ResNets chapter's `standard`, whose page says why), 3 seeds,
 # and trains DiracNet-22 twice as long as well, to check that the runs have converged. `full`

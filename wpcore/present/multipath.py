@@ -289,12 +289,12 @@ def data_sentence(e, test, profile: str) -> str:
 
 
 def standard_changes(profile: str) -> str:
-    """What `standard` changes from `quick`, and why (the study's ``STANDARD_CHANGES``); '' elsewhere."""
+    """How `standard` is designed, and why (the study's ``STANDARD_CHANGES``); '' elsewhere."""
     from ..studies import multipath as study
 
     if profile != "standard" or not study.STANDARD_DESIGNED:
         return ""
-    return "**What `standard` changes from `quick`, and why.**\n\n" + "\n".join(
+    return "**How `standard` is designed, and why.**\n\n" + "\n".join(
         f"- **{what}**: {why}" for what, why in study.STANDARD_CHANGES)
 
 

@@ -9,7 +9,9 @@ All three are trained with the DiracNet recipe (SGD momentum 0.9 without Nestero
 ``train.py``; WRN decays every parameter, as its own recipe).
 
 Quick profile: Fashion-MNIST average-pooled to 14x14 (4x less compute on 2 cores), a
-2,000-image training subset for 4 epochs, batch 64, depths 10/22/46, 3 seeds. Standard profile
+2,000-image training subset for 6 epochs without augmentation (standard's lesson), batch 64, depths
+10/22/46, 3 seeds. Pilot (seed 0, one thread, 2026-12-06): DiracNet-22 at 23.0% test error in 10.5 s,
+where the first quick design (4 epochs with crop + flip) left it at 30.5% in 9.1 s. Standard profile
 (the published book): 10,000 training images at 14x14, the whole test set, 20 epochs of batch
 128 without augmentation, depths 10/22/46, 3 seeds, and DiracNet-22's convergence check (twice
 the training). Full profile: the
@@ -67,8 +69,8 @@ RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "
 SETUP = {
     "smoke": {"dataset": "fashion-mnist", "epochs": 1, "batch_size": 64, "train_subset": 128,
               "test_subset": 100, "image_size": 14},
-    "quick": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 64, "train_subset": 2000,
-              "test_subset": 1000, "image_size": 14},
+    "quick": {"dataset": "fashion-mnist", "epochs": 6, "batch_size": 64, "train_subset": 2000,
+              "test_subset": 1000, "image_size": 14, "augment": False},
     # the WRN chapter's standard data (10,000 training images at 14x14, the whole test set, 20
     # epochs of batch 128, no augmentation, evaluated every 4 epochs: see wide_resnets.COMMON)
     # with the DiracNets schedule (step, lr 0.1 x0.2 at 30/60/80%)
