@@ -231,10 +231,10 @@ convergence = present.show_convergence_check(all_records, study, profile, metric
 # How long would convergence take? At `standard`, a one-seed pilot of 2ch (seed 0, made while the
 # profile was designed; not a published record, its numbers are quoted from the design notes in
 # `wpcore/studies/patches.py`) went on falling: 5.53% at 64 epochs, 4.95% at 128 and 4.85% at 256.
-# It levels off at about 128 epochs, eight times this profile's length, where the chapter's runs
-# would cost about 8 single-thread hours: the whole book's goal (4 hours of 2 cores) for this
-# chapter alone. So the profile keeps 16 epochs, and its verdicts are about networks that are
-# still learning.
+# It levels off at about 128 epochs, eight times `standard`'s 16, where the chapter's runs would
+# cost about 8 single-thread hours: the whole book's goal (4 hours of 2 cores) for this chapter
+# alone. So `standard` keeps 16 epochs, and its verdicts are about networks that are still
+# learning.
 
 # %% [markdown]
 # ### Do the comparisons survive longer training?
