@@ -110,10 +110,10 @@ SETUP = {
     # standard's scenes and RoIs (64x64, 16 per image and head) at quick's cost: 6 epochs, evaluated
     # after the 3rd and 6th. Pilot (seed 0, one thread, 2026-12-06): Fast R-CNN AP 6.73 in 40 s and
     # + foveal + skip AP 12.88 in 105 s, where the first quick design (128x128 scenes, 32 RoIs, 3 epochs)
-    # left them at 3.47 and 5.56 in 49 and 159 s
+    # left them at 3.47 and 6.87 in 49 and 159 s
     "quick": {"dataset": "fashion-scenes", "epochs": 6, "batch_size": 8, "lr": 0.02, "eval_every": 3,
               "options": {"train_images": 1000, "test_images": 200, "scene_size": 64}},
-    # what changed from quick and why: STANDARD_CHANGES (the pilot: the module docstring)
+    # how standard is designed and why: STANDARD_CHANGES (the pilots: the module docstring)
     "standard": {"dataset": "fashion-scenes", "epochs": 48, "batch_size": 8, "lr": 0.02, "eval_every": 6,
                  "options": {"train_images": 1000, "test_images": 200, "scene_size": 64}},
     # the repo's COCO recipe; 320k iterations of 4 images = 1280k images ~ 10.4 epochs of trainval35k
