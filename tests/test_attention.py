@@ -266,6 +266,19 @@ def test_study_plans_pair_every_student_with_its_teacher():
     assert {(t, s) for t, s in study.PLANS["full"].pairs} == set(study.THESIS)
 
 
+def test_quick_and_standard_train_on_their_wide_resnet_chapters_data():
+    """quick takes standard's lesson: teacher and students use the Wide ResNets chapter's data and
+    recipe of the same profile (14x14, no augmentation, cosine), not 28x28 with crop + flip."""
+    from wpcore.studies import attention as study
+    from wpcore.studies import wide_resnets as wrn
+
+    for profile in ("quick", "standard"):
+        common = {k: v for k, v in wrn.COMMON[profile].items() if k != "epochs"}
+        for e in study.experiments(profile):
+            assert {k: getattr(e, k) for k in common} == common, (profile, e.label)
+        assert study.PLANS[profile].student_epochs == wrn.COMMON[profile]["epochs"]
+
+
 def fake_record(model, method, seed, error, teacher="wrn-16-2"):
     from wpcore.records import Record
 

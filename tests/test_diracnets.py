@@ -31,6 +31,7 @@ def test_profiles_follow_the_brief():
     quick = study.experiments("quick")
     assert len(study.DEPTHS["quick"]) >= 3 and len(study.SEEDS["quick"]) >= 3
     assert all(e.dataset == "fashion-mnist" for e in quick)
+    assert not any(e.augment for e in quick + study.experiments("standard"))  # standard's lesson, quick too
     full = [e for e in study.experiments("full") if e.dataset != "imagenet"]  # ImageNet: test_full_profile.py
     assert all(e.epochs == 200 and e.batch_size == 128 and e.milestones == (0.3, 0.6, 0.8) and e.gamma == 0.2
                for e in full)

@@ -362,6 +362,10 @@ def test_quick_and_full_profiles_are_the_cumulative_ablation():
         switches = [(e.model_kw.get("foveal", e.model == "multipath"), e.model_kw.get("skip", e.model == "multipath"),
                      e.model_kw.get("integral", e.model == "multipath")) for e in exps]
         assert switches == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
+    quick, standard = study.experiments("quick"), study.study("standard")
+    for field in ("scene_size", "train_images", "test_images"):  # quick trains standard's scenes, shorter
+        assert {e.options[field] for e in quick} == {e.options[field] for e in standard}
+    assert {(e.model_kw["rois_per_image"], e.model_kw["dropout"]) for e in quick + standard} == {(16, 0.0)}
     full = study.experiments("full")[0]
     assert full.dataset == "coco" and full.batch_size == 4 and full.lr == 1e-3 and full.weight_decay == 0.0
 

@@ -26,6 +26,7 @@ def test_profiles_define_the_comparisons():
     assert {"2ch", "2ch-2stream", "siam", "siam-l2", "SIFT"} <= set(names)
     assert [e.model for e in quick if e.options.get("stereo_map")] == ["2ch"]
     assert all(e.dataset == "stereo" for e in quick)
+    assert {e.lr for e in quick if e.task == "patches"} == {study.SETUP["standard"]["lr"]}  # standard's lesson
     full = study.experiments("full")
     assert {e.dataset for e in full} == {"brown:yosemite", "brown:notredame", "brown:liberty"}
     assert len({e.options["test_scene"] + e.dataset for e in full}) == 6
