@@ -80,12 +80,15 @@ def verify(record: Record, device: str | None = None, log=None) -> Comparison:
     with tempfile.TemporaryDirectory(prefix="wpcore-verify-") as scratch, threads_of(record, device):
         again = experiment.run(exp, device=device, force=True, resume=False, runs=Path(scratch), log=log)
     d, where = difference(record, again)
-    return Comparison(record.key, exp.name(), d, where, record.wall_time_s, again.wall_time_s)
+    # the label is the record's own (labels are not part of the key, so a record reused by a later
+    # design keeps the label it was made with): seed and epochs say which run it is
+    label = f"{exp.label or exp.model}, seed {exp.seed}, {exp.epochs} epochs"
+    return Comparison(record.key, label, d, where, record.wall_time_s, again.wall_time_s)
 
 
 def table(results: list[Comparison], tolerance: float) -> str:
-    rows = [f"{'key':16s}  {'run':36s} {'largest difference':>18s}  {'verdict':8s} where; wall time published -> again"]
+    rows = [f"{'key':16s}  {'run':52s} {'largest difference':>18s}  {'verdict':8s} where; wall time published -> again"]
     for c in results:
-        rows.append(f"{c.key:16s}  {c.label[:36]:36s} {c.max_diff:18.3g}  {'agrees' if c.agrees(tolerance) else 'DIFFERS':8s} "
+        rows.append(f"{c.key:16s}  {c.label[:52]:52s} {c.max_diff:18.3g}  {'agrees' if c.agrees(tolerance) else 'DIFFERS':8s} "
                     f"{c.where}; {c.published_s:.0f} s -> {c.retrained_s:.0f} s")
     return "\n".join(rows)
