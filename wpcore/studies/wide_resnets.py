@@ -7,11 +7,17 @@ Three experiments, each under every profile (``parts(profile)``):
     parameter count (depths as in the paper's Table 2: more blocks for the cheaper types);
 (c) ``dropout``: dropout between the convolutions of every block, on vs off.
 
+Schedule: ``COMMON`` names ``"schedule": "cosine"`` for quick and standard, but ``fit_config`` did
+not pass the schedule to ``fit`` (found 2026-12-06), so these runs, and the pilots quoted below,
+trained with the step schedule (x0.2 at 30/60/80%) after the warm-up; the records' per-epoch lr
+shows it. The fix (pass it, and name ``"step"`` here, what was trained) stales every published
+record and lands with their retraining; tests/test_train.py keeps the bug as a strict xfail.
+
 ``quick``: Fashion-MNIST subsets (3000 train / 1000 test images at 14x14), 10 epochs, 3 seeds,
 batch 64 with lr 0.05 (the thesis's 0.1 per 128, so twice the steps of batch 128 for the same
-compute), cosine schedule, no augmentation (as ``standard``), the thesis's weight decay. ``standard`` (the
+compute), a 2% warm-up, no augmentation (as ``standard``), the thesis's weight decay. ``standard`` (the
 published book): 10,000 training images average-pooled to 14x14, the whole test set, 20 epochs of
-batch 128 at lr 0.1 with a cosine schedule and no augmentation (see ``COMMON``), the thesis's pair at a quarter of its widths (WRN-40-1
+batch 128 at lr 0.1 after a 2% warm-up and no augmentation (see ``COMMON``), the thesis's pair at a quarter of its widths (WRN-40-1
 vs WRN-16-2, 4 seeds), blocks with 3 seeds, dropout and the deepening factor l = 1-4 on WRN-40-1
 with 6 (``TWO_STAGE_SEEDS``), and the convergence check (WRN-16-2 at half and twice the training length). ``full``: the thesis's
 recipes (reference §3.3): CIFAR-10/100, 200 epochs, lr 0.1 x0.2 at 60/120/160, batch 128,
@@ -115,7 +121,7 @@ COMMON = {
         "augment": False,
     },
     # 10,000 training images at 14x14 (average-pooled), the whole 10,000-image test set, 20 epochs
-    # of batch 128 with the thesis's lr 0.1, cosine to zero after a 2% warm-up, no augmentation,
+    # of batch 128 with the thesis's lr 0.1 and step schedule after a 2% warm-up, no augmentation,
     # the test set evaluated every 4 epochs. Without augmentation the networks fit their training
     # set (train loss < 0.01) and the test error stops moving; with the thesis's crop + flip, 14x14
     # images kept WRN-16-2 underfit (train loss 0.32 after 20 epochs, 13.5% -> 11.8% test error
