@@ -133,11 +133,6 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resumes_bitwise(tmp_path):
         assert torch.equal(v, w), k
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug (found 2026-12-06): tasks/setup.fit_config does not pass exp.schedule to FitConfig, so the "
-    "Wide ResNets and attention runs configured as 'cosine' trained with the step schedule (their records' "
-    "per-epoch lr shows it; the pages say so). Fixing it changes the code every published record is "
-    "fingerprinted with: the fix lands with the republished records, and then this marker goes"))
 def test_fit_config_carries_every_field_of_the_recipe():
     from types import SimpleNamespace
 

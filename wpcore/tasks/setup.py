@@ -29,7 +29,7 @@ def fit_config(exp, ctx, **overrides):
 
     kw = {"epochs": exp.epochs, "lr": exp.lr, "weight_decay": exp.weight_decay, "nesterov": exp.nesterov,
           "milestones": exp.milestones, "gamma": exp.gamma, "max_steps": exp.max_steps, "compile": ctx.compile,
-          "amp": ctx.amp, "warmup": exp.warmup, "label_smoothing": exp.label_smoothing,
+          "amp": ctx.amp, "schedule": exp.schedule, "warmup": exp.warmup, "label_smoothing": exp.label_smoothing,
           "eval_every": exp.eval_every}
     return FitConfig(**(kw | overrides))
 
