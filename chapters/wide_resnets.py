@@ -122,7 +122,7 @@ present.show_table(show.cost_table(), caption="Parameters and FLOPs (PyTorch's F
 # their configuration names.** The `quick` and `standard` runs of this chapter and of the
 # attention chapter are configured with `schedule="cosine"`, but `fit_config`
 # (`wpcore/tasks/setup.py`) never passed the schedule to the training loop, so every one of them
-# trained with the thesis's step schedule (learning rate x0.2 at 30%, 60% and 80% of training)
+# trained with the thesis's step schedule (learning rate ×0.2 at 30%, 60% and 80% of training)
 # after the 2% warm-up: each record's per-epoch learning rate shows it, and every number in this
 # book, the design pilots included, comes from that schedule. Found on 2026-12-06. A run
 # retrained with the schedule passed through and configured as `step` gives the published
