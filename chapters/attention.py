@@ -136,9 +136,7 @@ present.show_source(losses.regressors, losses.fact_total)
 # weight decay 5e-4; at `full` the thesis's batch 128, lr 0.1 divided by 5 at 30/60/80% of training,
 # crop + flip; at `quick` and `standard` the Wide ResNets chapter's recipe of that profile: 14x14
 # images, the step schedule after a 2% warm-up, no augmentation, so at `standard` that chapter's
-# WRN-16-2 is this teacher), then frozen in eval mode. (These runs are configured with a cosine
-# schedule that the training loop never applied: the Wide ResNets chapter's warning says how, and
-# that every number here comes from the step schedule.) Each student is trained on the same images by each method,
+# WRN-16-2 is this teacher), then frozen in eval mode. Each student is trained on the same images by each method,
 # with several seeds. A run whose record already exists is reused; a student's
 # record names its teacher's.
 

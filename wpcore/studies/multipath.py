@@ -46,8 +46,8 @@ are loaded ones):
   10.15), against 3.87 with 0.5, at the same cost (51 s); at 24 epochs 14.58 and 16.15 (seeds 0, 1;
   96 s). The 0.5 belongs to the thesis's ImageNet-pretrained VGG-16 top (4096 units); our 128-unit
   heads start from scratch and train for minutes. Also tried at 12 epochs without dropout: a
-  "cosine" schedule with a 10% warm-up at lr 0.04 (the step schedule in fact: ``fit_config`` did not
-  pass the schedule, see ``studies.wide_resnets``), AP 11.16; batch 4 (twice the steps), 11.19 in 84 s;
+  "cosine" schedule with a 10% warm-up at lr 0.04, AP 11.16 (but the step schedule in fact:
+  ``fit_config`` did not pass the schedule then, see ``studies.wide_resnets``); batch 4 (twice the steps), 11.19 in 84 s;
   RoIAlign instead of RoI pooling, 15.12 in 109 s (the thesis pools; kept).
 - how long until it converges (pilot 2026-12-06, seed 0, the no-dropout design with only the epochs
   changed, one thread): AP 14.58 at 24 epochs, 18.26 at 48 (the convergence check's record), 18.12 at
