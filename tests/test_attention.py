@@ -268,7 +268,7 @@ def test_study_plans_pair_every_student_with_its_teacher():
 
 def test_quick_and_standard_train_on_their_wide_resnet_chapters_data():
     """quick takes standard's lesson: teacher and students use the Wide ResNets chapter's data and
-    recipe of the same profile (14x14, no augmentation, cosine), not 28x28 with crop + flip."""
+    recipe of the same profile (14x14, no augmentation, warm-up), not 28x28 with crop + flip."""
     from wpcore.studies import attention as study
     from wpcore.studies import wide_resnets as wrn
 
