@@ -111,6 +111,33 @@ def test_a_profile_is_published_chapter_by_chapter(results, monkeypatch):
     assert len(names & {e.key() for e in wide_resnets.experiments("smoke")}) == summary["records"] - 1
 
 
+def test_republishing_compares_each_replaced_record_with_the_one_it_replaces(results, smoke_wrn, monkeypatch):
+    """After a change to training code the book is retrained and published again: publish says, for
+    every published record a retrained one replaces, whether any number or weight changed."""
+    exps = smoke_wrn.experiments("smoke")[:2]
+    monkeypatch.setattr(smoke_wrn, "experiments", lambda profile: exps)
+    monkeypatch.setattr(smoke_wrn, "page_weights", lambda profile: exps[:1], raising=False)
+    for e in exps:
+        experiment.run(e)
+    assert publish.publish("smoke")["replaced"] == []  # nothing was published before
+    for e in exps:  # retrain both, as after a fix: deterministic on a CPU, so every number comes again
+        experiment.run(e, force=True)
+    lines = []
+    rows = publish.publish("smoke", log=lines.append)["replaced"]
+    assert [r.key for r in rows] == [e.key() for e in exps]
+    assert all(r.max_diff == 0 for r in rows) and [r.weights_equal for r in rows] == [True, None]
+    assert lines[-1].startswith("replaced 2 published records by retrained ones of the same key: 2 equal")
+    # a retrained record whose numbers moved is named, with the largest difference and where
+    path = records.runs_dir() / f"{exps[1].key()}.json"
+    data = json.loads(path.read_text())
+    data["history"][-1]["test_error"] += 0.5
+    path.write_text(json.dumps(data))
+    lines.clear()
+    rows = publish.publish("smoke", log=lines.append)["replaced"]
+    assert [r.max_diff for r in rows] == [0, pytest.approx(0.5)]
+    assert "1 equal" in lines[-1] and "1 differ" in lines[-1] and "test_error" in lines[-1]
+
+
 def test_the_committed_published_records_are_current_and_complete(tmp_path, monkeypatch):
     """What results/ holds in the repository: every record current under today's code and every
     published chapter complete (a change to training code must republish what it stales)."""

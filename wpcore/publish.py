@@ -143,6 +143,7 @@ def publish(profile: str, chapters: list[str] | None = None, log=print) -> dict:
             + "".join(f" --chapter {c}" for c in chapters or []))
     out = records.RESULTS / profile
     out.mkdir(parents=True, exist_ok=True)
+    replaced = replacements(todo, out)
     size = 0
     for rec in todo:
         size += _copy(rec, out, rec.key in want_weights)
@@ -156,11 +157,67 @@ def publish(profile: str, chapters: list[str] | None = None, log=print) -> dict:
     done = set(published_chapters(profile)) | set(chapters or [m.CHAPTER for m in study_modules()])
     records.atomic_write(out / MANIFEST, "".join(f"{c}\n" for c in sorted(done)).encode())
     summary = {"profile": profile, "records": len(todo), "weights": len(want_weights & {r.key for r in todo}),
-               "bytes": size}
+               "bytes": size, "replaced": replaced}
     log(f"published {summary['records']} records of {profile}"
         + (f" ({', '.join(chapters)})" if chapters else "") + f" ({summary['weights']} with weights, "
         f"{size / 1e6:.1f} MB) in {out}")
+    if replaced:
+        log(replaced_line(replaced))
     return summary
+
+
+@dataclass
+class Replacement:
+    """A published record replaced by a retrained one of the same key (the same config and data)."""
+    key: str
+    label: str
+    max_diff: float        # largest absolute difference of any history or final number, times apart
+    where: str             # where it is largest, or why the two cannot be compared
+    weights_equal: bool | None  # None where either has no weights file
+
+
+def replacements(todo: list, out: Path) -> list[Replacement]:
+    """Each record of ``todo`` that replaces a different published record of the same key, compared
+    with it (``verify.difference``; weights tensor by tensor where both have them): republishing
+    after a change to training code says whether the change changed any number."""
+    from .verify import difference
+
+    rows = []
+    for rec in todo:
+        old_path = out / f"{rec.key}.json"
+        if rec.folder == out or not old_path.exists():
+            continue
+        try:
+            old = records.read(old_path)
+        except ValueError as e:
+            rows.append(Replacement(rec.key, rec.config.get("label") or rec.key, float("inf"), str(e), None))
+            continue
+        diff, where = difference(old, rec)
+        old_w, new_w = old_path.with_suffix(".safetensors"), rec.weights_path
+        rows.append(Replacement(rec.key, rec.config.get("label") or rec.key, diff, where,
+                                _same_tensors(old_w, new_w) if old_w.exists() and new_w.exists() else None))
+    return rows
+
+
+def _same_tensors(a: Path, b: Path) -> bool:
+    from safetensors.torch import load_file
+
+    x, y = load_file(str(a)), load_file(str(b))
+    return x.keys() == y.keys() and all(x[k].dtype == y[k].dtype and x[k].shape == y[k].shape
+                                        and bool((x[k] == y[k]).all()) for k in x)
+
+
+def replaced_line(rows: list[Replacement]) -> str:
+    """One line: how many published records were replaced, and whether any number or weight changed."""
+    equal = [r for r in rows if r.max_diff == 0 and r.weights_equal is not False]
+    weighed = [r for r in rows if r.weights_equal is not None]
+    line = (f"replaced {len(rows)} published records by retrained ones of the same key: {len(equal)} equal in "
+            f"every number" + (f" ({len(weighed)} weights files compared)" if weighed else ""))
+    worst = max(rows, key=lambda r: (r.max_diff, r.weights_equal is False))
+    if len(equal) < len(rows):
+        line += (f"; {len(rows) - len(equal)} differ, the most {worst.label} ({worst.key}): {worst.max_diff:g}, "
+                 f"{worst.where}" + ("; its weights differ" if worst.weights_equal is False else ""))
+    return line
 
 
 def _copy(rec, out: Path, weights: bool) -> int:
