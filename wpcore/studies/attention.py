@@ -10,8 +10,8 @@ flip-invariance regulariser.
 - smoke: WRN-10-2 -> WRN-10-1 on 256 Fashion-MNIST images, a few steps; every method once.
 - quick: WRN-16-2 -> WRN-16-1 only (the cheapest teacher; the two others cost 2.5-6x more per
   step on 2 cores), on the Wide ResNets chapter's quick data and recipe (3,000 images at 14x14, no
-  augmentation, lr 0.05 with a 2% warm-up and the step schedule; tested on 1,000): the teacher trains once (20 epochs), each student
-  10 epochs, 3 seeds per method, about 8 minutes of one thread. The first quick design (28x28
+  augmentation, lr 0.05 with a 2% warm-up and the step schedule; tested on 1,000): the teacher
+  trains once (20 epochs), each student 10 epochs, 3 seeds per method, about 8 minutes of one thread. The first quick design (28x28
   with crop + flip, 2,000 images, teacher 8 epochs, students 4) left the students at 52-81% test
   error; the pilot of this one (seed 0, one thread, 2026-12-06): teacher 16.1% (17.5% after 10
   epochs), student alone 17.1%, AT 22.6%, KD 20.2%, gradient AT 20.2% (the last with the 10-epoch

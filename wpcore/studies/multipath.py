@@ -47,8 +47,8 @@ are loaded ones):
   96 s). The 0.5 belongs to the thesis's ImageNet-pretrained VGG-16 top (4096 units); our 128-unit
   heads start from scratch and train for minutes. Also tried at 12 epochs without dropout: a
   "cosine" schedule with a 10% warm-up at lr 0.04, AP 11.16 (but the step schedule in fact:
-  ``fit_config`` did not pass the schedule then, see ``studies.wide_resnets``); batch 4 (twice the steps), 11.19 in 84 s;
-  RoIAlign instead of RoI pooling, 15.12 in 109 s (the thesis pools; kept).
+  ``fit_config`` did not pass the schedule then, see ``studies.wide_resnets``); batch 4 (twice the
+  steps), 11.19 in 84 s; RoIAlign instead of RoI pooling, 15.12 in 109 s (the thesis pools; kept).
 - how long until it converges (pilot 2026-12-06, seed 0, the no-dropout design with only the epochs
   changed, one thread): AP 14.58 at 24 epochs, 18.26 at 48 (the convergence check's record), 18.12 at
   96 (316 s), 19.64 at 192 (609 s). Doubling 48 -> 96 moves it by 0.14, under the seed s.d. at 48
