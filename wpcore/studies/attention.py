@@ -11,9 +11,9 @@ flip-invariance regulariser.
 - quick: WRN-16-2 -> WRN-16-1 only (the cheapest teacher; the two others cost 2.5-6x more per
   step on 2 cores), on the Wide ResNets chapter's quick data and recipe (3,000 images at 14x14, no
   augmentation, lr 0.05 with a 2% warm-up and the step schedule; tested on 1,000): the teacher
-  trains once (20 epochs), each student 10 epochs, 3 seeds per method, about 8 minutes of one thread. The first quick design (28x28
-  with crop + flip, 2,000 images, teacher 8 epochs, students 4) left the students at 52-81% test
-  error; the pilot of this one (seed 0, one thread, 2026-12-06): teacher 16.1% (17.5% after 10
+  trains once (20 epochs), each student 10 epochs, 3 seeds per method, about 8 minutes of one
+  thread. The first quick design (28x28 with crop + flip, 2,000 images, teacher 8 epochs, students
+  4) left the students at 52-81% test error; the pilot of this one (seed 0, one thread, 2026-12-06): teacher 16.1% (17.5% after 10
   epochs), student alone 17.1%, AT 22.6%, KD 20.2%, gradient AT 20.2% (the last with the 10-epoch
   teacher). At this length the teacher is barely better than the student and transfer does not
   help: the page's verdicts at quick check the pipeline, not the thesis.
