@@ -8,15 +8,15 @@ WRN-40-1 -> WRN-16-1, WRN-40-2 -> WRN-16-2. Methods: the student alone, activati
 flip-invariance regulariser.
 
 - smoke: WRN-10-2 -> WRN-10-1 on 256 Fashion-MNIST images, a few steps; every method once.
-- quick: WRN-16-2 -> WRN-16-1 only (the cheapest teacher; the two others cost 2.5-6x more per
-  step on 2 cores), on the Wide ResNets chapter's quick data and recipe (3,000 images at 14x14, no
+- quick: WRN-16-2 -> WRN-16-1 only (the cheapest teacher; the two others cost 2.5-6x more per step
+  on 2 cores), on the Wide ResNets chapter's quick data and recipe (3,000 images at 14x14, no
   augmentation, lr 0.05 with a 2% warm-up and the step schedule; tested on 1,000): the teacher
   trains once (20 epochs), each student 10 epochs, 3 seeds per method, about 8 minutes of one
   thread. The first quick design (28x28 with crop + flip, 2,000 images, teacher 8 epochs, students
-  4) left the students at 52-81% test error; the pilot of this one (seed 0, one thread, 2026-12-06): teacher 16.1% (17.5% after 10
-  epochs), student alone 17.1%, AT 22.6%, KD 20.2%, gradient AT 20.2% (the last with the 10-epoch
-  teacher). At this length the teacher is barely better than the student and transfer does not
-  help: the page's verdicts at quick check the pipeline, not the thesis.
+  4) left the students at 52-81% test error; the pilot of this one (seed 0, one thread, 2026-12-06):
+  teacher 16.1% (17.5% after 10 epochs), student alone 17.1%, AT 22.6%, KD 20.2%, gradient AT 20.2%
+  (the last with the 10-epoch teacher). At this length the teacher is barely better than the student
+  and transfer does not help: the page's verdicts at quick check the pipeline, not the thesis.
 - full: the thesis recipe on CIFAR-10 (200 epochs, batch 128, lr 0.1 x0.2 at 60/120/160,
   wd 5e-4, crop + flip), all three pairs, 3 seeds; gradient AT and flip on the first pair.
 - standard: the Wide ResNets chapter's data and recipe, WRN-16-2 -> WRN-16-1, 3 seeds per method
