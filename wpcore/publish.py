@@ -177,9 +177,10 @@ class Replacement:
 
 
 def replacements(todo: list, out: Path) -> list[Replacement]:
-    """Each record of ``todo`` that replaces a different published record of the same key, compared
-    with it (``verify.difference``; weights tensor by tensor where both have them): republishing
-    after a change to training code says whether the change changed any number."""
+    """Each record of ``todo`` that replaces a published record of the same key made by another
+    training (another ``created``), compared with it (``verify.difference``; weights tensor by
+    tensor where both have them): republishing after a change to training code says whether the
+    change changed any number."""
     from .verify import difference
 
     rows = []
@@ -191,6 +192,8 @@ def replacements(todo: list, out: Path) -> list[Replacement]:
             old = records.read(old_path)
         except ValueError as e:
             rows.append(Replacement(rec.key, rec.config.get("label") or rec.key, float("inf"), str(e), None))
+            continue
+        if old.created == rec.created:  # the same training published again, not a retrained one
             continue
         diff, where = difference(old, rec)
         old_w, new_w = old_path.with_suffix(".safetensors"), rec.weights_path
