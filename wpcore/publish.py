@@ -196,18 +196,19 @@ def replacements(todo: list, out: Path) -> list[Replacement]:
         if old.created == rec.created:  # the same training published again, not a retrained one
             continue
         diff, where = difference(old, rec)
-        old_w, new_w = old_path.with_suffix(".safetensors"), rec.weights_path
+        old_w, new_w = old.weights_path, rec.weights_path
         rows.append(Replacement(rec.key, rec.config.get("label") or rec.key, diff, where,
                                 _same_tensors(old_w, new_w) if old_w.exists() and new_w.exists() else None))
     return rows
 
 
 def _same_tensors(a: Path, b: Path) -> bool:
-    from safetensors.torch import load_file
+    import torch
 
-    x, y = load_file(str(a)), load_file(str(b))
-    return x.keys() == y.keys() and all(x[k].dtype == y[k].dtype and x[k].shape == y[k].shape
-                                        and bool((x[k] == y[k]).all()) for k in x)
+    from .safe import load_safetensors
+
+    x, y = load_safetensors(a), load_safetensors(b)
+    return x.keys() == y.keys() and all(x[k].dtype == y[k].dtype and torch.equal(x[k], y[k]) for k in x)
 
 
 def replaced_line(rows: list[Replacement]) -> str:
