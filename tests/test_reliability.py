@@ -51,6 +51,12 @@ def test_sigkill_mid_run_then_resume_gives_the_same_result(tmp_path):
 
     wa, wb = load_file(tmp_path / "a" / f"{key}.safetensors"), load_file(tmp_path / "b" / f"{key}.safetensors")
     assert all((wa[k] == wb[k]).all() for k in wa)
+    # the resumed record's time covers both sittings: the first up to the checkpoint it resumed from
+    ra, rb = (json.loads((tmp_path / d / f"{key}.json").read_text()) for d in "ab")
+    assert "resumed_from_epoch" not in ra["extra"]
+    epoch, earlier = rb["extra"]["resumed_from_epoch"], rb["extra"]["earlier_sittings_s"]
+    assert epoch >= 3 and earlier == rb["history"][epoch - 1]["time_s"] > 0
+    assert rb["wall_time_s"] > earlier
 
 
 def test_failed_download_leaves_nothing_that_looks_valid(tmp_path, monkeypatch):

@@ -233,7 +233,8 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     ``retrain_stale`` (otherwise it is returned and pages mark it as made with older code).
     Training checkpoints every epoch into ``<runs>/checkpoints/<key>/``; a run killed midway
     resumes from its last checkpoint when run again, unless the code changed in between (then it
-    starts over) or ``resume=False``. ``runs``: the folder to look in first and write to (default
+    starts over) or ``resume=False``; the record's ``wall_time_s`` then counts the earlier sittings
+    too (``_earlier_sittings``). ``runs``: the folder to look in first and write to (default
     ``records.runs_dir()``; ``wpcore.verify`` retrains into a scratch folder).
     """
     from .tasks.setup import seed_everything
@@ -255,6 +256,7 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     log = log if distributed.is_main() else None
     ckpt = Path(checkpoint_root or (runs or records.runs_dir()) / "checkpoints") / key
     _check_checkpoint(ckpt, fp, resume, log)
+    earlier = _earlier_sittings(ckpt)
     seed_everything(exp.seed)
     if log:
         log({"start": key, "label": exp.name()})
@@ -265,7 +267,7 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     except torch.cuda.OutOfMemoryError:
         raise RuntimeError(f"out of GPU memory training {exp.model} with batch_size={exp.batch_size}; "
                            f"try batch_size={max(1, exp.batch_size // 2)} (and scale lr by the same factor)") from None
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - t0 + (earlier["earlier_sittings_s"] if earlier else 0.0)
     # a loss or an error that is not a number means training diverged (an undefined COCO metric,
     # e.g. AP of large objects on scenes that have none, is NaN by convention and is kept)
     bad = {k: v for k, v in result.final.items()
@@ -278,13 +280,28 @@ def run(exp: Experiment, *, device: str | torch.device | None = None, log: Calla
     rec = Record(key=key, config=exp.config(), history=result.history, final=result.final, wall_time_s=wall,
                  device=info, code=records.code_version() | {"fingerprint": fp}, data=result.data,
                  created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
-                 extra={"label": exp.label, **result.extra}, precision=used, model_args=result.model_args,
+                 extra={"label": exp.label, **result.extra, **(earlier or {})}, precision=used, model_args=result.model_args,
                  depends_on=[{"key": r.key, "created": r.created, "role": "teacher"} for r in result.depends_on],
                  folder=runs)
     if distributed.is_main():
         records.write(rec, result.model.state_dict() if result.model is not None else None)
         shutil.rmtree(ckpt, ignore_errors=True)  # the record now holds the final weights
     return rec
+
+
+def _earlier_sittings(ckpt: Path) -> dict | None:
+    """What a run about to resume from ``ckpt`` has already cost: {"resumed_from_epoch": epochs the
+    checkpoint holds, "earlier_sittings_s": the training time its history has counted up to them}
+    (None when it starts afresh). ``run`` adds the seconds to ``wall_time_s``, so a record's time
+    covers every sitting, each counted up to its last checkpoint (work done after it and lost to
+    the interruption is not counted)."""
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):  # no checkpoint (or a corrupt one, which training reports)
+        return None
+    history = state.get("history") or []
+    return {"resumed_from_epoch": int(state.get("epoch", 0)),
+            "earlier_sittings_s": float(history[-1].get("time_s", 0.0)) if history else 0.0}
 
 
 def _check_checkpoint(ckpt: Path, fp: dict, resume: bool, log) -> None:

@@ -59,7 +59,7 @@ class Record:
     config: dict
     history: list[dict]
     final: dict
-    wall_time_s: float
+    wall_time_s: float              # training time in seconds, every sitting of a resumed run (extra["resumed_from_epoch"])
     device: dict
     code: dict                       # package version, git commit, and the fingerprint of the run's code
     data: dict
