@@ -27,7 +27,8 @@
 # - **skip connections**: RoI features come from three convolutional stages, not only the
 #   last, so small objects keep their detail;
 # - **integral loss**: six classifiers, trained to call a proposal positive at IoU at least
-#   0.50, 0.55, ..., 0.75, averaged at test, so the scores favour well-placed boxes.
+#   0.50, 0.55, ..., 0.75, averaged at test, so the scores favour well-placed boxes. As in the
+#   official code, each training step draws one of the six thresholds and updates that classifier.
 #
 # This chapter builds the detector with each modification as a switch, trains the paper's
 # ablation (baseline, then each modification added in turn) under the selected profile, and
@@ -44,6 +45,7 @@ from IPython.display import Markdown, display
 
 from wpcore import experiment, nets, present
 from wpcore.nets import multipath as mpnet
+from wpcore.nets.multipath_onehead import OneHeadMultiPathNet
 from wpcore.present import multipath as show
 from wpcore.present import multipath_widget
 from wpcore.studies import multipath as study
@@ -96,11 +98,12 @@ fig = show.idea_figure(full, image, target["boxes"][0])
 
 # %% [markdown]
 # The heart of it in `wpcore`, as the package has it: `foveal_boxes` scales a box about its
-# centre, `region_features` pools every region from its stages and runs its head, and `scores`
-# averages the integral classifiers.
+# centre, `region_features` pools every region from its stages and runs its head, `losses` trains
+# one integral classifier a step on its own threshold's RoIs, and `scores` averages the classifiers.
 
 # %% tags=["hide-input"]
-present.show_source(mpnet.foveal_boxes, mpnet.MultiPathNet.region_features, mpnet.MultiPathNet.scores)
+present.show_source(mpnet.foveal_boxes, mpnet.MultiPathNet.region_features, OneHeadMultiPathNet.losses,
+                    mpnet.MultiPathNet.scores)
 
 # %% [markdown]
 # ## The network

@@ -162,6 +162,52 @@ def test_every_head_is_trained_on_its_own_batch():
     assert positives == [8] * 6  # every head a quarter of 32, each at its own threshold
 
 
+def test_one_head_training_updates_one_classifier_a_step_on_its_own_thresholds_batch():
+    """multipath-onehead (the repo's way): a step draws head i, samples the RoIs of u_i, and only
+    classifier i gets a non-zero gradient; the others get zeros (not None), so momentum moves them.
+    Over many steps every head is drawn."""
+    torch.manual_seed(0)
+    m = nets.create("multipath-onehead", num_classes=4, widths=WIDTHS, head_dim=HEAD, roi_size=5,
+                    rois_per_image=32, jitter_per_gt=8).train()
+    props, target = crowd_of_candidates(200)
+    drawn = set()
+    for _ in range(30):
+        seen = []
+        hooks = [clf.register_forward_hook(lambda mod, inp, out, i=i, seen=seen: seen.append((i, inp[0].shape[0])))
+                 for i, clf in enumerate(m.classifiers)]
+        m.zero_grad(set_to_none=True)
+        features = trunk_features(1)
+        state = torch.get_rng_state()
+        loss = m.losses(features, [props], [target])
+        for h in hooks:
+            h.remove()
+        (head, n), = seen  # one classifier ran
+        torch.set_rng_state(state)
+        assert int(torch.randint(6, ())) == head  # the head is the generator's draw
+        rois, iou, _, _ = m.head_rois([props], [target], m.thresholds[head])
+        assert n == len(rois) == 32 and int((iou >= m.thresholds[head]).sum()) == 8  # a quarter at u_i
+        sum(loss.values()).backward()
+        grads = [float(c.weight.grad.abs().sum()) for c in m.classifiers]
+        assert grads[head] > 0 and [g for i, g in enumerate(grads) if i != head] == [0.0] * 5
+        drawn.add(head)
+    assert drawn == set(range(6))
+
+
+def test_one_head_net_without_the_integral_loss_is_multipath_step_for_step():
+    """With one classifier nothing is drawn: the one-head net's losses equal MultiPathNet's (without
+    dropout: MultiPathNet pools a RoI drawn twice once, so its dropout masks fall on other rows)."""
+    out = []
+    for name in ("multipath", "multipath-onehead"):
+        torch.manual_seed(0)
+        m = nets.create(name, num_classes=4, widths=WIDTHS, head_dim=HEAD, roi_size=5, integral=False,
+                        dropout=0.0).train()
+        props, target = crowd_of_candidates(200)
+        torch.manual_seed(1)
+        out.append({k: float(v) for k, v in m.losses(trunk_features(1), [props], [target]).items()})
+    assert out[0].keys() == out[1].keys()
+    assert all(abs(out[0][k] - out[1][k]) < 1e-5 * abs(out[0][k]) for k in out[0])
+
+
 def test_integral_loss_is_the_mean_of_the_heads_losses():
     logits = [torch.zeros(5, 4), torch.zeros(3, 4), torch.zeros(0, 4)]
     labels = [torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 1, 0]), torch.zeros(0, dtype=torch.int64)]
@@ -357,11 +403,11 @@ def test_quick_and_full_profiles_are_the_cumulative_ablation():
     for profile in ("quick", "full"):
         exps = study.experiments(profile)
         assert [e.label for e in exps] == [v[0] for v in study.VARIANTS]
-        models = [nets.create(e.model, num_classes=11, **e.model_kw) for e in exps[:1]]
-        assert models[0].regions == (1.0,) and len(models[0].classifiers) == 1
-        switches = [(e.model_kw.get("foveal", e.model == "multipath"), e.model_kw.get("skip", e.model == "multipath"),
-                     e.model_kw.get("integral", e.model == "multipath")) for e in exps]
+        models = [nets.create(e.model, num_classes=11, **e.model_kw) for e in exps[:4]]
+        switches = [(m.foveal, m.skip, m.integral) for m in models]
         assert switches == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
+        assert models[0].regions == (1.0,) and len(models[0].classifiers) == 1
+        assert exps[3].model == "multipath-onehead"  # the integral heads train one per step, as the repo
     quick, standard = study.experiments("quick"), study.study("standard")
     for field in ("scene_size", "train_images", "test_images"):  # quick trains standard's scenes, shorter
         assert {e.options[field] for e in quick} == {e.options[field] for e in standard}

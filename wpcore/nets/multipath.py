@@ -43,7 +43,9 @@ Deviations from the official code, and why:
   the mean of the heads' losses (classification and box regression). The repo trains one head per
   step, with a batch from one threshold's loader; averaging weights the heads the same in
   expectation, and the images of a step are shared. A RoI drawn for several heads is pooled once,
-  so those heads see it under one dropout mask.
+  so those heads see it under one dropout mask. The chapter's studies train the repo's way,
+  ``multipath-onehead`` (``nets/multipath_onehead.py``): on our CPUs a step of every-head training
+  costs 3x as much.
 - The released repo pairs heads and thresholds at random: data.lua draws each batch from a random
   loader (``loaders[torch.random(#loaders)]``, data.lua:49) but tags it with the loader thread's
   index (``g_donkey_idx``, data.lua:34, BatchProviderROI.lua:134), which picks the head
