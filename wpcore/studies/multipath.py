@@ -148,13 +148,14 @@ STANDARD_CHANGES = [
       "shrink with the image) and after one epoch its AP was close to that on 96x96 scenes in our pilot (the study's "
       "docstring has the numbers); objects are 16 to 56 pixels a side (COCO-small and medium)")),
     ("16 RoIs per image and head (the first designs: 32)",
-     ("the heads' cost grows with the RoIs, six times over with the integral loss; 16 per image (4 foreground) "
-      "is still 128 per head and step")),
+     ("the heads' cost grows with the RoIs (six times over while every integral head trained every step); 16 per "
+      "image (4 foreground) is still 128 per head and step")),
     ("48 epochs (quick: 6), evaluated every 6",
      ("where the baseline's AP paused in our pilot (seed 0: AP 14.6 at 24 epochs, 18.3 at 48, 18.1 at 96), though "
       "it rose again to 19.6 at 192 (the study's docstring): 48 epochs are at the edge of convergence, and the check "
       "below, which passes narrowly, says no more than that. A 24-epoch design failed its check. The chapter's 18 "
-      "runs cost 4.4 hours of one thread (measured, `benchmarks/results/standard_cost.md`), the most of any chapter")),
+      "runs cost 3.0 hours of one thread (measured 2026-12-07, `benchmarks/results/standard_cost.md`; 4.4, the most "
+      "of any chapter, before the integral heads trained one per step)")),
     ("the baseline also trained twice as long (3 seeds)",
      ("the convergence check; its third seed was added after seeds 0 and 1 failed it narrowly (a change of 0.35 "
       "against their s.d. of 0.25): two seeds estimate a spread poorly, and the comparisons use three")),
