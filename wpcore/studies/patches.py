@@ -90,6 +90,13 @@ SETUP = {
     # 9.60% at 16 epochs and 7.73% at 32. Averaged weights, as the official ASGD evaluates, do not
     # shortcut it (pilot 2026-12-06, seed 0, one thread): an exponential average (0.999 a step) of
     # the same run's iterates scored 9.05% at 16 epochs, against 8.33% for its final weights.
+    # Cheaper networks or smaller batches do not shortcut it either (pilots 2026-12-07, seed 0, one thread,
+    # three processes on the 2 cores, so times are loaded ones): width 0.25 (63k parameters) reached 7.00% at
+    # 64 epochs (width 0.5: 5.53) and about 6 at 89, at 5.2 s an epoch against 8 (evaluation and data take
+    # a larger share); batch 32 at lr 0.025 reached 6.93% at 16 epochs (4x the steps; batch 128: 8.33) but
+    # 7.55% at 32 (stereo half 23.7 -> 30.6%). Over the published records the photographs' half falls with
+    # training (2ch 5.3 +- 0.3% at 16 epochs, 3.9 at 32) while the stereo half scatters over seeds (17.5-27.6%
+    # at 16 epochs) and does not fall: the pooled check mixes a learnt half with a noisy one.
     "standard": {"dataset": "mixed", "epochs": 16, "batch_size": 128, "lr": 0.05, "milestones": (0.5, 0.75),
                  "model_kw": {"width": 0.5}, "options": {"n_train": 20480, "n_test": 8000}},
     "full": {"epochs": 20, "batch_size": 256, "lr": 0.01, "milestones": (0.5, 0.75), "model_kw": {}},
