@@ -142,7 +142,9 @@ present.show_table(show.shapes_table(full, image), caption="MultiPath shapes (on
 # trains the proposal network and the detector together (SGD with momentum 0.9, horizontal
 # flips) and is evaluated by pycocotools on the test split. Under `standard` the baseline is also
 # trained twice as long (three seeds), to check that it has converged (below), and four times as
-# long, to show whether it still learns. A run whose record already exists is not trained again.
+# long, to show whether it still learns; the last step of the ablation (+ integral) has six seeds a
+# side, three of them added after three left it undecided. A run whose record already exists is
+# not trained again.
 
 # %% tags=["hide-input"]
 display(Markdown(show.recipe_sentence(exps[0], profile, study.SEEDS[profile])))
@@ -174,7 +176,7 @@ present.show_table(show.ablation_table(runs, labels),
                    caption=f"Ablation ({profile} profile, {records[0].config['dataset']}, seed {exps[0].seed})")
 if len(study.SEEDS[profile]) > 1:
     present.show_table(show.seeds_table(records, labels),
-                       caption=f"Every seed: mean ± s.d. over {len(study.SEEDS[profile])} seeds ({profile} profile)")
+                       caption=f"Every seed: mean ± s.d. over each variant's seeds ({profile} profile)")
 
 # %% tags=["hide-input"]
 fig = show.ap_curve_figure(runs, labels)

@@ -484,8 +484,9 @@ def test_standard_is_the_ablation_at_three_seeds_plus_the_baselines_convergence_
 
     assert study.STANDARD_DESIGNED
     exps, runs = study.study("standard"), study.convergence("standard")
-    assert [(e.label, e.seed) for e in exps] == [(v[0], s) for s in (0, 1, 2) for v in study.VARIANTS]
-    assert len({e.key() for e in exps}) == 12
+    first = [(v[0], s) for s in (0, 1, 2) for v in study.VARIANTS]  # seed-major, then the two-stage seeds
+    assert [(e.label, e.seed) for e in exps] == first + [(v[0], s) for v in study.VARIANTS[2:] for s in (3, 4, 5)]
+    assert len({e.key() for e in exps}) == 18
     # the check's 1x runs are the ablation's own baselines; its 2x runs train twice the epochs and nothing else
     assert [e.key() for e in runs[1]] == [e.key() for e in exps if e.label == study.VARIANTS[0][0]]  # all 3 seeds
     assert sorted(runs) == [1, 2, 4]  # 4x shows the trend; the check compares 1x with 2x
@@ -494,7 +495,7 @@ def test_standard_is_the_ablation_at_three_seeds_plus_the_baselines_convergence_
             assert long.epochs == m * short.epochs and long.model == "fast-rcnn"
             assert {**long.config(), "epochs": short.epochs} == short.config()
     keys = [e.key() for e in study.experiments("standard")]
-    assert len(keys) == len(set(keys)) == 18 and set(keys) >= {e.key() for e in exps}
+    assert len(keys) == len(set(keys)) == 24 and set(keys) >= {e.key() for e in exps}
     assert {e.key() for m, es in runs.items() if m != 1 for e in es}.isdisjoint({e.key() for e in exps})
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in exps if e.seed == 0}
     assert study.convergence("quick") == {} and study.convergence("smoke") == {}
@@ -519,6 +520,25 @@ def test_standard_claims_have_mdes_and_the_longer_runs_stay_out():
     check = [c for c in claims if c.kind is Kind.CHECK]
     assert len(check) == 1 and check[0].verdict is Verdict.FAILS  # 90 AP at 2x: far more than one s.d.
     assert "AP" in check[0].claim
+
+
+def test_only_the_integral_step_is_judged_on_its_six_two_stage_seeds():
+    """The integral step compares + skip with + integral over seeds 0-5 and says its seeds were
+    added; every other claim (and the whole-system claim, which also uses + integral) keeps 0-2."""
+    from wpcore.studies import multipath as study
+
+    exps = study.study("standard")
+    ap = {v[0]: 5.0 * (i + 1) for i, v in enumerate(study.VARIANTS)}
+    extra = {study.VARIANTS[2][0]: 20.0, study.VARIANTS[3][0]: 50.0}  # what seeds 3-5 add
+    records = [fake_record(e, ap[e.label] + (extra[e.label] if e.seed >= 3 else 0.1 * e.seed)) for e in exps]
+    foveal, skip, integral, system = study.claims(records, "standard")[:4]
+    assert integral.evidence.n == (6, 6) and integral.evidence.looks == 2 and "seeds 3-5" in integral.ours
+    assert "6 seeds" in integral.ours
+    for c in (foveal, skip, system):
+        assert c.evidence.n == (3, 3) and c.evidence.looks == 1 and "3 seeds" in c.ours
+    # seeds 3-5 would move these differences; seeds 0-2 give the designed steps exactly
+    assert [round(c.evidence.diff, 6) for c in (foveal, skip, system)] == [5.0, 5.0, 15.0]
+    assert round(integral.evidence.diff, 6) == 5.0 + (50.0 - 20.0) / 2
 
 
 def test_the_pages_convergence_check_is_the_studys_on_ap():

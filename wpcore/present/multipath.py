@@ -266,6 +266,8 @@ def recipe_sentence(e, profile: str, seeds: list[int] | None = None) -> str:
     from ..studies import multipath as study
 
     seeds = seeds or [e.seed]
+    more = {lab: [s for s in study.seeds(profile, lab) if s not in seeds] for lab, *_ in study.VARIANTS}
+    more = "".join(f"; {lab} also seeds {', '.join(map(str, s))}" for lab, s in more.items() if s)
     size = e.options.get("scene_size")
     thesis = inspect.signature(MultiPathNet).parameters["dropout"].default  # the builder's default is the thesis's
     dropout = e.model_kw.get("dropout", thesis)
@@ -276,7 +278,7 @@ def recipe_sentence(e, profile: str, seeds: list[int] | None = None) -> str:
             f"{f', {size}x{size} pixels' if size else ''}), batch {e.batch_size}, learning "
             f"rate {e.lr:g}{warm}, x{e.gamma:g} at {', '.join(f'{m:.0%}' for m in e.milestones)} of training, "
             f"weight decay {e.weight_decay:g}, {e.model_kw.get('rois_per_image', 64)} RoIs per image and head, "
-            f"dropout {dropout:g} after fc6 and fc7, seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}{note}.")
+            f"dropout {dropout:g} after fc6 and fc7, seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}{more}{note}.")
 
 
 def data_sentence(e, test, profile: str) -> str:
