@@ -245,10 +245,12 @@ if convergence is not None and convergence.verdict is Verdict.FAILS:
 
 # %% tags=["hide-input"]
 n_seeds = len(study.SEEDS[profile])
+more = sorted({len(study.seeds(profile, v[0])) for v in study.VARIANTS} - {n_seeds})
+more = f" ({', '.join(map(str, more))} for the integral step's two variants)" if more else ""
 present.show_verdicts(study.claims(all_records, profile), profile, (
     f"a small trunk (widths {exps[0].model_kw['widths']}) trained from scratch for "
     f"{records[0].final['steps']} steps on {records[0].data.get('n_train', '?')} composed scenes, "
-    f"{n_seeds} seed{'s' * (n_seeds != 1)} per variant, each variant with its own jointly trained proposals, "
+    f"{n_seeds} seed{'s' * (n_seeds != 1)} per variant{more}, each variant with its own jointly trained proposals, "
     f"{present.training_state(convergence, profile)}. "
     "The thesis fine-tuned an ImageNet VGG-16 on COCO for 320k iterations with DeepMask "
     "proposals; our verdicts speak about the direction of each step on these scenes, not about COCO's "
