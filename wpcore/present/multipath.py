@@ -202,12 +202,16 @@ def seeds_table(records, labels: list[str]) -> pd.DataFrame:
                              for k in ("AP", "AP50", "AP@0.75", "APs", "APm")}} for lab in labels])
 
 
-def ap_curve_figure(runs: dict, labels: list[str]):
-    """AP at each IoU threshold per variant, the integral loss's thresholds shaded."""
+def ap_curve_figure(groups: dict, labels: list[str]):
+    """AP at each IoU threshold per variant, the mean over its seeds (``groups``: label -> records)
+    with a band of one s.d., the integral loss's thresholds shaded."""
     curve = pd.DataFrame([{"variant": lab, "IoU threshold": float(k[3:]), "AP": v}
-                          for lab in labels for k, v in runs[lab].final.items() if k.startswith("AP@")])
+                          for lab in labels for r in groups[lab] for k, v in r.final.items() if k.startswith("AP@")])
+    seeds = sorted({len(groups[lab]) for lab in labels})
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
-    sns.lineplot(curve, x="IoU threshold", y="AP", hue="variant", marker="o", ax=ax)
+    sns.lineplot(curve, x="IoU threshold", y="AP", hue="variant", marker="o", errorbar="sd", ax=ax)
+    ax.set_title(f"AP at each IoU threshold: mean over {' or '.join(map(str, seeds))} seed"
+                 f"{'s' * (seeds != [1])} per variant" + (", band ±1 s.d." if seeds != [1] else ""), fontsize=10, pad=16)
     ax.axvspan(0.5, 0.75, color="grey", alpha=0.1, lw=0)
     ax.text(0.625, 1.0, "integral loss thresholds", transform=ax.get_xaxis_transform(), fontsize=8, ha="center",
             va="bottom")
