@@ -161,7 +161,8 @@ progress.summary(all_records)
 # %% tags=["hide-input"]
 records = study.in_study(all_records, profile)  # the convergence check's own runs apart
 labels = [v[0] for v in study.VARIANTS]
-runs = {lab: recs[0] for lab, recs in study.by_label(records).items()}  # the first seed of each variant
+groups = study.by_label(records)  # every seed of each variant
+runs = {lab: recs[0] for lab, recs in groups.items()}  # the first seed of each variant
 fig = present.learning_curves(records, metrics=("train_loss", "AP"), label=lambda r: r.extra.get("label"),
                               title=f"Training loss and test AP ({profile} profile)",
                               ylabels={"train_loss": "training loss (RPN + classifiers + boxes)"})
@@ -180,7 +181,7 @@ if len(study.SEEDS[profile]) > 1:
                        caption=f"Every seed: mean ± s.d. over each variant's seeds ({profile} profile)")
 
 # %% tags=["hide-input"]
-fig = show.ap_curve_figure(study.by_label(records), labels)
+fig = show.ap_curve_figure(groups, labels)
 
 # %% [markdown]
 # The curve falls with the threshold for every detector: a box that overlaps its object by half
@@ -188,7 +189,6 @@ fig = show.ap_curve_figure(study.by_label(records), labels)
 # the curve (tight boxes), foveal regions and skip connections the whole curve.
 
 # %% tags=["hide-input"]
-groups = study.by_label(records)
 tight = "; ".join(f"AP@{u} {mean_spread([r.final[f'AP@{u}'] for r in groups[labels[2]]])} without it, "
                   f"{mean_spread([r.final[f'AP@{u}'] for r in groups[labels[3]]])} with it"
                   for u in ("0.75", "0.85") if all(f"AP@{u}" in r.final for lab in labels[2:] for r in groups[lab]))
