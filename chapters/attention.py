@@ -43,6 +43,7 @@ from wpcore.losses import attention as losses
 from wpcore.present import attention as show
 from wpcore.present import attention_widget
 from wpcore.studies import attention as study
+from wpcore.studies import linear
 
 t_page = present.start(profile, study)
 plan = study.PLANS[profile]
@@ -236,6 +237,7 @@ present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({pro
 
 # %% tags=["hide-input"]
 convergence = present.show_convergence_check(all_records, study, profile)
+present.show_linear_floor(all_records, study, profile, linear.baseline_floor(study, profile))
 
 # %% [markdown]
 # ## Verdict

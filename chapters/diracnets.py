@@ -49,6 +49,7 @@ from wpcore.nets import dirac
 from wpcore.present import diracnets as dfig
 from wpcore.present import diracnets_widget
 from wpcore.studies import diracnets as study
+from wpcore.studies import linear
 
 t_page = present.start(profile, study)
 
@@ -240,6 +241,7 @@ else:
 
 # %% tags=["hide-input"]
 convergence = present.show_convergence_check(recs, study, profile)
+present.show_linear_floor(recs, study, profile, linear.baseline_floor(study, profile))
 
 # %% [markdown]
 # ## Verdict

@@ -3,7 +3,7 @@ source of the code a page teaches, and each chapter's figures (``present.<chapte
 ``present`` reads records and never trains.
 """
 from .code import show_source
-from .convergence import show_convergence_check, training_state
+from .convergence import show_convergence_check, show_linear_floor, training_state
 from .figures import curves, learning_curves, theme
 from .page import start
 from .progress import NotebookProgress, TerminalProgress
@@ -18,6 +18,7 @@ __all__ = [
            "learning_curves",
            "provenance",
            "show_convergence_check",
+           "show_linear_floor",
            "show_source",
            "show_table",
            "show_verdicts",

@@ -123,3 +123,36 @@ def show_convergence_check(records, study, profile: str, metric: str = "test_err
     if longer := beyond_sentence(records, runs, metric):
         display(Markdown(longer))
     return check
+
+
+def floor_sentence(floor, ours: list[float], what: str) -> str:
+    """The baseline's test errors set against a linear model's on the same images (``studies.linear``),
+    as a sentence; '' without either."""
+    from statistics import mean
+
+    if floor is None or not ours:
+        return ""
+    _, h, w = floor.shape
+    gap = floor.error - mean(ours)
+    where = (f"On the same {floor.n_train:,} training images ({w}x{h} pixels) and {floor.n_test:,} test images, a "
+             "linear model (multinomial logistic regression, scikit-learn, pixels standardised, its default "
+             f"regularisation, not tuned) makes {floor.error:.2f}% test errors; the baseline ({what}, "
+             f"{len(ours)} seed{'s' * (len(ours) != 1)}) makes {mean(ours):.2f}%, ")
+    if gap > 0:
+        return "**Against a linear model.** " + where + f"{gap:.2f} points fewer."
+    return ("**Against a linear model.** " + where + f"{-gap:.2f} points more: the networks have not learned more "
+            "than a linear model does, and their comparisons say little.")
+
+
+def show_linear_floor(records, study, profile: str, floor) -> None:
+    """After the convergence check of a classifier chapter: its baseline against ``floor``, a linear
+    model fitted on the same images (``studies.linear.baseline_floor``); nothing where there is none."""
+    from IPython.display import Markdown, display
+
+    from ..studies.convergence import values
+
+    runs = study.convergence(profile)
+    if not runs:
+        return
+    if text := floor_sentence(floor, values(records, runs, "test_error").get(1, []), runs[1][0].model):
+        display(Markdown(text))

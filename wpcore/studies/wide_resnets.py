@@ -127,6 +127,13 @@ COMMON = {
     # from 20 to 40 epochs), so the first published design failed its convergence check. Pilot
     # (WRN-16-2, seed 0, no augmentation; the whole schedule of each length): 12.34% after 15
     # epochs, 11.44% after 20, 11.75% after 30, each with train loss < 0.025.
+    # More images (pilots 2026-12-07, WRN-16-2, seed 0, one thread, two runs at a time on the 2 cores, where
+    # this design's run takes about 145 s; benchmarks/results/standard_cost.md): all 60,000 reach 8.81% after 4
+    # epochs (160 s), 8.13% after 8 (322 s; seed 1: 8.18%) and 8.13% after 16; 30,000 reach 9.28% after 8 epochs
+    # (161 s) and 9.53% after 16; 20,000 reach 10.12% after 10 (136 s) and 10.20% after 20. Single digits at
+    # about this cost for WRN-16-2, but the width-1 networks keep learning on more images: DiracNet-22-1 on
+    # 30,000 reached 10.96% after 8 epochs and 9.82% after 16, so a converged design on 30,000 images costs
+    # about twice this one for the chapters' narrow networks (WRN-40-1, WRN-16-1, the DiracNets, the students).
     "standard": {
         "dataset": "fashion-mnist",
         "image_size": 14,
