@@ -233,8 +233,11 @@ convergence = present.show_convergence_check(all_records, study, profile, metric
 # `wpcore/studies/patches.py`) went on falling: 5.53% at 64 epochs, 4.95% at 128 and 4.85% at 256.
 # It levels off at about 128 epochs, eight times `standard`'s 16, where the chapter's runs would
 # cost about 8 single-thread hours: the whole book's goal (4 hours of 2 cores) for this chapter
-# alone. So `standard` keeps 16 epochs, and its verdicts are about networks that are still
-# learning.
+# alone. Pilots of cheaper ways there (the same notes) found none: at half `standard`'s width 2ch
+# reached 7.00% at 64 epochs (5.53% at `standard`'s width) and still fell; batches of 32 reached
+# 6.93% at 16 epochs but 7.55% at 32; a quarter of the training pairs reached 9.40% in the same
+# 2,560 steps and 7.32% in twice as many, its training loss still falling. So `standard` keeps 16
+# epochs, and its verdicts are about networks that are still learning.
 
 # %% [markdown]
 # ### Do the comparisons survive longer training?
