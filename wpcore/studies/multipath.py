@@ -271,7 +271,8 @@ def claims(records, profile: str) -> list[Claim]:
     ]
     for text, old, new, focus in steps:
         two = {old, new} == pair
-        a, b = (every if two else runs).get(new), (every if two else runs).get(old)
+        groups = every if two else runs
+        a, b = groups.get(new), groups.get(old)
         verdict, ev = v.difference(_ap(a), _ap(b), UNIT, Better.HIGHER,
                                    note="no thesis effect to set against the detectable difference: the thesis's per-step "
                                         "AP is not in our reference sheet")
