@@ -92,15 +92,22 @@ def estimate(measured: dict, epochs: int, eval_every: int = 1) -> float:
             + evaluations * max(measured["epoch_s"] - measured["first_s"], 0.0))
 
 
-def run_entries(everything, shapes: dict[str, tuple[str, float]], measured_shapes: dict) -> list[dict]:
+def by_shape(measured_shapes: dict) -> dict[str, dict]:
+    """The table's measured shapes by shape id (each entry names its ``shape``): a run finds its
+    measurement by what it trains, not by its position in a chapter, which a new experiment shifts."""
+    return {m["shape"]: m for m in measured_shapes.values()}
+
+
+def run_entries(everything, measured_shapes: dict) -> list[dict]:
     """Each run's estimate (from its shape's measurement) and its record's own wall time."""
     from wpcore import records
 
+    measured = by_shape(measured_shapes)
     out = []
     for c, i, e in everything:
         rec = records.find(e.key())
         out.append({"chapter": c, "index": i, "label": e.name(), "epochs": e.epochs, "eval_every": e.eval_every,
-                    "estimate_s": estimate(measured_shapes[shapes[shape_id(e)][0]], e.epochs, e.eval_every),
+                    "estimate_s": estimate(measured[shape_id(e)], e.epochs, e.eval_every),
                     "recorded_s": rec.wall_time_s if rec else None})
     return out
 
@@ -169,8 +176,8 @@ def main(argv=None) -> int:
     for sid, (item, _) in shapes.items():
         m = measured[item]
         result["shapes"][item] = {"label": by_item[item].name(), "setup_s": max(m["wall_s"] - m["trained_s"], 0.0),
-                                  "first_s": m["first_s"], "epoch_s": m["epoch_s"]}
-    result["runs"] = run_entries(everything, shapes, result["shapes"])
+                                  "first_s": m["first_s"], "epoch_s": m["epoch_s"], "shape": sid}
+    result["runs"] = run_entries(everything, result["shapes"])
     result["load_after"] = load_average()
     out = Path(a.out)
     if a.merge:
@@ -181,10 +188,12 @@ def main(argv=None) -> int:
 def reestimate(out: Path, everything, shapes: dict[str, tuple[str, float]]) -> int:
     """``--reestimate``: the table's runs estimated again from its measured shapes."""
     result = json.loads(out.with_suffix(".json").read_text())
-    unmeasured = sorted({item for item, _ in shapes.values() if item not in result["shapes"]})
+    measured = by_shape(result["shapes"])
+    unmeasured = sorted({item for sid, (item, _) in shapes.items() if sid not in measured})
     if unmeasured:
-        raise SystemExit(f"--reestimate: run shapes {', '.join(unmeasured)} were not measured: measure again")
-    result["runs"] = run_entries(everything, shapes, result["shapes"])
+        raise SystemExit(f"--reestimate: run shapes {', '.join(unmeasured)} were not measured: measure again "
+                         f"(--chapters {' '.join(sorted({i.split(':')[0] for i in unmeasured}))} --merge)")
+    result["runs"] = run_entries(everything, result["shapes"])
     result["reestimated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return write(out, result)
 

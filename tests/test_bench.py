@@ -160,3 +160,22 @@ def test_standard_cost_merge_replaces_one_chapter_and_refuses_another_machine():
     assert out["measured"] == {"a": "d1", "b": "d2"} and "b d2" in table(out)
     with pytest.raises(SystemExit, match="measure every chapter again"):
         merged(old, {**new, "cpu": "B"}, {"b"})
+
+
+def test_standard_cost_finds_a_run_s_measurement_by_its_shape_not_its_position(tmp_path):
+    """A new experiment shifts a chapter's indices: each run still finds its shape's measurement (the
+    table names each measured shape's id), and a shape never measured is refused with what to do."""
+    from benchmarks.standard_cost import estimate, reestimate, run_entries, shape_id
+    from wpcore.studies import wide_resnets
+
+    exps = wide_resnets.experiments("standard")
+    a, b = exps[0], next(e for e in exps if shape_id(e) != shape_id(exps[0]))
+    measured = {"wide_resnets:7": {"setup_s": 1.0, "first_s": 2.0, "epoch_s": 3.0, "shape": shape_id(a)},
+                "wide_resnets:0": {"setup_s": 0.0, "first_s": 1.0, "epoch_s": 1.0, "shape": shape_id(b)}}
+    rows = run_entries([("wide_resnets", 0, a), ("wide_resnets", 1, b)], measured)
+    assert [r["estimate_s"] for r in rows] == [estimate(measured["wide_resnets:7"], a.epochs, a.eval_every),
+                                               estimate(measured["wide_resnets:0"], b.epochs, b.eval_every)]
+    out = tmp_path / "cost"
+    out.with_suffix(".json").write_text(json.dumps({"shapes": {"wide_resnets:0": measured["wide_resnets:0"]}}))
+    with pytest.raises(SystemExit, match="--chapters wide_resnets --merge"):
+        reestimate(out, [("wide_resnets", 0, a)], {shape_id(a): ("wide_resnets:0", 1.0)})

@@ -219,7 +219,8 @@ def test_training_flops_are_three_forwards_and_scale_with_input():
 
 def test_quick_has_three_experiments_three_seeds_similar_sizes():
     ps = study.parts("quick")
-    assert set(ps) == {"depth_width", "blocks", "dropout", "deepening"} and ps.pop("deepening") == []
+    assert set(ps) == {"depth_width", "blocks", "dropout", "deepening", "widening"}
+    assert ps.pop("deepening") == [] and ps.pop("widening") == []
     for exps in ps.values():
         labels = {e.label for e in exps}
         assert all(sum(e.label == lab for e in exps) == 3 for lab in labels)  # 3 seeds each
@@ -241,7 +242,8 @@ def test_standard_grid_is_one_seed_of_every_point_sharing_the_runs_made_already(
     assert len(keys) == len(set(keys)) and {e.key() for e in grid} <= set(keys)
     others = {e.key() for part in study.parts("standard").values() for e in part}
     shared = [e.model for e in grid if e.key() in others]
-    assert sorted(shared) == ["wrn-16-1", "wrn-16-2", "wrn-40-1"]  # trained once, under their first label
+    # trained once, under their first label (WRN-16-4 and WRN-40-2 with the widening claim's seeds)
+    assert sorted(shared) == ["wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-40-1", "wrn-40-2"]
     assert study.grid("quick") == [] and len(study.experiments("quick")) == 27
 
 
@@ -303,8 +305,10 @@ def test_verdicts_are_computed_from_the_records():
 
     V = verdict.Verdict
     cs = study.claims(fake_records("quick", error), "quick")
-    # quick does not run the deepening study (Table 3): its claim says so instead of vanishing
-    assert [c.verdict for c in cs] == [V.HOLDS, V.FAILS, V.FAILS, V.NOT_MEASURED, V.HOLDS]
+    # quick runs neither the deepening (Table 3) nor the widening study (Table 4): their claims say so
+    # instead of vanishing
+    assert [c.verdict for c in cs] == [V.HOLDS, V.FAILS, V.FAILS, V.NOT_MEASURED, V.NOT_MEASURED, V.HOLDS]
+    assert cs[4].evidence.note == "not run in this profile"
     assert "wrn-10-2 10.10 ± 0.10%" in cs[0].ours and "B(3,1)" in cs[1].evidence.note
     assert cs[0].evidence.rule is verdict.Rule.NON_INFERIORITY and cs[2].evidence.rule is verdict.Rule.DIFFERENCE
     # equal means with a seed spread too large to bound the gap: "as accurate" is not shown (it used
@@ -314,7 +318,38 @@ def test_verdicts_are_computed_from_the_records():
     # speeds measured on two machines are not compared
     recs = fake_records("quick", error)
     recs[0] = dataclasses.replace(recs[0], device={"type": "cuda", "name": "H200"})
-    assert study.claims(recs, "quick")[4].verdict is V.NOT_COMPARABLE
+    assert study.claims(recs, "quick")[5].verdict is V.NOT_COMPARABLE
+
+
+def test_widening_shares_its_networks_and_trains_only_the_missing_seeds():
+    """Table 4's trend at standard: WRN-16-1/2/4 and WRN-40-1/2, 3 seeds each, 6 for the two-stage step
+    WRN-16-2 -> -16-4; every network but WRN-16-4 and WRN-40-2 beyond seed 0 (the grid's) is a run
+    another experiment makes already."""
+    ps = study.parts("standard")
+    widening = ps.pop("widening")
+    seeds = {(16, 2): range(6), (16, 4): range(6)}
+    assert {(e.model, e.seed) for e in widening} == {
+        (f"wrn-{d}-{k}", s) for d, ks in ((16, (1, 2, 4)), (40, (1, 2))) for k in ks for s in seeds.get((d, k), range(3))}
+    assert all(e.config() == study.single("standard", e.model, e.seed).config() for e in widening)
+    made = {e.key() for part in ps.values() for e in part} | {e.key() for e in study.grid("standard")}
+    assert sorted((e.model, e.seed) for e in widening if e.key() not in made) == [
+        *(("wrn-16-4", s) for s in range(1, 6)), ("wrn-40-2", 1), ("wrn-40-2", 2)]
+
+
+@pytest.mark.parametrize("width_4,expected", [(11.0, "HOLDS"), (12.0, "INCONCLUSIVE"), (13.0, "FAILS")])
+def test_widening_claim_judges_every_doubling(width_4, expected):
+    """Width 1 -> 2 one point better at both depths; width 2 -> 4 at depth 16 better, flat or worse
+    (seed noise 0.1 a seed): the claim holds only when every doubling is better, is not decided when
+    one is flat, does not hold when one is worse."""
+    def error(e):
+        k = int(e.model.split("-")[2])
+        return {1: 13.0, 2: 12.0, 4: width_4}.get(k, 12.0) + 0.1 * e.seed
+
+    c = next(c for c in study.claims(fake_records("standard", error), "standard") if "widening" in c.claim)
+    assert c.verdict is verdict.Verdict[expected]
+    assert "of 3 comparisons" in c.evidence.note and c.evidence.looks == 2  # the two-stage step is marked
+    assert f"WRN-16-4 {width_4 + 0.25:.2f} ± 0.19% (6 seeds)" in c.ours and "WRN-40-1 13.10 ± 0.10% (3 seeds)" in c.ours
+    assert "k=4 4.97% [T]" in c.thesis and c.evidence.thesis_effect is not None
 
 
 def test_as_accurate_margin_is_pinned():

@@ -136,29 +136,43 @@ def idea_figure(trained: list[tuple[int, int]] = ()):
 
 # --- results ---------------------------------------------------------------------------------
 
-TITLES = {"depth_width": "(a) depth vs width", "blocks": "(b) block type", "dropout": "(c) dropout in the block"}
+TITLES = {"depth_width": "(a) depth vs width", "blocks": "(b) block type", "dropout": "(c) dropout in the block",
+          "deepening": "(d) deepening factor l, WRN-40-1", "widening": "(e) widening at fixed depth"}
+
+
+def _error_panel(ax, df: pd.DataFrame, title: str) -> None:
+    sns.pointplot(df, x="network", y="test error (%)", errorbar="sd", linestyle="none", capsize=0.2,
+                  color="black", ax=ax)
+    sns.stripplot(df, x="network", y="test error (%)", color="0.55", size=4, ax=ax)
+    ax.set_title(title, fontsize=10)
+    ax.set(xlabel=None)
+    ax.tick_params(axis="x", labelsize=8, rotation=35)
+    for t in ax.get_xticklabels():
+        t.set_ha("right")
 
 
 def errors_figure(records, profile: str):
-    """Final test error of every network of the three experiments: mean ± s.d. over seeds (black),
-    each seed a grey dot. One panel per experiment, the main dataset of the profile."""
+    """Final test error of every network of the experiments: mean ± s.d. over seeds (black), each seed
+    a grey dot. One panel per experiment with runs, the main dataset of the profile: (a)-(c) in a first
+    row, the deepening factor and widening (where the profile runs them) in a second."""
     by_key = {r.key: r for r in records}
     main_ds = study.COMMON[profile]["dataset"]
-    parts = study.parts(profile)
-    fig, axes = plt.subplots(1, 3, figsize=(9, 4.6), gridspec_kw={"width_ratios": [2, 5, 2]})
-    for ax, (part, part_exps) in zip(axes, parts.items()):
-        df = pd.DataFrame([{"network": e.label.replace(" (", "\n("), "test error (%)": by_key[e.key()].final["test_error"]}
-                           for e in part_exps if e.dataset == main_ds and e.key() in by_key])
-        sns.pointplot(df, x="network", y="test error (%)", errorbar="sd", linestyle="none", capsize=0.2,
-                      color="black", ax=ax)
-        sns.stripplot(df, x="network", y="test error (%)", color="0.55", size=4, ax=ax)
-        ax.set(title=TITLES[part], xlabel=None)
-        ax.tick_params(axis="x", labelsize=8, rotation=35)
-        for t in ax.get_xticklabels():
-            t.set_ha("right")
+    frames = {part: pd.DataFrame([{"network": e.label.replace(" (", "\n("),
+                                   "test error (%)": by_key[e.key()].final["test_error"]}
+                                  for e in part_exps if e.dataset == main_ds and e.key() in by_key],
+                                 columns=["network", "test error (%)"])
+              for part, part_exps in study.parts(profile).items()}
+    rows = [["depth_width", "blocks", "dropout"], [p for p in ("deepening", "widening") if len(frames[p])]]
+    rows = [r for r in rows if r]
+    fig = plt.figure(figsize=(9, 4.6 * len(rows)), layout="constrained")
+    subfigs = fig.subfigures(len(rows), 1) if len(rows) > 1 else [fig]
+    for sub, row in zip(subfigs, rows):
+        axes = sub.subplots(1, len(row), gridspec_kw={"width_ratios": [max(2.5, frames[p]["network"].nunique())
+                                                                         for p in row]}, squeeze=False)[0]
+        for ax, part in zip(axes, row):
+            _error_panel(ax, frames[part], TITLES[part])
     fig.suptitle(f"Final test error, {main_ds} ({profile} profile): mean ± s.d. over seeds (black), "
                  "single runs (grey)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -186,6 +200,12 @@ def thesis_tables() -> list[tuple[pd.DataFrame, str]]:
         (pd.DataFrame([{"network": m, "dataset": ds, "without dropout (%)": fmt(a), "with dropout (%)": fmt(b),
                         "source": f"Table 6 [{tag}]"} for (m, ds), (a, b, tag) in study.TABLE6_DROPOUT.items()]),
          "Dropout in the block (test error, %; dropout 0.3 on CIFAR, 0.4 on SVHN)"),
+        (pd.DataFrame([{"l (3x3 convolutions per block)": n, "CIFAR-10 error (%)": fmt(e), "source": "Table 3 [U]"}
+                       for n, e in study.TABLE3_DEEPENING.items()]),
+         "Deepening factor l at equal size (WRN-40-2, CIFAR-10 test error, %)"),
+        (pd.DataFrame([{"network": f"WRN-{d}-{k}", "depth": d, "width k": k, "CIFAR-10 error (%)": fmt(e),
+                        "source": f"Table 4 [{tag}]"} for (d, k), (e, tag) in sorted(study.TABLE4_ZCA.items())]),
+         "Width and depth (CIFAR-10 test error, %, ZCA whitening)"),
     ]
 
 

@@ -105,7 +105,7 @@ class Claim:
         return self.evidence.agrees is False
 
 
-def two_stage(ours: str, evidence: Evidence) -> tuple[str, Evidence]:
-    """A claim judged on two-stage seeds: its "ours" text with ``TWO_STAGE_NOTE``, and its evidence
-    with the two looks at its seeds."""
-    return f"{ours} ({TWO_STAGE_NOTE})", replace(evidence, looks=2)
+def two_stage(ours: str, evidence: Evidence, note: str = TWO_STAGE_NOTE) -> tuple[str, Evidence]:
+    """A claim judged on two-stage seeds: its "ours" text with ``note`` (``TWO_STAGE_NOTE`` where every
+    network of the claim took the added seeds), and its evidence with the two looks at its seeds."""
+    return f"{ours} ({note})", replace(evidence, looks=2)
