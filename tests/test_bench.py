@@ -179,3 +179,18 @@ def test_standard_cost_finds_a_run_s_measurement_by_its_shape_not_its_position(t
     out.with_suffix(".json").write_text(json.dumps({"shapes": {"wide_resnets:0": measured["wide_resnets:0"]}}))
     with pytest.raises(SystemExit, match="--chapters wide_resnets --merge"):
         reestimate(out, [("wide_resnets", 0, a)], {shape_id(a): ("wide_resnets:0", 1.0)})
+
+
+def test_the_standard_profile_states_the_measured_cost_of_every_run_it_makes():
+    """The cost the pages state for `standard` is the benchmark's, and the benchmark's table lists every
+    run the chapters now make at its place (after a change to a design: ``--reestimate`` or measure)."""
+    from benchmarks.standard_cost import runs
+    from wpcore import profiles
+
+    d = json.loads((ROOT / "benchmarks/results/standard_cost.json").read_text())
+    assert [(r["chapter"], r["index"], r["label"], r["epochs"]) for r in d["runs"]] == [
+        (c, i, e.name(), e.epochs) for c, i, e in runs()]
+    hours = sum(r["estimate_s"] for r in d["runs"]) / 3600
+    text = profiles.DESCRIPTION["standard"]
+    assert f"about {hours / d['workers']:.1f} hours of 2 CPU cores in all ({hours:.1f} single-thread hours" in text
+    assert f"about {hours / d['workers']:.1f} hours of 2 CPU cores" in profiles.__doc__.replace("\n  ", " ")
