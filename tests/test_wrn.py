@@ -376,3 +376,23 @@ def test_full_profile_runs_two_steps_on_fixture_data(tmp_path, monkeypatch, data
     rec = experiment.run(dataclasses.replace(e, batch_size=4, max_steps=2))
     assert rec.final["steps"] == 2 and rec.config["dataset"] == dataset
     assert rec.config["model_kw"] == e.model_kw
+
+
+def test_errors_figure_draws_every_experiment_and_groups_the_widening_networks_by_depth():
+    """Standard's figure: (a)-(c) in a first row, (d) deepening and (e) widening in a second, the widening
+    networks split by depth; quick, which has neither, keeps one row."""
+    import matplotlib.pyplot as plt
+
+    from wpcore.present import wide_resnets as show
+
+    fig = show.errors_figure(fake_records("standard", lambda e: 12.0 + 0.1 * e.seed), "standard")
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert titles == [show.TITLES[p] for p in ("depth_width", "blocks", "dropout", "deepening", "widening")]
+    widening = fig.get_axes()[-1]
+    assert [t.get_text() for t in widening.texts] == ["depth 16", "depth 40"]
+    assert [t.get_text() for t in widening.get_xticklabels()] == ["wrn-16-1", "wrn-16-2", "wrn-16-4", "wrn-40-1",
+                                                                  "wrn-40-2"]
+    plt.close(fig)
+    fig = show.errors_figure(fake_records("quick", lambda e: 12.0), "quick")
+    assert len(fig.get_axes()) == 3
+    plt.close(fig)

@@ -151,6 +151,18 @@ def _error_panel(ax, df: pd.DataFrame, title: str) -> None:
         t.set_ha("right")
 
 
+def _mark_depths(ax, networks: list[str]) -> None:
+    """Separate the widening panel's depths (networks named wrn-d-k, in drawing order) by a dotted line
+    and name each group's depth above it."""
+    depths = [int(n.split("-")[1]) for n in networks]
+    starts = [i for i, d in enumerate(depths) if i == 0 or d != depths[i - 1]]
+    for a, b in zip(starts, [*starts[1:], len(depths)]):
+        if a:
+            ax.axvline(a - 0.5, color="0.6", linestyle=":", linewidth=1)
+        ax.text((a + b - 1) / 2, 0.98, f"depth {depths[a]}", transform=ax.get_xaxis_transform(), ha="center",
+                va="top", fontsize=8, color="0.3")
+
+
 def errors_figure(records, profile: str):
     """Final test error of every network of the experiments: mean ± s.d. over seeds (black), each seed
     a grey dot. One panel per experiment with runs, the main dataset of the profile: (a)-(c) in a first
@@ -167,10 +179,12 @@ def errors_figure(records, profile: str):
     fig = plt.figure(figsize=(9, 4.6 * len(rows)), layout="constrained")
     subfigs = fig.subfigures(len(rows), 1) if len(rows) > 1 else [fig]
     for sub, row in zip(subfigs, rows):
-        axes = sub.subplots(1, len(row), gridspec_kw={"width_ratios": [max(2.5, frames[p]["network"].nunique())
+        axes = sub.subplots(1, len(row), gridspec_kw={"width_ratios": [max(3, frames[p]["network"].nunique())
                                                                          for p in row]}, squeeze=False)[0]
         for ax, part in zip(axes, row):
             _error_panel(ax, frames[part], TITLES[part])
+            if part == "widening":
+                _mark_depths(ax, list(dict.fromkeys(frames[part]["network"])))
     fig.suptitle(f"Final test error, {main_ds} ({profile} profile): mean ± s.d. over seeds (black), "
                  "single runs (grey)", fontsize=10)
     return fig
