@@ -155,7 +155,11 @@ fig = present.learning_curves(dw, label=lambda r: r.extra.get("label") or r.conf
 # Before any verdict: the baseline, the shallow-wide network of (a), trained at half, once and
 # twice this profile's length, one dot per seed. If twice the training still moves its test error
 # by more than the spread between seeds, the runs are not converged and the comparisons below
-# are between half-trained networks.
+# are between half-trained networks. The check is of the width-2 baseline only; at `standard`
+# two narrow (width-1) networks pass the same check on their own pages: WRN-16-1 with this
+# recipe, the student trained alone in {doc}`the attention chapter <attention>`, and
+# DiracNet-22-1 (the DiracNet recipe, on the same images for as long) in
+# {doc}`the DiracNets chapter <diracnets>`.
 
 # %% tags=["hide-input"]
 convergence = present.show_convergence_check(records, study, profile)
