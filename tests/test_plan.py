@@ -45,9 +45,10 @@ def test_imagenet_and_coco_runs_are_costed_and_their_data_checked(full_plan):
 
 def test_a_run_two_chapters_share_counts_once(full_plan):
     shared = [it for it in full_plan if it.shared_with]
-    # ImageNet ResNets (attention transfer and DiracNets), and WRN-40-2 on CIFAR-10: the deepening
-    # study's l = 2 network is the attention teacher (one recipe, one key)
-    assert {it.exp.model for it in shared} == {"resnet-18", "resnet-34", "wrn-40-2"}
+    # ImageNet ResNets (attention transfer and DiracNets), and WRN-40-2 and WRN-40-1 on CIFAR-10: the
+    # deepening study's l = 2 network and the widening study's width 1 are attention teachers (one
+    # recipe, one key)
+    assert {it.exp.model for it in shared} == {"resnet-18", "resnet-34", "wrn-40-2", "wrn-40-1"}
     rows = {r["chapter"]: r for r in plan.totals(full_plan, 8)}
     per_chapter = sum(r["gpu_hours"] for c, r in rows.items() if c != "all")
     dup = sum(it.cost.gpu_hours for it in shared if it.chapter == "attention")

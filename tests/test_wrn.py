@@ -396,3 +396,19 @@ def test_errors_figure_draws_every_experiment_and_groups_the_widening_networks_b
     fig = show.errors_figure(fake_records("quick", lambda e: 12.0), "quick")
     assert len(fig.get_axes()) == 3
     plt.close(fig)
+
+
+def test_full_judges_table_4_s_depth_40_column_from_one_seed_sharing_two_networks():
+    """At full: WRN-40-1, -40-2 and -40-4 on CIFAR-10 with the thesis's recipe; -40-2 is the deepening
+    factor's l = 2 and -40-4 the pair's network, so WRN-40-1 is the one run added (the attention chapter's
+    teacher, the same run); one seed a network, so the verdict is the direction of one seed."""
+    widening = study.parts("full")["widening"]
+    assert [(e.model, e.dataset, e.epochs, e.seed) for e in widening] == [
+        (f"wrn-40-{k}", "cifar-10", 200, 0) for k in (1, 2, 4)]
+    others = {e.key() for part, exps in study.parts("full").items() if part != "widening" for e in exps}
+    assert [e.model for e in widening if e.key() not in others] == ["wrn-40-1"]
+    table4 = {e.model: study.TABLE4_ZCA[(40, int(e.model.split("-")[2]))][0] for e in widening}
+    c = next(c for c in study.claims(fake_records("full", lambda e: table4.get(e.model, 5.0)), "full")
+             if "widening" in c.claim)
+    assert c.verdict is verdict.Verdict.INDICATIVE and c.evidence.agrees and c.evidence.looks == 1
+    assert "WRN-40-1 6.85%" in c.ours and "cifar-10" in c.ours

@@ -7,7 +7,7 @@ The experiments (``parts(profile)``):
     parameter count (depths as in the paper's Table 2: more blocks for the cheaper types);
 (c) ``dropout``: dropout between the convolutions of every block, on vs off;
 (d) ``deepening`` (standard, full): the deepening factor l (convolutions per block) at equal size;
-(e) ``widening`` (standard; smoke for its code path): every doubling of the width at fixed depth
+(e) ``widening`` (standard, full; smoke for its code path): every doubling of the width at fixed depth
     (Table 4's trend), from networks the other parts and the explorer's grid train.
 
 Schedule: the step schedule (x0.2 at 30/60/80%) after the warm-up. Until 2026-12-07 ``COMMON``
@@ -200,7 +200,9 @@ GRID = {"standard": [(d, k) for d in (10, 16, 22, 28, 40) for k in (1, 2, 4) if 
 # undecided (-0.64 points, interval -1.93 to +0.65, minimal detectable difference 1.66: seed 0 of WRN-16-2
 # is 1 point below its other five); as for dropout and the deepening factor, that step then takes the six
 # seeds of ``TWO_STAGE_SEEDS`` (WRN-16-2 has them already: three more runs of WRN-16-4).
-WIDENING = {"smoke": {10: (1, 2)}, "standard": {16: (1, 2, 4), 40: (1, 2)}}
+# full: Table 4's depth-40 column at widths 1, 2 and 4 on CIFAR-10 (WRN-40-2 is the deepening factor's
+# l = 2, WRN-40-4 the pair's deep-thin network: only WRN-40-1 is new, one seed, so the verdict is one seed's).
+WIDENING = {"smoke": {10: (1, 2)}, "standard": {16: (1, 2, 4), 40: (1, 2)}, "full": {40: (1, 2, 4)}}
 WIDENING_TWO_STAGE = {"standard": {(16, 2), (16, 4)}}
 
 
