@@ -19,6 +19,7 @@ from wpcore.present import explorer as show
 from wpcore.present import vega
 from wpcore.studies import wide_resnets as wrn
 from wpcore.studies import wide_resnets_explorer as study
+from wpcore.studies import wide_resnets_thesis as thesis
 from wpcore.studies.verdict import machine
 
 from .conftest import needs_fmnist
@@ -57,8 +58,8 @@ def test_thesis_points_carry_their_table_tag_and_the_thesis_sizes():
     t5 = {f"wrn-{p['depth']}-{p['width']}": p for p in pts if p["table"] == "Table 5"}
     assert set(t5) == {"wrn-28-10", "wrn-40-4", "wrn-16-8"}
     for name, p in t5.items():  # our count of the network equals the thesis's
-        assert p["params"] == wrn.THESIS[name]["params"] and p["error"] == wrn.THESIS[name]["cifar-10"]
-        assert f"Table 5 [{p['tag']}]" == wrn.THESIS[name]["source"]
+        assert p["params"] == thesis.THESIS[name]["params"] and p["error"] == thesis.THESIS[name]["cifar-10"]
+        assert f"Table 5 [{p['tag']}]" == thesis.THESIS[name]["source"]
     z = next(p for p in pts if (p["depth"], p["width"], p["table"]) == (40, 4, "Table 4"))
     assert (z["error"], z["tag"], z["preprocessing"]) == (4.97, "T", "ZCA")
     assert z["compute"] == study.training_flops(40, 4) * 50_000 * 200

@@ -11,6 +11,7 @@ from wpcore.nets.wrn import BLOCKS, Block, block_kernels
 from wpcore.studies import verdict
 from wpcore.studies import wide_resnets as study
 from wpcore.studies import wide_resnets_claims as wrn_claims
+from wpcore.studies import wide_resnets_thesis as thesis
 
 
 def count(m):
@@ -259,7 +260,7 @@ def test_full_profile_is_the_thesis_recipe():
     )
     assert {e.model_kw.get("dropout", 0) for e in svhn} == {0, 0.4}
     assert {(e.model, e.model_kw.get("block", "B(3,3)")) for e in study.parts("full")["blocks"]} == {
-        (f"wrn-{d}-2", b) for b, (d, _) in study.TABLE2_BLOCKS.items()
+        (f"wrn-{d}-2", b) for b, (d, _) in thesis.TABLE2_BLOCKS.items()
     }
 
 
@@ -407,7 +408,7 @@ def test_full_judges_table_4_s_depth_40_column_from_one_seed_sharing_two_network
         (f"wrn-40-{k}", "cifar-10", 200, 0) for k in (1, 2, 4)]
     others = {e.key() for part, exps in study.parts("full").items() if part != "widening" for e in exps}
     assert [e.model for e in widening if e.key() not in others] == ["wrn-40-1"]
-    table4 = {e.model: study.TABLE4_ZCA[(40, int(e.model.split("-")[2]))][0] for e in widening}
+    table4 = {e.model: thesis.TABLE4_ZCA[(40, int(e.model.split("-")[2]))][0] for e in widening}
     c = next(c for c in study.claims(fake_records("full", lambda e: table4.get(e.model, 5.0)), "full")
              if "widening" in c.claim)
     assert c.verdict is verdict.Verdict.INDICATIVE and c.evidence.agrees and c.evidence.looks == 1

@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from .. import nets
 from ..nets.wrn import Block
 from ..studies import wide_resnets as study
+from ..studies import wide_resnets_thesis as thesis
 from . import diagrams as D
 
 GRID_DEPTHS = (10, 16, 22, 28, 40)
@@ -206,19 +207,19 @@ def thesis_tables() -> list[tuple[pd.DataFrame, str]]:
     return [
         (pd.DataFrame([{"network": name, "parameters": fmt(v["params"] / 1e6, 1, "M"),
                         "CIFAR-10 error (%)": fmt(v["cifar-10"]), "CIFAR-100 error (%)": fmt(v["cifar-100"]),
-                        "source": v["source"]} for name, v in study.THESIS.items()]),
+                        "source": v["source"]} for name, v in thesis.THESIS.items()]),
          "Thesis numbers (CIFAR test error, %)"),
         (pd.DataFrame([{"block type": b, "network": f"WRN-{d}-2", "CIFAR-10 error (%)": fmt(e), "source": "Table 2 [U]"}
-                       for b, (d, e) in study.TABLE2_BLOCKS.items()]),
+                       for b, (d, e) in thesis.TABLE2_BLOCKS.items()]),
          "Block types at similar size (CIFAR-10 test error, %); the depths of the last four are recalled"),
         (pd.DataFrame([{"network": m, "dataset": ds, "without dropout (%)": fmt(a), "with dropout (%)": fmt(b),
-                        "source": f"Table 6 [{tag}]"} for (m, ds), (a, b, tag) in study.TABLE6_DROPOUT.items()]),
+                        "source": f"Table 6 [{tag}]"} for (m, ds), (a, b, tag) in thesis.TABLE6_DROPOUT.items()]),
          "Dropout in the block (test error, %; dropout 0.3 on CIFAR, 0.4 on SVHN)"),
         (pd.DataFrame([{"l (3x3 convolutions per block)": n, "CIFAR-10 error (%)": fmt(e), "source": "Table 3 [U]"}
-                       for n, e in study.TABLE3_DEEPENING.items()]),
+                       for n, e in thesis.TABLE3_DEEPENING.items()]),
          "Deepening factor l at equal size (WRN-40-2, CIFAR-10 test error, %)"),
         (pd.DataFrame([{"network": f"WRN-{d}-{k}", "depth": d, "width k": k, "CIFAR-10 error (%)": fmt(e),
-                        "source": f"Table 4 [{tag}]"} for (d, k), (e, tag) in sorted(study.TABLE4_ZCA.items())]),
+                        "source": f"Table 4 [{tag}]"} for (d, k), (e, tag) in sorted(thesis.TABLE4_ZCA.items())]),
          "Width and depth (CIFAR-10 test error, %, ZCA whitening)"),
     ]
 
@@ -245,7 +246,7 @@ def groups_table(name: str = "wrn-16-4", shape: tuple[int, int, int] = (3, 32, 3
 def cost_variants() -> list[tuple[str, dict, int]]:
     """(name, builder arguments, input side) of every variant of the paper the chapter costs."""
     variants = [("wrn-28-10", {}, 32), ("wrn-40-4", {}, 32), ("wrn-16-8", {}, 32)]
-    variants += [(f"wrn-{d}-2", {} if b == "B(3,3)" else {"block": b}, 32) for b, (d, _) in study.TABLE2_BLOCKS.items()]
+    variants += [(f"wrn-{d}-2", {} if b == "B(3,3)" else {"block": b}, 32) for b, (d, _) in thesis.TABLE2_BLOCKS.items()]
     variants += [("wrn-40-2", {"l": n}, 32) for n in (1, 3, 4)]
     return variants + [("resnet-50", {}, 224), ("wrn-50-2", {}, 224)]
 

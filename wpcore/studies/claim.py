@@ -8,8 +8,8 @@ from enum import Enum
 
 # A claim whose seeds were raised after its first seeds left it undecided says so in its "ours" text,
 # and its evidence counts the two looks (``two_stage``; ``Evidence.looks``, ``stats.TWO_LOOK_ERROR``).
-TWO_STAGE_NOTE = ("seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six, and "
-                  "looking twice raises the chance of a decided verdict where no difference exists from 5% to about 7%")
+TWO_LOOKS = "looking twice raises the chance of a decided verdict where no difference exists from 5% to about 7%"
+TWO_STAGE_NOTE = f"seeds 3-5 were added after seeds 0-2 left the claim undecided; the verdict uses all six, and {TWO_LOOKS}"
 
 
 class Verdict(Enum):
@@ -105,7 +105,10 @@ class Claim:
         return self.evidence.agrees is False
 
 
-def two_stage(ours: str, evidence: Evidence, note: str = TWO_STAGE_NOTE) -> tuple[str, Evidence]:
-    """A claim judged on two-stage seeds: its "ours" text with ``note`` (``TWO_STAGE_NOTE`` where every
-    network of the claim took the added seeds), and its evidence with the two looks at its seeds."""
+def two_stage(ours: str, evidence: Evidence, step: str = "") -> tuple[str, Evidence]:
+    """A claim judged on two-stage seeds: its "ours" text with ``TWO_STAGE_NOTE`` (or, where only one
+    ``step`` of the claim took the added seeds, the same note about that step), and its evidence with
+    the two looks at its seeds."""
+    note = (f"seeds 3-5 of {step} were added after seeds 0-2 left that step undecided; the verdict uses all six "
+            f"there, and {TWO_LOOKS}") if step else TWO_STAGE_NOTE
     return f"{ours} ({note})", replace(evidence, looks=2)

@@ -41,7 +41,8 @@ from .. import flops, records
 from ..experiment import Experiment
 from ..nets import create
 from .verdict import machine
-from .wide_resnets import TABLE2_BLOCKS, TABLE4_ZCA, THESIS, convergence, describe, experiments, single
+from .wide_resnets import convergence, describe, experiments, single
+from .wide_resnets_thesis import TABLE2_BLOCKS, TABLE4_ZCA, THESIS
 
 DEPTHS = tuple(range(10, 41, 6))  # 10, 16, 22, 28, 34, 40: N = 1..6, the thesis's 16, 22, 28, 40 among them
 WIDTHS = tuple(range(1, 13))      # k = 1..12, the thesis's widest CIFAR network is WRN-28-12
