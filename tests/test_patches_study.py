@@ -165,16 +165,15 @@ def test_standard_design_is_powered_and_checks_convergence():
     nets = [e for e in std if e.task == "patches"]
     assert {e.model for e in nets} == set(study.MODELS["standard"])
     seeds = {m: sorted(e.seed for e in nets if e.model == m) for m in study.MODELS["standard"]}
-    assert seeds == {"2ch": list(range(6)), "2ch-2stream": list(range(6)), "siam": [0, 1, 2], "siam-l2": [0, 1, 2]}
-    assert all(seeds[m] == study.seeds("standard", m) for m in seeds)  # two-stage: 6 for the pair 3 left undecided
+    assert seeds == {m: [0, 1, 2] for m in study.MODELS["standard"]}
+    assert all(seeds[m] == study.seeds("standard", m) for m in seeds)
+    assert {e.epochs for e in nets} == {64}  # the 16-epoch design judged networks still learning fast
     assert {e.dataset for e in std} == {"mixed"} and [e.label for e in std if e.task == "patch-sift"] == ["SIFT"]
     runs = study.convergence("standard")
     assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch" and e.seed in (0, 1)]
     assert [e.epochs for e in runs[2]] == [2 * runs[1][0].epochs] * 2 and all(e.model == "2ch" for e in runs[2])
     keys = [e.key() for e in study.experiments("standard")]
-    # the study once, plus 2ch's two longer runs and two (seeds) of each longer length of the others
-    more = sum(len(ms) - 1 for ms in study.LONGER["standard"]["lengths"].values())
-    assert len(keys) == len(set(keys)) == len(std) + 2 + 2 * more
+    assert len(keys) == len(set(keys)) == len(std) + 2  # the study once, plus 2ch's two longer runs
     assert not study.convergence("quick") and study.experiments("quick") == study.study("quick")
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in nets if e.seed == 0}
 
@@ -188,51 +187,6 @@ def test_the_longer_convergence_runs_stay_out_of_the_claims():
     with_longer = {c.claim: c.ours for c in study.claims(recs + longer, "standard")}
     assert {k: v for k, v in with_longer.items() if "converged" not in k} == base
     assert "0.50" not in " ".join(with_longer.values())
-
-
-def test_every_network_is_also_trained_longer_on_the_checks_seeds():
-    longer = study.longer("standard")
-    assert set(longer) == set(study.MODELS["standard"])
-    for runs in longer.values():
-        assert all([e.seed for e in es] == [0, 1] for es in runs.values())
-        assert all(e.epochs == k * runs[1][0].epochs for k, es in runs.items() for e in es)
-        assert {e.key() for e in runs[1]} <= {e.key() for e in study.study("standard")}  # 1x: the study's own runs
-    assert set(longer["siam"]) == set(longer["siam-l2"]) == {1, 2, 4} and set(longer["2ch-2stream"]) == {1, 2}
-    assert longer["2ch"] == study.convergence("standard") and not study.longer("quick")
-
-
-def test_the_longer_runs_stay_out_of_the_claims_and_show_each_comparison_at_every_length():
-    from wpcore.present import patches as show
-
-    longer = study.longer("standard")
-    fpr = {1: {"2ch": 8.0, "2ch-2stream": 8.5, "siam": 15.0, "siam-l2": 12.0},
-           2: {"2ch": 6.5, "2ch-2stream": 6.0, "siam": 11.0, "siam-l2": 10.5},  # 2stream overtakes 2ch
-           4: {"siam": 9.5, "siam-l2": 10.4}}                                   # siam overtakes siam-l2
-    recs = [fake(m, v + 0.1 * s, s, key=e.key()) for m, v in fpr[1].items() for s, e in enumerate(longer[m][1])]
-    recs += [fake(m, 9.0, 2) for m in ("siam", "siam-l2")] + [fake("siam-l2", 30, 0, "patch-sift")]
-    more = [fake(m, v + 0.1 * s, s, key=e.key()) for k in (2, 4) for m, v in fpr[k].items()
-            for s, e in enumerate(longer[m][k])]
-    short, long_ = study.claims(recs, "standard")[:3], study.claims(recs + more, "standard")[:3]
-    assert [(c.verdict, c.evidence) for c in short] == [(c.verdict, c.evidence) for c in long_]  # 1x runs decide
-    assert all(c2.ours.startswith(c1.ours) and "not part of the verdict" in c2.ours for c1, c2 in zip(short, long_))
-    assert long_[2].ours.endswith("+0.50 at 32 epochs, -0.90 at 64 epochs")
-    nets, comps = study.by_length(recs + more, "standard")
-    assert {k: round(v, 2) for k, v in {n["network"]: n for n in nets}["siam"]["means"].items()} == \
-        {1: 15.05, 2: 11.05, 4: 9.55}
-    by = {(c["a"], c["b"]): {k: round(v, 2) for k, v in c["diffs"].items()} for c in comps}
-    assert by == {("2ch", "siam"): {1: -7.0, 2: -4.5}, ("2ch-2stream", "2ch"): {1: 0.5, 2: -0.5},
-                  ("siam", "siam-l2"): {1: 3.0, 2: 0.5, 4: -0.9}}
-    per_net, per_comp = show.longer_tables(recs + more, "standard")
-    assert list(per_comp["sign at the longest"]) == ["same", "flips", "flips"] and len(per_net) == 4
-    assert list(per_comp["at 64 epochs"]) == ["—", "—", "-0.90"] and per_comp.attrs["seeds"] == "seeds 0, 1"
-    text = show.longer_sentence(recs + more, "standard")
-    assert "siam − siam-l2: +3.00 at 16 epochs, +0.50 at 32 epochs, -0.90 at 64 epochs (the sign changes)" in text
-    assert "2ch − siam: -7.00 at 16 epochs, -4.50 at 32 epochs (same sign, 64% of its size)" in text
-    assert "not verdicts" in text
-    # a length missing one seed's record is left out, never compared on fewer seeds
-    partial = study.by_length(recs + more[:-1], "standard")[1]
-    assert {(c["a"], c["b"]): sorted(c["diffs"]) for c in partial}[("siam", "siam-l2")] == [1, 2]
-    assert show.longer_tables(recs, "standard") is None and show.longer_sentence(recs, "quick") == ""
 
 
 def test_standard_claims_include_the_convergence_check_on_fpr95():

@@ -185,9 +185,9 @@ def profile_sentence(profile: str) -> str:
         f"{o['n_train']:,} pairs so that each kind is seen as often as `quick` saw stereo pairs. Each network "
         f"trains {steps / q_steps:g} times as many steps and has {seed_counts(profile)}, so that a verdict can tell "
         "a difference between networks from seed noise (its minimal detectable difference stands beside the "
-        "thesis's effect). The networks stay at half width to fit the profile's budget of a few minutes per "
-        "run; the convergence check below shows whether twice the training would still change the baseline, "
-        "and the other networks trained longer (two seeds each) whether the comparisons would.")
+        "thesis's effect). The networks stay at half width to fit the profile's budget; they train much longer "
+        "than `quick`'s because the baseline keeps learning for a long time (the convergence check below shows "
+        "how much twice the training still changes it).")
 
 
 def widget_records(records, profile: str) -> list:
@@ -245,52 +245,6 @@ def undecided_sentence(claims) -> str:
         else:
             out.append(f"*{name}*: a difference the size of the thesis's ({abs(e.thesis_effect):.2f} {e.unit}) would "
                        f"have shown 80% of the time (minimal detectable difference {e.mde:.2f}), so on this data the "
-                       f"effect is probably smaller than the thesis's, or reversed (we measured {e.diff:+.2f} at this "
-                       "profile's length; where the profile trains longer runs, the section above shows how it moves).")
+                       f"effect is probably smaller than the thesis's, or reversed (we measured {e.diff:+.2f}).")
     return ("Why the undecided claims stay undecided:\n\n" + "\n".join(f"- {x}" for x in out)) if out else ""
 
-
-def longer_tables(records, profile: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Each network at the profile's length and the longer ones it was trained to, and each of the
-    chapter's comparisons at every length both of its networks reached (``study.by_length``); None
-    where the profile trains no network longer."""
-    nets_, comps = study.by_length(records, profile)
-    if not nets_:
-        return None
-    epochs = dict(sorted({k: e for n in nets_ for k, e in n["epochs"].items()}.items()))
-    seeds = "seeds " + ", ".join(map(str, nets_[0]["seeds"]))
-    per_net = pd.DataFrame([{"network": n["network"],
-                             **{f"FPR95 at {e} epochs (%)": fmt(n["means"][k]) if k in n["means"] else "—"
-                                for k, e in epochs.items()}} for n in nets_])
-    per_comp = pd.DataFrame([{"comparison (a − b)": f"{c['a']} − {c['b']}",
-                              **{f"at {e} epochs": f"{c['diffs'][k]:+.2f}" if k in c["diffs"] else "—"
-                                 for k, e in epochs.items()},
-                              "sign at the longest": "same" if _same_sign(c) else "flips"} for c in comps])
-    per_net.attrs["seeds"] = per_comp.attrs["seeds"] = seeds
-    return per_net, per_comp
-
-
-def _same_sign(c: dict) -> bool:
-    d = list(c["diffs"].values())
-    return d[0] * d[-1] > 0
-
-
-def longer_sentence(records, profile: str) -> str:
-    """What longer training does to the networks and to the comparisons, in words (a direction and
-    a size, not a verdict: two seeds a side)."""
-    nets_, comps = study.by_length(records, profile)
-    if not nets_:
-        return ""
-    n = len(nets_[0]["seeds"])
-    epochs = {k: e for x in nets_ for k, e in x["epochs"].items()}
-
-    def one(c) -> str:
-        d = c["diffs"]
-        steps = ", ".join(f"{v:+.2f} at {epochs[k]} epochs" for k, v in d.items())
-        first, last = d[next(iter(d))], d[max(d)]
-        how = f"same sign, {abs(last / first):.0%} of its size" if first * last > 0 else "the sign changes"
-        return f"{c['a']} − {c['b']}: {steps} ({how})"
-
-    text = "Each comparison, as the networks train longer: " + "; ".join(one(c) for c in comps) + "." if comps else ""
-    return text + (f" With {n} seeds a side these are directions and sizes, not verdicts; a difference smaller than "
-                   "the seed spread of the verdicts below (their minimal detectable differences) cannot be read from them.")

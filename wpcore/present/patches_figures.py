@@ -164,30 +164,3 @@ def stereo_figure(stereo: dict, left: np.ndarray, name: str):
     fig.tight_layout()
     return fig
 
-
-def longer_figure(records, profile: str):
-    """Test FPR95 of every network at the profile's length and the longer ones it was trained to
-    (``study.by_length``): one dot per seed, a line through the means; None where the profile
-    trains no network longer."""
-    from ..studies import patches as study
-
-    nets_, _ = study.by_length(records, profile)
-    if not nets_:
-        return None
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for i, n in enumerate(nets_):
-        ks = sorted(n["means"])
-        for k in ks:
-            ax.scatter([n["epochs"][k]] * len(n["values"][k]), n["values"][k], color=f"C{i}", s=14, alpha=0.6, zorder=3)
-        ax.plot([n["epochs"][k] for k in ks], [n["means"][k] for k in ks], color=f"C{i}", marker="o",
-                label=n["network"], zorder=2)
-    ticks = sorted({e for n in nets_ for e in n["epochs"].values()})
-    ax.set(xscale="log", xlabel="training epochs (log scale)", ylabel="test FPR95 (%)",
-           title="Every network at this profile's length and longer")
-    ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.25)
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="network (line: mean)",
-              title_fontsize=8)
-    fig.tight_layout()
-    return fig
