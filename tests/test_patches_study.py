@@ -165,7 +165,8 @@ def test_standard_design_is_powered_and_checks_convergence():
     nets = [e for e in std if e.task == "patches"]
     assert {e.model for e in nets} == set(study.MODELS["standard"])
     seeds = {m: sorted(e.seed for e in nets if e.model == m) for m in study.MODELS["standard"]}
-    assert seeds == {m: [0, 1, 2] for m in study.MODELS["standard"]}
+    # 3 seeds a network; siam vs siam-l2, undecided at 3, took seeds 3-5 of both (the two-stage rule)
+    assert seeds == {"2ch": [0, 1, 2], "2ch-2stream": [0, 1, 2], "siam": list(range(6)), "siam-l2": list(range(6))}
     assert all(seeds[m] == study.seeds("standard", m) for m in seeds)
     assert {e.epochs for e in nets} == {64}  # the 16-epoch design judged networks still learning fast
     assert {e.dataset for e in std} == {"mixed"} and [e.label for e in std if e.task == "patch-sift"] == ["SIFT"]
@@ -187,6 +188,18 @@ def test_the_longer_convergence_runs_stay_out_of_the_claims():
     with_longer = {c.claim: c.ours for c in study.claims(recs + longer, "standard")}
     assert {k: v for k, v in with_longer.items() if "converged" not in k} == base
     assert "0.50" not in " ".join(with_longer.values())
+
+
+def test_only_the_two_stage_pair_is_judged_on_two_looks():
+    """siam vs siam-l2 took seeds 3-5 after 0-2 left it undecided: its claim says so and its test
+    pays for the second look; the claims that were decided at the first look do not."""
+    from wpcore.studies.claim import TWO_STAGE_NOTE
+
+    recs = [fake(m, v + s * 0.3, s) for m, v, n in (("2ch", 6, 3), ("2ch-2stream", 4, 3), ("siam", 10, 6),
+                                                    ("siam-l2", 11, 6)) for s in range(n)]
+    cs = {c.claim.split()[1]: c for c in study.claims(recs + [fake("SIFT", 21, 0, "patch-sift")], "standard")}
+    assert TWO_STAGE_NOTE in cs["learned"].ours and cs["learned"].evidence.looks == 2
+    assert all(c.evidence.looks == 1 and TWO_STAGE_NOTE not in c.ours for k, c in cs.items() if k != "learned")
 
 
 def test_standard_claims_include_the_convergence_check_on_fpr95():
