@@ -4,11 +4,11 @@ Quick profile: half-width 2ch, 2ch-2stream, siam and siam-l2 trained for a few h
 real stereo correspondences of the Middlebury motorcycle pair (rows above 300 for training, below
 for testing), beside a SIFT baseline on the same test pairs; the 2ch net also draws a disparity map
 of the test rows. Standard profile (the published book): the same four half-width networks, 3
-seeds each (6 for siam and siam-l2, ``TWO_STAGE_SEEDS``), trained for 64 epochs on the ``mixed`` pairs (half stereo, half the photographs of
-``data.photos.PHOTOS`` through synthetic viewpoint, blur and lighting changes), tested on image
-regions no training pair touches, with SIFT and the 2ch network's convergence check (twice the
-epochs, 2 seeds; ``SETUP`` and ``CONVERGENCE`` say how long and why). Full profile: the thesis's
-six Brown train -> test splits at full width.
+seeds each (6 for siam and siam-l2, ``TWO_STAGE_SEEDS``), trained for 64 epochs on the ``mixed``
+pairs (half stereo, half the photographs of ``data.photos.PHOTOS`` through synthetic viewpoint, blur
+and lighting changes), tested on image regions no training pair touches, with SIFT and the 2ch
+network's convergence check (twice the epochs, 2 seeds; ``SETUP`` and ``CONVERGENCE`` say how long
+and why). Full profile: the thesis's six Brown train -> test splits at full width.
 """
 from __future__ import annotations
 
