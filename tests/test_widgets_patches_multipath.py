@@ -9,6 +9,7 @@ Chromium with no kernel, moves every control and checks the numbers shown agains
 """
 import re
 import shutil
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ import torch
 
 from wpcore import experiment, precision
 from wpcore.metrics.detection import IOU_THRESHOLDS
-from wpcore.metrics.matching import fpr95, roc_curve, roc_steps
+from wpcore.metrics.matching import TiedScoresWarning, fpr95, roc_curve, roc_steps, tied_count
 from wpcore.present import multipath as mp_show
 from wpcore.present import multipath_widget as MW
 from wpcore.present import patches_widget as PW
@@ -366,3 +367,17 @@ def test_a_matcher_that_no_longer_gives_its_records_fpr95_is_flagged(fake):
     off = PW.Matcher("2ch", SimpleNamespace(**{**vars(ms[0].record), "final": {"fpr95": 1.0}}), ms[0].scores, ms[0].match)
     assert PW.check_rescored([off, ms[1]]) == ["2ch"]
     assert "Warning: rescored, 2ch no longer gives the FPR95 of its record." in PW.note([off, ms[1]], pairs)
+
+
+def test_tied_scores_are_said_in_the_note_not_raised_as_a_warning(fake):
+    """The page once showed a raw TiedScoresWarning (with this machine's path) under the widget."""
+    ms, pairs = fake
+    tied = np.round(ms[0].scores, 1)  # 120 scores on a 0.1 grid: most tie
+    with pytest.warns(TiedScoresWarning):  # the metric itself still warns
+        ms = [fake_matcher("2ch", tied, ms[0].match), ms[1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert PW.check_rescored(ms) == []
+        text = PW.note(ms, pairs)
+    assert f"(2ch {tied_count(tied)} of 120)" in text and "SIFT" not in text.split("Scores that tie")[1]
+    assert "tie" not in PW.note(fake[0], pairs)

@@ -23,13 +23,14 @@ operating point carries ``aria-label`` "operating point: <matcher> at <k>%", eac
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
 
 from .. import experiment
-from ..metrics.matching import fpr95, roc_steps
+from ..metrics.matching import TIE_WARN_SHARE, TiedScoresWarning, fpr95, roc_steps, tied_count
 from ..studies import patches as study
 from ..tasks import patches as T
 from . import vega
@@ -267,10 +268,14 @@ def note(ms: list[Matcher], pairs) -> str:
     off = check_rescored(ms)
     warn = (f" Warning: rescored, {', '.join(off)} no longer give{'s' * (len(off) == 1)} the FPR95 of "
             f"{'its record' if len(off) == 1 else 'their records'}." if off else "")
+    ties = [f"{m.name} {tied_count(m.scores)}" for m in ms if tied_count(m.scores) > TIE_WARN_SHARE * len(m.scores)]
+    tie = (f" Scores that tie with another score ({', '.join(ties)} of {len(pairs):,}): FPR95 takes the expected "
+           "value over the orders of the tied pairs, as when the record was made (wpcore.metrics.matching.fpr95)."
+           if ties else "")
     return (f"Where the numbers come from: every matcher scores the same {len(pairs):,} test pairs ({pairs.identity}), "
             "rescored here from its record (networks: rebuilt from the record's weights; SIFT: its descriptors "
             "recomputed); TPR and FPR count the accepted pairs (wpcore.metrics.matching.roc_steps). The curves are "
-            "the ROC points each record stored when it was made." + warn)
+            "the ROC points each record stored when it was made." + tie + warn)
 
 
 def widget_html(ms: list[Matcher], pairs, base: str | None = vega.BOOK_VEGA) -> str:
@@ -300,4 +305,6 @@ def show_threshold_widget(records, live: bool = False) -> list[Matcher]:
 def check_rescored(ms: list[Matcher]) -> list[str]:
     """Matchers whose rescored FPR95 differs from their record's (the page would then show other
     scores than the run measured); empty when all agree."""
-    return [m.name for m in ms if abs(100 * fpr95(m.scores, m.match) - m.record.final["fpr95"]) > 1e-6]
+    with warnings.catch_warnings():  # ties were read the same way when the record was made; only the numbers matter here
+        warnings.simplefilter("ignore", TiedScoresWarning)
+        return [m.name for m in ms if abs(100 * fpr95(m.scores, m.match) - m.record.final["fpr95"]) > 1e-6]
