@@ -9,16 +9,11 @@ import torch
 from wpcore import nets
 from wpcore.train import FitConfig, fit
 
-from .test_train import _digits_loaders
+from .test_train import _digits_loaders, _reference_two_epochs
 
 
 def test_time_based_checkpoint_mid_epoch_resumes_bitwise(tmp_path):
-    cfg = FitConfig(epochs=2, lr=0.05)
-    torch.manual_seed(0)
-    ref = nets.create("wrn-10-1", in_channels=1)
-    train, _ = _digits_loaders()
-    fit(ref, train, cfg)
-
+    _, ref = _reference_two_epochs()
     calls = {"n": 0}
 
     def crashing(model, batch):

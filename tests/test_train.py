@@ -14,6 +14,15 @@ def _digits_loaders(seed=0, n=256):
             DeviceLoader(load("digits", "test"), 250, False, mean=mean, std=std))
 
 
+def _reference_two_epochs() -> tuple[FitConfig, torch.nn.Module]:
+    """WRN-10-1 trained 2 epochs on 256 digits without interruption: what a resumed run must equal."""
+    cfg = FitConfig(epochs=2, lr=0.05)
+    torch.manual_seed(0)
+    ref = nets.create("wrn-10-1", in_channels=1)
+    fit(ref, _digits_loaders()[0], cfg)
+    return cfg, ref
+
+
 def test_schedule_is_60_120_160_of_200_epochs():
     cfg = FitConfig(epochs=200)
     per_epoch = 391
@@ -107,12 +116,7 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resumes_bitwise(tmp_path):
     import os
     import signal
 
-    cfg = FitConfig(epochs=2, lr=0.05)
-    torch.manual_seed(0)
-    ref = nets.create("wrn-10-1", in_channels=1)
-    train, _ = _digits_loaders()
-    fit(ref, train, cfg)
-
+    cfg, ref = _reference_two_epochs()
     calls = {"n": 0}
 
     def objective(model, batch):
