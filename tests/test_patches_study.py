@@ -171,10 +171,11 @@ def test_standard_design_is_powered_and_checks_convergence():
     assert {e.epochs for e in nets} == {64}  # the 16-epoch design judged networks still learning fast
     assert {e.dataset for e in std} == {"mixed"} and [e.label for e in std if e.task == "patch-sift"] == ["SIFT"]
     runs = study.convergence("standard")
-    assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch" and e.seed in (0, 1)]
-    assert [e.epochs for e in runs[2]] == [2 * runs[1][0].epochs] * 2 and all(e.model == "2ch" for e in runs[2])
+    # the check on seeds 0-2 (seeds 0-1 until 2026-12-08: two seeds estimate a spread poorly)
+    assert [e.key() for e in runs[1]] == [e.key() for e in nets if e.model == "2ch"]
+    assert [e.epochs for e in runs[2]] == [2 * runs[1][0].epochs] * 3 and all(e.model == "2ch" for e in runs[2])
     keys = [e.key() for e in study.experiments("standard")]
-    assert len(keys) == len(set(keys)) == len(std) + 2  # the study once, plus 2ch's two longer runs
+    assert len(keys) == len(set(keys)) == len(std) + 3  # the study once, plus 2ch's three longer runs
     assert not study.convergence("quick") and study.experiments("quick") == study.study("quick")
     assert {e.key() for e in study.page_weights("standard")} == {e.key() for e in nets if e.seed == 0}
 

@@ -7,7 +7,7 @@ of the test rows. Standard profile (the published book): the same four half-widt
 seeds each (6 for siam and siam-l2, ``TWO_STAGE_SEEDS``), trained for 64 epochs on the ``mixed``
 pairs (half stereo, half the photographs of ``data.photos.PHOTOS`` through synthetic viewpoint, blur
 and lighting changes), tested on image regions no training pair touches, with SIFT and the 2ch
-network's convergence check (twice the epochs, 2 seeds; ``SETUP`` and ``CONVERGENCE`` say how long
+network's convergence check (twice the epochs, 3 seeds; ``SETUP`` and ``CONVERGENCE`` say how long
 and why). Full profile: the thesis's six Brown train -> test splits at full width.
 """
 from __future__ import annotations
@@ -53,8 +53,13 @@ SEEDS = {"smoke": [0], "quick": [0], "standard": [0, 1, 2], "full": [0]}
 # 16-epoch design (published until 2026-12-07) had raised 2ch and 2ch-2stream to 6 seeds.
 TWO_STAGE_SEEDS: dict[str, dict[str, list[int]]] = {"standard": {"siam": [0, 1, 2, 3, 4, 5],
                                                                  "siam-l2": [0, 1, 2, 3, 4, 5]}}
-# the baseline whose convergence is checked (2ch; 1 = the profile's length, 2 = twice as many epochs)
-CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1]}}
+# the baseline whose convergence is checked (2ch; 1 = the profile's length, 2 = twice as many epochs).
+# Seeds 0, 1 and 2 since 2026-12-08: seeds 0 and 1 failed it (5.65 +- 0.18% at 64 epochs, 5.30 at 128: a
+# change of 0.35 against 0.18), but two seeds estimate a spread poorly (seed 2 alone moves the s.d. at 64
+# epochs from 0.18 to 0.40) and the comparisons use three; the MultiPath check took its third seed for the
+# same reason (studies/multipath.py). Added after seeing the two-seed check fail; the page says so. Seed 2
+# at 128 epochs: 5.30% (1010 s); on three seeds the check fails, 5.87 +- 0.40 -> 5.30, a change of 0.57.
+CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1, 2]}}
 STEREO_MODEL = "2ch"  # the network that draws the disparity map
 BROWN = {"yosemite": "yos", "notredame": "nd", "liberty": "lib"}
 
