@@ -27,3 +27,16 @@ def test_the_scorecard_claims_are_the_union_of_the_chapters_claims(built_book, m
     assert collected == shown and len(collected) >= 15
     checks = [c for c in claims if c.kind is Kind.CHECK]
     assert any("attention maps closer" in c.claim for c in checks)  # read from the records now
+
+
+def test_every_chapter_checks_its_baseline_on_the_same_seeds_at_standard():
+    """One rule for every check, not a third seed only where two had failed (2026-12-08)."""
+    from wpcore.studies import convergence
+
+    mods = scorecard.study_modules()
+    assert len(mods) == 5
+    for m in mods:
+        runs = m.convergence("standard")
+        assert 2 in runs, m.CHAPTER
+        for mult, es in runs.items():
+            assert tuple(e.seed for e in es) == convergence.STANDARD_SEEDS == (0, 1, 2), (m.CHAPTER, mult)

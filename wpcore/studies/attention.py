@@ -135,7 +135,7 @@ def student_experiment(profile: str, teacher: str, student: str, method: str, se
 
 
 # the baseline whose convergence is checked: the first pair's student alone (1 = the profile's length)
-CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": (0, 1)}, "smoke": {"multipliers": (1, 2), "seeds": (0,)}}
+CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": conv.STANDARD_SEEDS}, "smoke": {"multipliers": (1, 2), "seeds": (0,)}}
 
 
 def convergence(profile: str) -> dict[float, list[Experiment]]:

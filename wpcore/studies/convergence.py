@@ -17,6 +17,12 @@ from ..experiment import Experiment
 from . import verdict as v
 from .claim import Claim, Kind, Rule
 
+# The seeds of every chapter's check at `standard`: its tolerance is a seed s.d., and two seeds estimate
+# a spread poorly (one degree of freedom: the MultiPath and patches checks failed on seeds 0-1 against
+# s.d.s of 0.25 and 0.18 that seed 2 raised to 0.40 and 0.40). Three since 2026-12-08 in every chapter,
+# not only where two had failed, so that no check is looked at harder because of its result.
+STANDARD_SEEDS = (0, 1, 2)
+
 
 def at_lengths(baseline: Callable[[int], Experiment], multipliers: Iterable[float],
                seeds: Iterable[int]) -> dict[float, list[Experiment]]:

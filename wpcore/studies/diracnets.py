@@ -63,7 +63,7 @@ DEPTHS = {"smoke": (10, 16), "quick": (10, 22, 46), "standard": (10, 22, 46), "f
 WIDTH = {"smoke": 1, "quick": 1, "standard": 1, "full": 2}
 SEEDS = {"smoke": [0], "quick": [0, 1, 2], "standard": [0, 1, 2], "full": [0]}
 # the baseline whose convergence is checked (the DiracNet of the middle depth; 1 = the profile's length)
-CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": [0, 1]}, "smoke": {"multipliers": (1, 2), "seeds": [0, 1]}}
+CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": conv.STANDARD_SEEDS}, "smoke": {"multipliers": (1, 2), "seeds": [0, 1]}}
 RECIPE = {"task": "dirac", "nesterov": False, "lr": 0.1, "weight_decay": 5e-4, "gamma": 0.2,
           "milestones": (0.3, 0.6, 0.8)}
 SETUP = {

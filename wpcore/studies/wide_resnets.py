@@ -132,7 +132,7 @@ BLOCK_WIDTH = {"smoke": 1, "quick": 1, "standard": 1, "full": 2}
 DEEPENING = {"smoke": ("wrn-40-1", (1, 2), [0]), "standard": ("wrn-40-1", (1, 2, 3, 4), TWO_STAGE_SEEDS["standard"]),
              "full": ("wrn-40-2", (1, 2, 3, 4), [0])}
 # the baseline whose convergence is checked (1 = the profile's training length)
-CONVERGENCE = {"standard": {"multipliers": (0.5, 1, 2), "seeds": [0, 1]}, "smoke": {"multipliers": (1, 2),
+CONVERGENCE = {"standard": {"multipliers": (0.5, 1, 2), "seeds": conv.STANDARD_SEEDS}, "smoke": {"multipliers": (1, 2),
                                                                                     "seeds": [0, 1]}}
 DROPOUT_MODEL = {"smoke": "wrn-10-2", "quick": "wrn-10-2", "standard": "wrn-16-2", "full": "wrn-28-10"}
 # (f) the width x depth grid the explorer draws as ours (Table 4's sweep at our scale): seed 0 of each
