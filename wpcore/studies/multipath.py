@@ -163,7 +163,8 @@ STANDARD_CHANGES = [
       "the first stage 3.0, and 4.4 before the integral heads trained one per step")),
     ("the baseline also trained twice as long (3 seeds)",
      ("the convergence check; its third seed was added after seeds 0 and 1 failed it narrowly (a change of 0.35 "
-      "against their s.d. of 0.25): two seeds estimate a spread poorly, and the comparisons use three")),
+      "against their s.d. of 0.25): two seeds estimate a spread poorly, and the comparisons use three; since "
+      "2026-12-08 every chapter's check uses three")),
     ("the integral loss trained one head per step, as the official code (until 2026-12-07: all six every step)",
      ("the repo's loader gives each step one threshold's RoI batch and that threshold's head learns from it; training "
       "every head every step has the same expected gradient but cost three times as much here. With every head the "
