@@ -116,6 +116,9 @@ def test_every_rule_explains_itself_in_its_own_words():
     assert "exclude the thesis's difference" not in words.explain(inconclusive)  # -0.5 lies inside the interval
     small = claim(v.difference([2.0, 2.2, 2.1], [2.1, 2.3, 2.2], "points", thesis_effect=-1.5))  # interval about ±0.26
     assert "exclude the thesis's difference of -1.50" in words.explain(small)
+    held = claim(v.difference([1.0, 1.2, 1.1], [2.0, 2.1, 1.9], "points", thesis_effect=-3.0))
+    assert held.verdict is Verdict.HOLDS  # a decided claim states its power too, beside the thesis's effect
+    assert "detected 80% of the time (the thesis's own difference: -3.00)" in words.explain(held)
     assert {Rule(r.value) for r in Rule} == set(Rule)
 
 

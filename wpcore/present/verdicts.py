@@ -109,7 +109,7 @@ def _explain(c: Claim) -> str:
                Verdict.FAILS: "the whole interval lies on the other side of zero: the claim fails here.",
                Verdict.INCONCLUSIVE: "the interval contains zero, so seed noise could explain it."}[v]
         return f"{diff}: {why}{_direction(e) if v is Verdict.INCONCLUSIVE else ''}" \
-               f"{_power(e) if v is not Verdict.HOLDS else ''}" \
+               f"{_power(e)}" \
                f"{_thesis_outside(e) if v is Verdict.INCONCLUSIVE else ''}"
     m = num(e.margin, False)
     reason = f" ({e.margin_reason})" if e.margin_reason else ""
@@ -131,7 +131,7 @@ def _explain(c: Claim) -> str:
         why = {Verdict.HOLDS: f"the whole interval lies within ±{m} {e.unit}{reason}.",
                Verdict.FAILS: f"the whole interval lies outside ±{m} {e.unit}{reason}.",
                Verdict.NOT_SHOWN: f"the interval is not inside ±{m} {e.unit}{reason}."}[v]
-    return f"{diff}: {why}{_direction(e) if not v.decided else ''}"
+    return f"{diff}: {why}{_direction(e) if not v.decided else ''}{_power(e)}"
 
 
 def slug(c: Claim) -> str:
