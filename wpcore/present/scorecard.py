@@ -14,7 +14,7 @@ from collections import Counter
 from ..studies.claim import Claim, Kind, Verdict
 from ..studies.stats import TWO_LOOK_ERROR
 from ..studies.verdict import spurious_expected
-from .verdicts import explain, label, slug
+from .verdicts import explain, label, num, slug
 
 TITLES = {"patches": "Patch matching", "multipath": "MultiPath detection", "wide_resnets": "Wide ResNets",
           "attention": "Attention transfer", "diracnets": "DiracNets"}
@@ -158,6 +158,30 @@ def claims_html(claims: list[Claim]) -> str:
     return "".join(parts)
 
 
+def power_html(claims: list[Claim]) -> str:
+    """One row per claim that a statistical rule judged, under its chapter: our difference and its
+    95% interval, the minimal detectable difference of its seeds (80% power), the thesis's own
+    difference where the reference sheet gives one, and the verdict; a claim whose MDE exceeds the
+    thesis's effect could not have decided at the thesis's size."""
+    rows = []
+    for ch in dict.fromkeys(c.chapter for c in claims):
+        mine = [c for c in claims if c.chapter == ch and c.kind is Kind.CLAIM
+                and c.evidence.mde is not None and c.evidence.diff is not None]
+        if mine:
+            rows.append(f'<tr class="wp-chapter-row"><td colspan="6">{html.escape(TITLES.get(ch, ch))}</td></tr>')
+        for c in mine:
+            e = c.evidence
+            interval = f"{num(e.lo)} to {num(e.hi)}" if e.lo is not None and e.hi is not None else "—"
+            thesis = num(e.thesis_effect) if e.thesis_effect is not None else "—"
+            rows.append(f'<tr><td><a href="{link(c)}">{html.escape(c.claim)}</a>'
+                        f'<span class="wp-unit">{html.escape(e.unit)}</span></td>'
+                        f"<td>{num(e.diff)}</td><td>{interval}</td><td>{num(e.mde, False)}</td><td>{thesis}</td>"
+                        f"<td>{badge(c)}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("claim (unit)", "ours", "95% interval", "detectable (80% power)",
+                                             "thesis", "verdict"))
+    return f'<table class="wp-power"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def built_from(profile: str, records) -> str:
     """The profile and the code versions of the records the verdicts read."""
     from .tables import code_versions
@@ -188,6 +212,13 @@ def show(claims: list[Claim], profile: str, records) -> None:
     display(Markdown("## Claim by claim\n\nEach claim links to its section in its chapter; unfold a row for the "
                      "thesis's number, ours and how the verdict was reached."))
     display(HTML(claims_html(thesis)))
+    display(Markdown("## Effect sizes and power\n\nFor every claim a statistical rule judged: our difference "
+                     "(as the claim's section on its chapter page defines it, in the claim's unit), its 95% "
+                     "interval, the smallest true difference our seeds would detect 80% of the time, and the "
+                     "thesis's own difference where our reference sheet gives one (measured on the thesis's data: "
+                     "compare sizes loosely). Where the detectable difference exceeds the thesis's, our seeds "
+                     "could not have decided an effect of the thesis's size."))
+    display(HTML(power_html(thesis)))
     display(Markdown("## Checks\n\nNot claims of the thesis: they test that our code does what it should and "
                      "whether each chapter's baseline has learned its task (its convergence check), and are not "
                      "counted above."))
