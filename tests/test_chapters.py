@@ -92,6 +92,22 @@ def test_unchanged_chapter_is_not_executed_again(tmp_path):
     assert book.execute_chapter("ok", "smoke", tmp_path / "nb", root).stat().st_mtime_ns != first
 
 
+def test_a_build_of_one_chapter_keeps_the_others_already_executed(tmp_path):
+    """`wpcore book --chapter X` (each page's "rerun this page") once left a book of one page."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "_toc.yml").write_text("parts:\n- chapters:\n  - file: chapters/a\n  - file: chapters/b\n"
+                                   "  - file: chapters/c\n")
+    nb = tmp_path / "nb"
+    nb.mkdir()
+    for n in ("a", "c"):
+        (nb / f"{n}.ipynb").write_text("{}")
+    assert book.pages_to_stage(["b"], nb, root) == (["a", "b", "c"], ["a", "c"])
+    assert book.pages_to_stage(["a", "b", "c"], nb, root) == (["a", "b", "c"], [])
+    (nb / "c.ipynb").unlink()
+    assert book.pages_to_stage(["b"], nb, root) == (["a", "b"], ["a"])  # never executed: not in the book
+
+
 def test_a_page_is_executed_again_when_its_records_change(tmp_path, monkeypatch):
     """The scorecard reads records it may not find; when they appear, or one is made again
     (``--force``), the page must be redone."""

@@ -60,6 +60,28 @@ def page_records(name: str, profile: str, runs: Path | None = None) -> dict[str,
     return out
 
 
+def is_current(out: Path, digest: str, name: str, profile: str, runs: Path) -> bool:
+    """True if the executed notebook ``out`` was made from these inputs and the records it shows."""
+    import nbformat
+
+    if not out.exists():
+        return False
+    try:
+        meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
+    except (OSError, ValueError):  # unreadable notebook: not current
+        return False
+    return meta.get("inputs") == digest and meta.get("records") == page_records(name, profile, runs)
+
+
+def pages_to_stage(names: list[str], nb_dir: Path, root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """The executed notebooks the HTML is built from, in ``_toc.yml``'s order, and which of them were
+    not executed by this build: a build of some chapters keeps every other chapter already executed at
+    this profile, so that rebuilding one page does not leave a book of one page."""
+    toc = toc_chapters(root)
+    kept = [n for n in toc if n not in names and (nb_dir / f"{n}.ipynb").exists()]
+    return [n for n in toc if n in names or n in kept] + [n for n in names if n not in toc], kept
+
+
 def kernel_manager_with(env: dict[str, str]) -> type:
     """A Jupyter kernel manager class whose kernels start with this process's environment plus
     ``env``: what a page's kernel needs is handed to it, never written into ``os.environ``."""
@@ -77,7 +99,6 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
                     reuse: bool = True) -> Path:
     """Execute one chapter with papermill; an executed notebook whose inputs are unchanged is reused."""
     import jupytext
-    import nbformat
     import papermill as pm
 
     src = root / "chapters" / f"{name}.py"
@@ -93,14 +114,9 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     runs = Path(os.environ.get("WPCORE_RUNS") or root / "runs")  # the kernel and this process agree
     out = out_dir / f"{name}.ipynb"
     digest = inputs_digest(src, profile, parameters, root)
-    if reuse and out.exists():
-        try:
-            meta = nbformat.read(out, as_version=4).metadata.get("wpcore", {})
-            if meta.get("inputs") == digest and meta.get("records") == page_records(name, profile, runs):
-                print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
-                return out
-        except (OSError, ValueError):  # unreadable notebook: execute again
-            pass
+    if reuse and is_current(out, digest, name, profile, runs):
+        print(f"    {name}: unchanged since its last execution, reusing it", flush=True)
+        return out
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source_nb = out_dir / f"{name}.source.ipynb"
@@ -243,7 +259,15 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     for f in ("wpbook.css", "wpbook-widgets.js"):
         shutil.copy(root / "book" / f, stage / "_vendor_static" / f)
     (stage / "chapters").mkdir()
-    for name in names:
+    pages, kept = pages_to_stage(names, nb_dir, root)
+    if kept:
+        runs = Path(os.environ.get("WPCORE_RUNS") or root / "runs")
+        old = [n for n in kept if not is_current(nb_dir / f"{n}.ipynb", inputs_digest(
+            root / "chapters" / f"{n}.py", profile, parameters, root), n, profile, runs)]
+        print(f"also in the book, as last executed: {', '.join(kept)}"
+              + (f"; older than their code or records: {', '.join(old)} (`wpcore book --profile {profile}` "
+                 "without --chapter brings them up to date)" if old else ""), flush=True)
+    for name in pages:
         shutil.copy(nb_dir / f"{name}.ipynb", stage / "chapters" / f"{name}.ipynb")
     print("building the HTML with jupyter-book ...", flush=True)
     r = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--builder", "html"],

@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("book", help="execute the chapters and build the HTML book")
     b.add_argument("--profile", default="standard", choices=PROFILES)
-    b.add_argument("--chapter", action="append", default=None, help="only this chapter (repeatable)")
+    b.add_argument("--chapter", action="append", default=None,
+                   help="execute only this chapter (repeatable); the book keeps the others as last executed")
     b.add_argument("--retrain", action="store_true",
                    help="first train every run of the profile that is missing or stale (published ones too), "
                         "then publish the profile's records (those of --chapter only, when given) under results/<profile>/")
