@@ -60,6 +60,12 @@ def page_records(name: str, profile: str, runs: Path | None = None) -> dict[str,
     return out
 
 
+def runs_dir(root: Path = ROOT) -> Path:
+    """Where the pages' records are: ``$WPCORE_RUNS`` or the project's ``runs/`` (the page kernels are
+    handed the same folder, so they and this process agree)."""
+    return Path(os.environ.get("WPCORE_RUNS") or root / "runs")
+
+
 def is_current(out: Path, digest: str, name: str, profile: str, runs: Path) -> bool:
     """True if the executed notebook ``out`` was made from these inputs and the records it shows."""
     import nbformat
@@ -111,7 +117,7 @@ def execute_chapter(name: str, profile: str, out_dir: Path, root: Path = ROOT, p
     except ValueError as e:
         raise ChapterFailed(f"chapter {name}: {e}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = Path(os.environ.get("WPCORE_RUNS") or root / "runs")  # the kernel and this process agree
+    runs = runs_dir(root)
     out = out_dir / f"{name}.ipynb"
     digest = inputs_digest(src, profile, parameters, root)
     if reuse and is_current(out, digest, name, profile, runs):
@@ -261,9 +267,8 @@ def build(profile: str = "quick", chapters: list[str] | None = None, root: Path 
     (stage / "chapters").mkdir()
     pages, kept = pages_to_stage(names, nb_dir, root)
     if kept:
-        runs = Path(os.environ.get("WPCORE_RUNS") or root / "runs")
         old = [n for n in kept if not is_current(nb_dir / f"{n}.ipynb", inputs_digest(
-            root / "chapters" / f"{n}.py", profile, parameters, root), n, profile, runs)]
+            root / "chapters" / f"{n}.py", profile, parameters, root), n, profile, runs_dir(root))]
         print(f"also in the book, as last executed: {', '.join(kept)}"
               + (f"; older than their code or records: {', '.join(old)} (`wpcore book --profile {profile}` "
                  "without --chapter brings them up to date)" if old else ""), flush=True)

@@ -268,7 +268,8 @@ def note(ms: list[Matcher], pairs) -> str:
     off = check_rescored(ms)
     warn = (f" Warning: rescored, {', '.join(off)} no longer give{'s' * (len(off) == 1)} the FPR95 of "
             f"{'its record' if len(off) == 1 else 'their records'}." if off else "")
-    ties = [f"{m.name} {tied_count(m.scores)}" for m in ms if tied_count(m.scores) > TIE_WARN_SHARE * len(m.scores)]
+    tied = {m.name: (tied_count(m.scores), len(m.scores)) for m in ms}
+    ties = [f"{name} {k}" for name, (k, n) in tied.items() if k > TIE_WARN_SHARE * n]
     tie = (f" Scores that tie with another score ({', '.join(ties)} of {len(pairs):,}): FPR95 takes the expected "
            "value over the orders of the tied pairs, as when the record was made (wpcore.metrics.matching.fpr95)."
            if ties else "")
