@@ -229,6 +229,19 @@ if sentence := show.fact_sentence(rows, profile):
 present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({profile} profile) next to the thesis ({study.THESIS_SOURCE})")
 
 # %% [markdown]
+# A transfer method can at most close the gap between the student alone and its teacher, and the
+# gap differs between data sets: a difference in points is not the same effect here and on
+# CIFAR-10. So each method's share of the gap it closes, ours next to the thesis's (the verdicts
+# below also give the thesis's difference scaled to our gap):
+
+# %% tags=["hide-input"]
+gaps = study.gap_rows(records, profile)
+if gaps:
+    present.show_table(show.gap_table(gaps), caption="Share of the teacher–student gap each method closes: "
+                       "ours (95% interval) and the thesis's")
+    display(Markdown(show.gap_sentence(gaps)))
+
+# %% [markdown]
 # ## Have the networks learned their task?
 #
 # The student trained alone, once and twice this profile's length, one dot per seed: if twice the

@@ -404,3 +404,32 @@ def test_standard_compares_fact_with_the_student_alone(monkeypatch):
     assert "F-ActT 9.00%, AT 9.50%, student alone 10.00% (3, 6 and 6 seeds)" in text
     assert "reverse of the thesis's ranking" in text and "F-ActT 8.51% [U]" in text
     assert show.fact_sentence(study.results_table(recs[:7], "standard"), "standard") == ""  # no F-ActT runs
+
+
+def test_effects_are_also_read_as_shares_of_the_teacher_student_gap(monkeypatch):
+    """Our teacher is 5 points ahead of its student here, the thesis's 2.46: each claim scales the
+    thesis's difference to our gap, and the page's table gives each method's share of the gap."""
+    from wpcore.present import attention as show
+    from wpcore.studies import attention as study
+
+    recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
+    recs += [fake_record("wrn-16-1", "student", seed, 10 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
+    recs += [fake_record("wrn-16-1", "at", seed, 9.5 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
+    monkeypatch.setattr(study, "attention_distances", lambda records, profile: {})
+    assert study.gap(recs, "wrn-16-2", "wrn-16-1") == pytest.approx(5.0)
+    assert study.thesis_gap("wrn-16-2", "wrn-16-1") == pytest.approx(8.77 - 6.31)
+    at = next(c for c in study.claims(recs, "standard") if c.claim.startswith("Attention transfer from"))
+    scaled = (7.93 - 8.77) * 5.0 / (8.77 - 6.31)
+    assert f"would be {scaled:+.2f} points, which the interval excludes" in at.evidence.note
+    assert at.evidence.thesis_effect == pytest.approx(7.93 - 8.77)  # the rule still uses the thesis's own number
+    (row,) = study.gap_rows(recs, "standard")
+    assert row["method"] == "AT" and row["share"] == pytest.approx(0.1) and row["lo"] < 0.1 < row["hi"]
+    assert row["thesis share"] == pytest.approx(0.84 / 2.46)
+    table = show.gap_table([row])
+    assert table.iloc[0]["thesis: share closed (CIFAR-10)"] == "34%"
+    assert table.iloc[0]["ours: share of the gap closed"].startswith("10% (")
+    assert "5.00 points below" in show.gap_sentence([row])
+    # without the teacher's record there is no gap: no note, no row
+    bare = study.claims(recs[1:], "standard")
+    assert "scaled to our gap" not in next(c for c in bare if c.claim.startswith("Attention transfer from")).evidence.note
+    assert study.gap_rows(recs[1:], "standard") == []

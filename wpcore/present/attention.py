@@ -232,6 +232,27 @@ def thesis_vs_ours(rows: list[dict], dataset: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def gap_table(rows: list[dict]) -> pd.DataFrame:
+    """``study.gap_rows``: each method's share of the teacher-student gap, ours next to the thesis's."""
+    def pct(x):
+        return "—" if x is None else f"{100 * x:.0f}%"
+    return pd.DataFrame([{"pair": r["pair"], "method": r["method"], "seeds": r["seeds"],
+                          "ours: share of the gap closed": f"{pct(r['share'])} ({pct(r['lo'])} to {pct(r['hi'])})",
+                          "thesis: share closed (CIFAR-10)": pct(r["thesis share"])} for r in rows])
+
+
+def gap_sentence(rows: list[dict]) -> str:
+    """The two gaps the shares are taken of (first pair)."""
+    if not rows:
+        return ""
+    r = rows[0]
+    theirs = f"; the thesis's teacher, {r['thesis gap']:.2f} points on CIFAR-10" if r["thesis gap"] else ""
+    return (f"For {r['pair']}, our teacher's test error is {r['gap']:.2f} points below the student alone's "
+            f"(mean over its seeds; the teacher is one run){theirs}. A method's share is its mean error reduction "
+            "over that gap; the interval is that of the difference to the student alone, over the students' "
+            "seeds, divided by the gap (the teacher's own test-set noise is not in it).")
+
+
 def fact_sentence(rows: list[dict], profile: str) -> str:
     """How F-ActT ranks against AT and the student alone in ``study.results_table`` rows (first
     pair), next to the thesis's ranking; empty where the profile has no F-ActT runs."""

@@ -3,6 +3,8 @@ on the records (``verdict.difference``), and the check that AT students look whe
 does; ``studies.attention`` holds the design, the records' helpers and the measurements."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..profiles import check_profile
 from . import attention as study
 from . import convergence as conv
@@ -42,7 +44,14 @@ def compare(records, profile: str, teacher: str, student: str, better: str, wors
             thesis_methods) -> Claim:
     """Claim "method ``better`` gives a lower error than ``worse``" for one pair, judged on the records."""
     a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
-    verdict, ev = v.difference(a, b, "points of test error", thesis_effect=thesis_effect(teacher, student, better, worse))
+    effect = thesis_effect(teacher, student, better, worse)
+    verdict, ev = v.difference(a, b, "points of test error", thesis_effect=effect)
+    if ev.lo is not None and (scaled := study.scaled_to_gap(records, teacher, student, effect)) is not None:
+        inside = "contains" if ev.lo <= scaled <= ev.hi else "excludes"
+        ev = replace(ev, note="; ".join(filter(None, (ev.note, (
+            f"our teacher's error is {study.gap(records, teacher, student):.2f} points below the student alone's, "
+            f"the thesis's {study.thesis_gap(teacher, student):.2f}; scaled to our gap, the thesis's difference "
+            f"would be {scaled:+.2f} points, which the interval {inside}")))))
     ours = (f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
             f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
             f"{mean_spread(b)}% ({len(b)} seed{'s' * (len(b) != 1)})")
