@@ -6,6 +6,7 @@ from statistics import mean
 import pytest
 
 from wpcore.present import verdicts as words
+from wpcore.studies import stats
 from wpcore.studies import verdict as v
 from wpcore.studies.claim import Better, Claim, Kind, Margin, Rule, Verdict
 
@@ -116,6 +117,12 @@ def test_every_rule_explains_itself_in_its_own_words():
     assert "exclude the thesis's difference" not in words.explain(inconclusive)  # -0.5 lies inside the interval
     small = claim(v.difference([2.0, 2.2, 2.1], [2.1, 2.3, 2.2], "points", thesis_effect=-1.5))  # interval about ±0.26
     assert "exclude the thesis's difference of -1.50" in words.explain(small)
+    assert "smaller than that" not in words.explain(small)  # -1.5 is beyond the MDE: these seeds could see it
+    weak = claim(v.difference([2.0, 2.4, 2.2], [2.1, 2.5, 2.3], "points", thesis_effect=-0.2))  # MDE about 0.6
+    k = stats.seeds_to_detect(weak.evidence.se, weak.evidence.df, -0.2)
+    assert f"would take about {k} times these seeds ({3 * k} vs {3 * k})" in words.explain(weak)
+    assert stats.mde(weak.evidence.se / k ** 0.5, k * (weak.evidence.df + 2) - 2) <= 0.2 \
+        < stats.mde(weak.evidence.se / (k - 1) ** 0.5, (k - 1) * (weak.evidence.df + 2) - 2)
     held = claim(v.difference([1.0, 1.2, 1.1], [2.0, 2.1, 1.9], "points", thesis_effect=-3.0))
     assert held.verdict is Verdict.HOLDS  # a decided claim states its power too, beside the thesis's effect
     assert "detected 80% of the time (the thesis's own difference: -3.00)" in words.explain(held)

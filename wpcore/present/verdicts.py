@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..studies.claim import Claim, Kind, Rule, Verdict
-from ..studies.stats import LEVEL, TWO_LOOK_ERROR
+from ..studies.stats import LEVEL, TWO_LOOK_ERROR, seeds_to_detect
 
 LABELS = {
     Verdict.HOLDS: "holds",
@@ -63,6 +63,19 @@ def _power(e) -> str:
     return text + "."
 
 
+def _seeds_needed(e) -> str:
+    """For an undecided difference: whether these seeds could have detected the thesis's own effect,
+    and if not, about how many would."""
+    t = e.thesis_effect
+    if t is None or e.mde is None or not e.se or abs(t) >= e.mde or t == 0:
+        return ""
+    k = seeds_to_detect(e.se, e.df, t)
+    more = (f"about {k} times these seeds ({k * e.n[0]} vs {k * e.n[1]})" if k else
+            "more than 100 times these seeds")
+    return (f" The thesis's difference is smaller than that: detecting an effect of its size 80% of the time "
+            f"would take {more}.")
+
+
 def _thesis_outside(e) -> str:
     """For an inconclusive difference: whether the interval also rules out the thesis's own effect."""
     t = e.thesis_effect
@@ -110,7 +123,7 @@ def _explain(c: Claim) -> str:
                Verdict.INCONCLUSIVE: "the interval contains zero, so seed noise could explain it."}[v]
         return f"{diff}: {why}{_direction(e) if v is Verdict.INCONCLUSIVE else ''}" \
                f"{_power(e)}" \
-               f"{_thesis_outside(e) if v is Verdict.INCONCLUSIVE else ''}"
+               f"{_thesis_outside(e) + _seeds_needed(e) if v is Verdict.INCONCLUSIVE else ''}"
     m = num(e.margin, False)
     reason = f" ({e.margin_reason})" if e.margin_reason else ""
     if e.rule is Rule.NON_INFERIORITY:

@@ -43,6 +43,16 @@ def mde(se: float, df: float) -> float:
     return (critical(df) + float(student_t.ppf(POWER, df))) * se
 
 
+def seeds_to_detect(se: float, df: float, effect: float, most: int = 100) -> int | None:
+    """How many times these seeds (on each side, at the same spread) would detect a true difference
+    of ``effect`` with 80% power: the smallest k for which the MDE at ``se / sqrt(k)`` falls to |effect|
+    (degrees of freedom grown as k times the seeds would: ``k * (df + 2) - 2``); None beyond ``most``."""
+    for k in range(1, most + 1):
+        if mde(se / math.sqrt(k), k * (df + 2) - 2) <= abs(effect):
+            return k
+    return None
+
+
 def interval(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float]:
     """The two-sided ``level`` interval of ``diff``: ``diff ± critical * se``."""
     half = critical(df, level) * se
