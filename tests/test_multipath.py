@@ -605,3 +605,37 @@ def test_lengths_past_the_check_are_reported_apart_from_it():
     assert "one seed s.d. of 0.20" in text and "not part of the check" in text and "still learns" in text
     flat = records[:-3] + [fake_record(e, 18.4 + 0.2 * e.seed) for e in runs[4]]
     assert "within that s.d." in beyond_sentence(flat, runs, "AP")
+
+
+def test_the_claims_are_judged_again_with_the_baseline_trained_longer():
+    """The check says whether the baseline still learns; this says whether a verdict rests on it: with
+    Fast R-CNN's seeds at 2x (and 4x) in place of its 1x runs, the foveal step's gain vanishes (the
+    longer baseline works against that claim), while the page's verdicts stay those of the runs as trained."""
+    from wpcore.present.convergence import longer_baseline
+    from wpcore.studies import multipath as study
+    from wpcore.studies.claim import Verdict
+    from wpcore.studies.convergence import longer_baseline as swapped
+
+    runs = study.convergence("standard")
+    ap = {"Fast R-CNN": 10.0, "+ foveal": 15.0, "+ foveal + skip": 20.0, "+ foveal + skip + integral (MultiPath)": 25.0}
+    records = [fake_record(e, ap[e.label] + 0.2 * (e.seed % 3)) for e in study.study("standard")]
+    records += [fake_record(e, 16.0 + 0.2 * e.seed) for e in runs[2]]
+    table, text = longer_baseline(records, study, "standard")
+    assert "seeds 0, 1, 2 trained for 96 epochs (2x) instead of 48" in text and "4x" not in text
+    assert "2 of the 4 claims use them, and 1 verdict changes" in text
+    foveal = table[table["claim"].str.startswith("Foveal")].iloc[0]
+    assert foveal["as trained"] == "holds (+5.00)" and foveal["baseline trained 2x"].endswith("(-1.00)")
+    assert foveal["the longer baseline"] == "works against the claim: a stress test"
+    assert not table["claim"].str.contains("skip").any()  # a claim without the baseline is not listed
+    verdicts = {c.claim: c.verdict for c in study.claims(records, "standard")}
+    assert verdicts[foveal["claim"]] is Verdict.HOLDS  # the verdicts are still the runs' as trained
+    # the swap keeps the baseline's key, config and history: only its results are the longer run's
+    longer, seeds = swapped(records, runs)
+    assert seeds == [0, 1, 2] and len(longer) == len(records) - 3
+    first = next(r for r in longer if r.key == runs[1][0].key())
+    assert first.final["AP"] == 16.0 and first.config == runs[1][0].config()
+    records += [fake_record(e, 17.0) for e in runs[4]]
+    table, text = longer_baseline(records, study, "standard")
+    assert "96 epochs (2x) and 192 epochs (4x)" in text and "baseline trained 4x" in table.columns
+    # without longer records there is nothing to say
+    assert longer_baseline([r for r in records if r.key not in {e.key() for e in runs[2]}], study, "standard") == (None, "")

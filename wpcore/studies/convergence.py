@@ -9,6 +9,7 @@ figure (metric against training length, one dot per seed).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Iterable
 from statistics import mean, stdev
@@ -65,6 +66,25 @@ def values(records, runs: dict[float, list], metric: str = "test_error") -> dict
     """{multiplier: [final ``metric`` of each seed's record]} for the runs that have records."""
     by_key = {r.key: r for r in records}
     return {m: [by_key[e.key()].final[metric] for e in exps if e.key() in by_key] for m, exps in runs.items()}
+
+
+def longer_baseline(records, runs: dict[float, list[Experiment]], multiplier: float = 2) -> tuple[list, list[int]]:
+    """What the chapter's claims would rest on had its baseline trained ``multiplier`` times longer:
+    ``records`` with each baseline record at the profile's length whose seed also ran longer given
+    that run's final results (its key, config, history and timings kept, so that the study reads it
+    as the baseline and speed claims keep their own sitting's clock), the other longer runs left out;
+    and the seeds so replaced."""
+    by_key = {r.key: r for r in records}
+    longer = {e.key() for m, es in runs.items() if m != 1 for e in es}
+    swap = {e1.key(): (e1.seed, by_key[e2.key()]) for e1, e2 in zip(runs.get(1, []), runs.get(multiplier, []))
+            if e1.key() in by_key and e2.key() in by_key}
+    def given(r, final):
+        r = copy.copy(r)
+        r.final = final
+        return r
+
+    out = [given(r, swap[r.key][1].final) if r.key in swap else r for r in records if r.key not in longer]
+    return out, sorted(seed for seed, _ in swap.values())
 
 
 METRIC_NAMES = {"fpr95": "FPR95", "test_error": "test error"}  # how a sentence names a record's metric
