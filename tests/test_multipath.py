@@ -639,3 +639,24 @@ def test_the_claims_are_judged_again_with_the_baseline_trained_longer():
     assert "96 epochs (2x) and 192 epochs (4x)" in text and "baseline trained 4x" in table.columns
     # without longer records there is nothing to say
     assert longer_baseline([r for r in records if r.key not in {e.key() for e in runs[2]}], study, "standard") == (None, "")
+
+
+def test_the_scorecard_counts_each_chapters_claims_judged_with_a_longer_baseline(monkeypatch):
+    from wpcore import experiment, scorecard
+    from wpcore.present.scorecard import longer_rows
+    from wpcore.studies import multipath as study
+
+    runs = study.convergence("standard")
+    ap = {"Fast R-CNN": 10.0, "+ foveal": 15.0, "+ foveal + skip": 20.0, "+ foveal + skip + integral (MultiPath)": 25.0}
+    records = [fake_record(e, ap[e.label] + 0.2 * (e.seed % 3)) for e in study.study("standard")]
+    records += [fake_record(e, 16.0 + 0.2 * e.seed) for e in runs[2]]
+    by_key = {r.key: r for r in records}
+    monkeypatch.setattr(scorecard, "study_modules", lambda: [study])
+    monkeypatch.setattr(experiment, "find", lambda e: by_key.get(e.key()))
+    assert longer_rows("standard") == []  # the 4x runs are missing: the chapter is not complete
+    for e in runs[4]:
+        by_key[e.key()] = fake_record(e, 17.0)
+    (row,) = longer_rows("standard")
+    assert row["baseline trained longer"] == "Fast R-CNN, 2x and 4x" and row["claims"] == 4
+    assert row["use its runs"] == 2 and row["tested (longer training works against them)"] == 2
+    assert row["verdicts that change"] == 1  # the foveal step's gain is gone against a 16-17 AP baseline

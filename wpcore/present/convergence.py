@@ -73,59 +73,38 @@ def beyond_sentence(records, runs: dict[float, list], metric: str = "test_error"
 
 
 def longer_baseline(records, study, profile: str):
-    """The chapter's claims judged again with its baseline's checked seeds trained longer (2x, and
-    every longer length the study trains) in place of their runs at the profile's length
-    (``studies.convergence.longer_baseline``): a table of the claims that use those runs (verdict and
+    """The chapter's claims judged again with its baseline's checked seeds trained longer
+    (``studies.convergence.rejudge``): a table of the claims that use those runs (verdict and
     difference at each length; None where none does) and a sentence saying what was swapped and what
     changed ("" where the profile has no such runs)."""
     import pandas as pd
 
-    from ..studies.claim import Better, Kind
-    from ..studies.convergence import longer_baseline as swapped
+    from ..studies.convergence import rejudge
     from .verdicts import label, num
 
-    runs = study.convergence(profile)
-    lengths = {m: swapped(records, runs, m) for m in sorted(runs) if m > 1 and 1 in runs}
-    lengths = {m: got for m, got in lengths.items() if got[1]}
-    if 2 not in lengths:
+    moved, lengths, n_claims = rejudge(records, study, profile)
+    if not lengths:
         return None, ""
-    as_trained = {c.claim: c for c in study.claims(records, profile) if c.kind is Kind.CLAIM}
-    rows = {k: {"claim": k, "as trained": f"{label(c)} ({num(c.evidence.diff)})"} for k, c in as_trained.items()}
-    used, flips = set(), set()
-    for m, (longer, _) in lengths.items():
-        for c in study.claims(longer, profile):
-            was = as_trained.get(c.claim)
-            if c.kind is Kind.CLAIM and was is not None:
-                rows[c.claim][f"baseline trained {m:g}x"] = f"{label(c)} ({num(c.evidence.diff)})"
-                if was.evidence.diff != c.evidence.diff or was.verdict is not c.verdict:
-                    used.add(c.claim)
-                    if m == 2:  # which way the baseline's extra training pushes the claim's difference
-                        sign = 1 if c.evidence.better is Better.HIGHER else -1
-                        moved = sign * (c.evidence.diff - was.evidence.diff)
-                        small = 0.1 * was.evidence.mde if was.evidence.mde else 0.005
-                        rows[c.claim]["the longer baseline"] = (
-                            "works against the claim: a stress test" if moved <= -small else
-                            "works for the claim: no test" if moved >= small else
-                            "barely moves it (under a tenth of its MDE)")
-                if was.verdict is not c.verdict:
-                    flips.add(c.claim)
-    what, e1 = runs[1][0].name(), runs[1][0]
-    seeds = lengths[2][1]
+    runs = study.convergence(profile)
     trained = " and ".join(f"{runs[m][0].epochs} epochs ({m:g}x)" for m in lengths)
-    lead = (f"If the baseline had trained longer: the claims judged again with {what}'s seeds "
-            f"{', '.join(map(str, seeds))} trained for {trained} instead of {e1.epochs}, in place of their runs at "
-            "this profile's length, every other run as it is. ")
-    if not used:
+    lead = (f"If the baseline had trained longer: the claims judged again with {runs[1][0].name()}'s seeds "
+            f"{', '.join(map(str, lengths[2]))} trained for {trained} instead of {runs[1][0].epochs}, in place of "
+            "their runs at this profile's length, every other run as it is. ")
+    if not moved:
         return None, lead + "None of the chapter's claims uses those runs, so no verdict depends on them."
-    change = f"{len(flips)} verdict{'s' * (len(flips) != 1)} change" + ("s" if len(flips) == 1 else "") \
-        if flips else "no verdict changes"
-    table = pd.DataFrame([rows[k] for k in as_trained if k in used]).fillna("—")
+    flips = sum(r.flipped for r in moved)
+    change = f"{flips} verdict{'s change' if flips != 1 else ' changes'}" if flips else "no verdict changes"
+    table = pd.DataFrame([{"claim": r.as_trained.claim,
+                           "as trained": f"{label(r.as_trained)} ({num(r.as_trained.evidence.diff)})",
+                           **{f"baseline trained {m:g}x": f"{label(c)} ({num(c.evidence.diff)})"
+                              for m, c in r.longer.items()},
+                           "the longer baseline": r.push.value} for r in moved]).fillna("—")
     table = table[[c for c in table.columns if c != "the longer baseline"] + ["the longer baseline"]]
-    return table, lead + (f"{len(used)} of the {len(as_trained)} claims use them, and {change} (differences in each "
-                          "claim's own unit, as its verdict states them). Only the baseline trains longer here, so this tests a "
-                          "claim only where the extra training works against it (the baseline is the side the claim "
-                          "says is worse); where it works for the claim, it shows nothing. The verdicts below stay "
-                          "those of the runs as trained.")
+    return table, lead + (f"{len(moved)} of the {n_claims} claims use them, and {change} (differences in each "
+                          "claim's own unit, as its verdict states them). Only the baseline trains longer here, so "
+                          "this tests a claim only where the extra training works against it (the baseline is the "
+                          "side the claim says is worse); where it works for the claim, it shows nothing. The "
+                          "verdicts below stay those of the runs as trained.")
 
 
 def training_state(check, profile: str) -> str:

@@ -182,6 +182,30 @@ def power_html(claims: list[Claim]) -> str:
     return f'<table class="wp-power"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def longer_rows(profile: str) -> list[dict]:
+    """Per chapter whose records are all present and whose baseline also trained longer: how many of
+    its claims use the baseline's runs, how many of those the longer training works against (the only
+    ones it tests) and how many verdicts it changes (``studies.convergence.rejudge``)."""
+    from .. import experiment, scorecard
+    from ..studies.convergence import Push, rejudge
+
+    rows = []
+    for mod in scorecard.study_modules():
+        exps = mod.experiments(profile)
+        recs = [experiment.find(e) for e in exps]
+        if not exps or any(r is None for r in recs):
+            continue
+        moved, lengths, n = rejudge(recs, mod, profile)
+        if lengths:
+            rows.append({"chapter": TITLES.get(mod.CHAPTER, mod.CHAPTER),
+                         "baseline trained longer": f"{mod.convergence(profile)[1][0].name()}, "
+                                                    + " and ".join(f"{m:g}x" for m in lengths),
+                         "claims": n, "use its runs": len(moved),
+                         "tested (longer training works against them)": sum(r.push is Push.AGAINST for r in moved),
+                         "verdicts that change": sum(r.flipped for r in moved)})
+    return rows
+
+
 def built_from(profile: str, records) -> str:
     """The profile and the code versions of the records the verdicts read."""
     from .tables import code_versions
@@ -223,4 +247,15 @@ def show(claims: list[Claim], profile: str, records) -> None:
                      "whether each chapter's baseline has learned its task (its convergence check), and are not "
                      "counted above."))
     display(HTML(claims_html(checks)))
+    if longer := longer_rows(profile):
+        import pandas as pd
+
+        from .tables import show_table
+
+        display(Markdown("## If the baselines had trained longer\n\nWhere a convergence check trained the "
+                         "baseline longer, its chapter judges its claims again with those longer runs in place of "
+                         "the baseline's (its convergence section has the table). Only the baseline trains longer, "
+                         "so this tests only the claims where the baseline is the side the claim says is worse; "
+                         "the verdicts above stay those of the runs as trained."))
+        show_table(pd.DataFrame(longer), caption="The claims judged again with each baseline trained longer")
     display(Markdown(built_from(profile, records)))

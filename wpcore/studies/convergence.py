@@ -12,11 +12,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
 from statistics import mean, stdev
 
 from ..experiment import Experiment
 from . import verdict as v
-from .claim import Claim, Kind, Rule
+from .claim import Better, Claim, Kind, Rule
 
 # The seeds of every chapter's check at `standard`: its tolerance is a seed s.d., and two seeds estimate
 # a spread poorly (one degree of freedom: the MultiPath and patches checks failed on seeds 0-1 against
@@ -85,6 +87,55 @@ def longer_baseline(records, runs: dict[float, list[Experiment]], multiplier: fl
 
     out = [given(r, swap[r.key][1].final) if r.key in swap else r for r in records if r.key not in longer]
     return out, sorted(seed for seed, _ in swap.values())
+
+
+class Push(Enum):
+    """Which way the baseline's extra training moves a claim's difference (judged at 2x)."""
+    AGAINST = "works against the claim: a stress test"   # the baseline is the side the claim says is worse
+    FOR = "works for the claim: no test"
+    BARELY = "barely moves it (under a tenth of its MDE)"
+
+
+@dataclass(frozen=True)
+class Rejudged:
+    """A claim that uses the baseline's runs: as trained, and judged with the baseline trained longer."""
+    as_trained: Claim
+    longer: dict[float, Claim]   # {multiplier: the claim with the baseline's seeds at that length}
+    push: Push
+
+    @property
+    def flipped(self) -> bool:
+        return any(c.verdict is not self.as_trained.verdict for c in self.longer.values())
+
+
+def rejudge(records, study, profile: str) -> tuple[list[Rejudged], dict[float, list[int]], int]:
+    """The study's claims judged again with its baseline's checked seeds trained longer (2x, and every
+    longer length it trains; ``longer_baseline``): (the claims whose difference or verdict that moves,
+    {multiplier: the seeds swapped}, how many claims the study makes). Only the baseline trains longer,
+    so a claim is tested only where the extra training works against it (``Push.AGAINST``)."""
+    runs = study.convergence(profile)
+    lengths = {m: longer_baseline(records, runs, m) for m in sorted(runs) if m > 1 and 1 in runs}
+    lengths = {m: got for m, got in lengths.items() if got[1]}
+    as_trained = {c.claim: c for c in study.claims(records, profile) if c.kind is Kind.CLAIM}
+    if 2 not in lengths:
+        return [], {}, len(as_trained)
+    longer: dict[str, dict[float, Claim]] = {}
+    for m, (recs, _) in lengths.items():
+        for c in study.claims(recs, profile):
+            if c.kind is Kind.CLAIM and c.claim in as_trained:
+                longer.setdefault(c.claim, {})[m] = c
+    out = []
+    for name, was in as_trained.items():
+        at = longer.get(name, {})
+        if 2 not in at or (at[2].evidence.diff == was.evidence.diff and all(
+                c.verdict is was.verdict for c in at.values())):
+            continue
+        sign = 1 if was.evidence.better is Better.HIGHER else -1
+        moved = sign * (at[2].evidence.diff - was.evidence.diff)
+        small = 0.1 * was.evidence.mde if was.evidence.mde else 0.005
+        push = Push.AGAINST if moved <= -small else Push.FOR if moved >= small else Push.BARELY
+        out.append(Rejudged(was, at, push))
+    return out, {m: seeds for m, (_, seeds) in lengths.items()}, len(as_trained)
 
 
 METRIC_NAMES = {"fpr95": "FPR95", "test_error": "test error"}  # how a sentence names a record's metric

@@ -82,7 +82,10 @@ SETUP = {
     # worse (9.60% at 16, 7.73 at 32), and none of these shortcut it: an exponential average of the weights
     # (9.05% at 16), half the width (7.00% at 64), batches of 32 (6.93% at 16 epochs, 7.55 at 32), a quarter
     # of the pairs (9.40% in 2,560 steps, 7.32 in 5,120), a cosine schedule (6.05% at 64, stereo half 13.9,
-    # photographs 3.45). 128 epochs would settle it but cost about 5.6 thread-hours for the chapter; 64 costs
+    # photographs 3.45), batch norm after every convolution (a deviation tried 2026-12-08: 8.10% at 16 epochs
+    # at lr 0.05, 8.40 at lr 0.2, against 8.33 without; its training hinge loss was already 0.08, so what
+    # 2ch lacks at 16 epochs is not optimisation speed). Nor is the step cheaper: torch.compile made 2ch-2stream's
+    # step slower on this CPU (153 against 88 ms, one thread). 128 epochs would settle it but cost about 5.6 thread-hours for the chapter; 64 costs
     # about what the 16-epoch design did with its longer runs, gets most of the way (5.53 of 4.85), and its
     # check (64 -> 128) measures what is left.
     # The 16-epoch design (published until 2026-12-07, commit 06094a1) judged networks still learning fast:
