@@ -123,6 +123,12 @@ def test_every_rule_explains_itself_in_its_own_words():
     assert f"would take about {k} times these seeds ({3 * k} vs {3 * k})" in words.explain(weak)
     assert stats.mde(weak.evidence.se / k ** 0.5, k * (weak.evidence.df + 2) - 2) <= 0.2 \
         < stats.mde(weak.evidence.se / (k - 1) ** 0.5, (k - 1) * (weak.evidence.df + 2) - 2)
+    assert "allows a true difference of at most" not in words.explain(small)  # the thesis's bound says it
+    lo = weak.evidence.lo
+    assert f"In the claim's direction the interval allows a true difference of at most {-lo:.2f} points." \
+        in words.explain(weak)
+    higher = claim(v.difference([2.0, 2.4, 2.2], [2.1, 2.5, 2.3], "AP", better=Better.HIGHER))
+    assert f"at most {higher.evidence.hi:.2f} AP" in words.explain(higher)
     held = claim(v.difference([1.0, 1.2, 1.1], [2.0, 2.1, 1.9], "points", thesis_effect=-3.0))
     assert held.verdict is Verdict.HOLDS  # a decided claim states its power too, beside the thesis's effect
     assert "detected 80% of the time (the thesis's own difference: -3.00)" in words.explain(held)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..studies.claim import Claim, Kind, Rule, Verdict
+from ..studies.claim import Better, Claim, Kind, Rule, Verdict
 from ..studies.stats import LEVEL, TWO_LOOK_ERROR, seeds_to_detect
 
 LABELS = {
@@ -61,6 +61,16 @@ def _power(e) -> str:
     if e.thesis_effect is not None:
         text += f" (the thesis's own difference: {num(e.thesis_effect)})"
     return text + "."
+
+
+def _at_most(e) -> str:
+    """For an undecided difference whose interval says more than the thesis comparison does: the
+    largest true difference in the claim's direction the interval still allows."""
+    if e.lo is None or e.hi is None or (e.thesis_effect is not None and not e.lo <= e.thesis_effect <= e.hi):
+        return ""  # no interval, or _thesis_outside already bounds the effect
+    bound = e.hi if e.better is Better.HIGHER else -e.lo
+    return (f" In the claim's direction the interval allows a true difference of at most {num(bound, False)} "
+            f"{e.unit}.")
 
 
 def _seeds_needed(e) -> str:
@@ -123,7 +133,7 @@ def _explain(c: Claim) -> str:
                Verdict.INCONCLUSIVE: "the interval contains zero, so seed noise could explain it."}[v]
         return f"{diff}: {why}{_direction(e) if v is Verdict.INCONCLUSIVE else ''}" \
                f"{_power(e)}" \
-               f"{_thesis_outside(e) + _seeds_needed(e) if v is Verdict.INCONCLUSIVE else ''}"
+               f"{_thesis_outside(e) + _seeds_needed(e) + _at_most(e) if v is Verdict.INCONCLUSIVE else ''}"
     m = num(e.margin, False)
     reason = f" ({e.margin_reason})" if e.margin_reason else ""
     if e.rule is Rule.NON_INFERIORITY:
