@@ -226,6 +226,8 @@ display(Markdown(show.ranking_sentence(records)))
 # %% tags=["hide-input"]
 convergence = present.show_convergence_check(all_records, study, profile, metric="fpr95",
                                              label="test FPR95 (%)", unit=study.UNIT)
+if halves := show.check_halves(all_records, study.convergence(profile)):
+    display(Markdown(halves))
 
 # %% [markdown]
 # Why `standard` trains for 64 epochs: 2ch keeps learning for a long time. A one-seed pilot of 2ch

@@ -220,3 +220,20 @@ def test_every_profile_runs_on_data_the_plan_knows():
     for profile in ("smoke", "quick", "standard"):
         for e in study.experiments(profile):
             assert plan.data_status(e).status is plan.Data.EMBEDDED, (profile, e.label, e.dataset)
+
+
+def test_the_check_says_which_half_of_the_test_pairs_still_learns():
+    from wpcore.present import patches as show
+
+    runs = study.convergence("standard")
+
+    def rec(e, stereo, photos):
+        return SimpleNamespace(key=e.key(), final={"fpr95": 5.0, "fpr95_stereo": stereo, "fpr95_photos": photos})
+
+    records = [rec(e, 20.0 + 5 * i, 3.0 + 0.1 * i) for i, e in enumerate(runs[1])]
+    assert show.check_halves(records, runs) == ""  # no longer runs yet
+    records += [rec(e, 12.0, 2.5) for e in runs[2]]
+    text = show.check_halves(records, runs)
+    assert "from 25.0% at 64 epochs (seeds: 20.0, 25.0, 30.0) to 12.0% at 128" in text
+    assert "photographs half from 3.10% (s.d. 0.10) to 2.50%" in text
+    assert show.check_halves([SimpleNamespace(key=r.key, final={"fpr95": 5.0}) for r in records], runs) == ""
