@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import Enum
 from statistics import mean, stdev
 
@@ -80,6 +79,7 @@ def longer_baseline(records, runs: dict[float, list[Experiment]], multiplier: fl
     longer = {e.key() for m, es in runs.items() if m != 1 for e in es}
     swap = {e1.key(): (e1.seed, by_key[e2.key()]) for e1, e2 in zip(runs.get(1, []), runs.get(multiplier, []))
             if e1.key() in by_key and e2.key() in by_key}
+
     def given(r, final):
         r = copy.copy(r)
         r.final = final
@@ -96,7 +96,7 @@ class Push(Enum):
     BARELY = "barely moves it (under a tenth of its MDE)"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Rejudged:
     """A claim that uses the baseline's runs: as trained, and judged with the baseline trained longer."""
     as_trained: Claim
