@@ -120,6 +120,8 @@ def test_scorecard_is_coloured_by_verdict_and_lists_checks_apart(built_book):
     text = page.get_text(" ")
     assert "Checks" in text and "convergence check" in text and "decided by chance" in text
     assert re.search(r"Built from the .smoke. profile.s records: \d+ runs, code wpcore", text)
+    headings = [h.get_text(" ").strip().rstrip("#").strip() for h in page.select("h2")]  # the page's contents
+    assert {"Claim by claim", "Effect sizes and power", "Checks", "If the baselines had trained longer"} <= set(headings)
 
 
 def test_introduction_shows_the_headline_results_and_the_source(built_book):
