@@ -253,6 +253,20 @@ convergence = present.show_convergence_check(all_records, study, profile)
 present.show_linear_floor(all_records, study, profile, linear.baseline_floor(study, profile))
 
 # %% [markdown]
+# At `standard`, the check covers the student trained alone, not the students trained with a
+# transfer loss, and those may learn longer. A pilot (2026-12-08; not published records: its numbers are quoted from the
+# design notes in `wpcore/studies/attention.py`) trained the AT and F-ActT students of seeds 0-2 for
+# 40 epochs instead of 20, next to the check's own 40-epoch students alone. The student alone did not
+# move (12.97% at 20 epochs, 12.98% at 40), but the AT students did (12.83% to 12.41% on the same
+# seeds) and the F-ActT students a little (12.21% to 12.05%). At 40 epochs, AT − student alone is
+# −0.57 points (95% interval −1.45 to +0.31, three seeds a side), an interval that contains the
+# thesis's −0.84; F-ActT − student alone −0.93 (−1.85 to −0.02); AT − F-ActT +0.36 (−0.61 to +1.34).
+# So the AT verdict below, made on 20-epoch students, may understate what AT does here: in
+# particular, its interval's exclusion of the thesis's effect is a statement about 20-epoch
+# students. The verdicts stay those of the design's runs; training every method longer is the next
+# change to this chapter's design.
+
+# %% [markdown]
 # ## Verdict
 
 # %% tags=["hide-input"]

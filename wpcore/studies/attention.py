@@ -135,7 +135,18 @@ def student_experiment(profile: str, teacher: str, student: str, method: str, se
                       max_steps=plan.max_steps, options=options, label=label, **plan.data)
 
 
-# the baseline whose convergence is checked: the first pair's student alone (1 = the profile's length)
+# the baseline whose convergence is checked: the first pair's student alone (1 = the profile's length).
+# The check does not cover the students trained with a transfer loss. Pilot (2026-12-08, one thread a
+# run, not published: /work/logs/pilot_2x on the design machine): AT and F-ActT students at twice the
+# length (40 epochs), seeds 0-2, against the check's own student alone at 40 epochs (seeds 0-2: 13.36,
+# 13.00, 12.59; 12.98 mean, 12.97 at 20). AT 12.33, 12.38, 12.53 (12.41 mean; 12.83 at 20 on the same
+# seeds); F-ActT 11.65, 12.49, 12.01 (12.05; 12.21 at 20). At 40 epochs AT - student alone = -0.57
+# (interval -1.45 to +0.31: it contains the thesis's -0.84), F-ActT - student -0.93 (-1.85 to -0.02),
+# AT - F-ActT +0.36 (-0.61 to +1.34); at 20 epochs on the same seeds -0.14, -0.75 and +0.61. So the AT
+# students still learn where the student alone has stopped, and the 20-epoch AT verdict (undecided,
+# its interval excluding -0.84) may understate AT; the page says so. Not yet part of the design: a
+# check of the methods' own convergence (every method at 2x, three seeds) would cost about 0.5
+# thread-hours more.
 CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": conv.STANDARD_SEEDS}, "smoke": {"multipliers": (1, 2), "seeds": (0,)}}
 
 
