@@ -253,6 +253,17 @@ if convergence is not None and convergence.verdict is Verdict.FAILS:
         "run longer still (at least double that time) and make its check at four times this length."))
 
 # %% [markdown]
+# At `standard`, the check covers the baseline, not the variants, and the integral loss's variant
+# trains one head per step (as the official code does), so each of its heads sees a fraction of the
+# steps and may need longer. A one-seed pilot (2026-12-08; not published records: its numbers are
+# quoted from the design notes in `wpcore/studies/multipath.py`) trained the integral step's two
+# variants of seed 0 for 96 epochs instead of 48: + foveal + skip went from 30.77 to 31.26 AP, +
+# integral from 29.24 to 31.49, so on that seed the integral step went from −1.53 AP points to
+# +0.23. One seed decides nothing, but the verdict below that the integral loss does not help is a
+# verdict on 48-epoch detectors, whose integral variant was still learning; training that step's
+# variants longer is the next change to this chapter's design.
+
+# %% [markdown]
 # ## Verdict
 
 # %% tags=["hide-input"]
