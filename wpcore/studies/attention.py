@@ -145,8 +145,8 @@ def student_experiment(profile: str, teacher: str, student: str, method: str, se
 # AT - F-ActT +0.36 (-0.61 to +1.34); at 20 epochs on the same seeds -0.14, -0.75 and +0.61. So the AT
 # students still learn where the student alone has stopped, and the 20-epoch AT verdict (undecided,
 # its interval excluding -0.84) may understate AT; the page says so. Not yet part of the design: a
-# check of the methods' own convergence (every method at 2x, three seeds) would cost about 0.5
-# thread-hours more.
+# check of the methods' own convergence (every method at 2x, three seeds) would cost about 1.5
+# thread-hours more (the cost table's runs at twice their epochs; gradient AT alone about 0.7).
 CONVERGENCE = {"standard": {"multipliers": (1, 2), "seeds": conv.STANDARD_SEEDS}, "smoke": {"multipliers": (1, 2), "seeds": (0,)}}
 
 

@@ -187,7 +187,7 @@ TWO_STAGE_SEEDS = {"standard": {VARIANTS[2][0]: [0, 1, 2, 3, 4, 5], VARIANTS[3][
 # variant without it has nearly stopped: on this seed the integral step goes from -1.53 AP at 48
 # epochs to +0.23 at 96. One seed decides nothing, but the chapter's "does not hold" is a verdict on
 # 48-epoch detectors, and the page says so. Not yet part of the design: both variants at 96 epochs on
-# six seeds would cost about 4.7 thread-hours more.
+# six seeds would cost about 4.6 thread-hours more (the pilot's 1,374 and 1,407 s a run).
 # the baseline (Fast R-CNN) at the profile's length, twice and four times it (``studies.convergence``;
 # the check compares 1x with 2x; 4x was added after the check passed narrowly, to show whether AP
 # still rises, as the seed-0 pilot did: 18.1 at 96 epochs, 19.6 at 192)
