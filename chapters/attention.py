@@ -43,7 +43,7 @@ from wpcore.losses import attention as losses
 from wpcore.present import attention as show
 from wpcore.present import attention_widget
 from wpcore.studies import attention as study
-from wpcore.studies import linear
+from wpcore.studies import attention_claims, linear
 
 t_page = present.start(profile, study)
 plan = study.PLANS[profile]
@@ -235,7 +235,7 @@ present.show_table(show.thesis_vs_ours(rows, d["dataset"]), caption=f"Ours ({pro
 # below also give the thesis's difference scaled to our gap):
 
 # %% tags=["hide-input"]
-gaps = study.gap_rows(records, profile)
+gaps = attention_claims.gap_rows(records, profile)
 if gaps:
     present.show_table(show.gap_table(gaps), caption="Share of the teacher–student gap each method closes: "
                        "ours (95% interval) and the thesis's")

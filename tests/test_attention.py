@@ -411,18 +411,19 @@ def test_effects_are_also_read_as_shares_of_the_teacher_student_gap(monkeypatch)
     thesis's difference to our gap, and the page's table gives each method's share of the gap."""
     from wpcore.present import attention as show
     from wpcore.studies import attention as study
+    from wpcore.studies import attention_claims as judged
 
     recs = [fake_record("wrn-16-2", "teacher", 0, 5.0)]
     recs += [fake_record("wrn-16-1", "student", seed, 10 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
     recs += [fake_record("wrn-16-1", "at", seed, 9.5 + 0.1 * (seed % 3 - 1)) for seed in range(6)]
     monkeypatch.setattr(study, "attention_distances", lambda records, profile: {})
-    assert study.gap(recs, "wrn-16-2", "wrn-16-1") == pytest.approx(5.0)
-    assert study.thesis_gap("wrn-16-2", "wrn-16-1") == pytest.approx(8.77 - 6.31)
+    assert judged.gap(recs, "wrn-16-2", "wrn-16-1") == pytest.approx(5.0)
+    assert judged.thesis_gap("wrn-16-2", "wrn-16-1") == pytest.approx(8.77 - 6.31)
     at = next(c for c in study.claims(recs, "standard") if c.claim.startswith("Attention transfer from"))
     scaled = (7.93 - 8.77) * 5.0 / (8.77 - 6.31)
     assert f"would be {scaled:+.2f} points, which the interval excludes" in at.evidence.note
     assert at.evidence.thesis_effect == pytest.approx(7.93 - 8.77)  # the rule still uses the thesis's own number
-    (row,) = study.gap_rows(recs, "standard")
+    (row,) = judged.gap_rows(recs, "standard")
     assert row["method"] == "AT" and row["share"] == pytest.approx(0.1) and row["lo"] < 0.1 < row["hi"]
     assert row["thesis share"] == pytest.approx(0.84 / 2.46)
     table = show.gap_table([row])
@@ -432,4 +433,4 @@ def test_effects_are_also_read_as_shares_of_the_teacher_student_gap(monkeypatch)
     # without the teacher's record there is no gap: no note, no row
     bare = study.claims(recs[1:], "standard")
     assert "scaled to our gap" not in next(c for c in bare if c.claim.startswith("Attention transfer from")).evidence.note
-    assert study.gap_rows(recs[1:], "standard") == []
+    assert judged.gap_rows(recs[1:], "standard") == []

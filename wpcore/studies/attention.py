@@ -26,14 +26,13 @@ flip-invariance regulariser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import mean
 
 from ..experiment import Experiment
 from ..profiles import check_profile
 from . import convergence as conv
 from .attention_maps import attention_distance, group_maps, test_images  # noqa: F401 (the chapter's API)
 from .claim import Claim
-from .verdict import difference, mean_spread
+from .verdict import mean_spread
 from .wide_resnets import COMMON as WRN_COMMON
 
 CHAPTER = "attention"
@@ -272,56 +271,6 @@ def results_table(records, profile: str) -> list[dict]:
             rows.append({"pair": f"{t} → {s}", "method": "teacher" if method == "teacher" else METHOD_NAMES[method],
                          "network": t if method == "teacher" else s, "seeds": len(e),
                          "test error (%)": mean_spread(e), "errors": e})
-    return rows
-
-
-# --- the teacher's head start ------------------------------------------------------------------
-# A transfer method can at best close the gap between the student alone and its teacher, and our
-# teacher is far less ahead of its student than the thesis's (CIFAR-10 WRN-16-2 -> WRN-16-1: 2.46
-# points). So besides the thesis's raw differences, the page sets each method's share of the gap it
-# closes next to the thesis's share, and each claim says what the thesis's difference becomes when
-# scaled to our gap (the same share of a smaller gap).
-
-def gap(records, teacher: str, student: str) -> float | None:
-    """Our teacher's head start, in points of test error: the student alone's mean error minus the
-    teacher's (its one run); None without both."""
-    t, s = errors(records, teacher, student, "teacher"), errors(records, teacher, student, "student")
-    return mean(s) - t[0] if t and s else None
-
-
-def thesis_gap(teacher: str, student: str) -> float | None:
-    """The thesis's head start for the pair (student alone minus teacher, CIFAR-10 points)."""
-    ref = THESIS.get((teacher, student), {})
-    return ref["student"][0] - ref["teacher"][0] if "student" in ref and "teacher" in ref else None
-
-
-def scaled_to_gap(records, teacher: str, student: str, effect: float | None) -> float | None:
-    """The thesis's difference ``effect`` for the pair as the same share of our gap (None where
-    either gap is missing or ours is not a head start)."""
-    ours, theirs = gap(records, teacher, student), thesis_gap(teacher, student)
-    if effect is None or not ours or ours <= 0 or not theirs:
-        return None
-    return effect * ours / theirs
-
-
-def gap_rows(records, profile: str) -> list[dict]:
-    """Per pair and transfer method: the share of the teacher-student gap it closes, ours (with the
-    interval of its difference to the student alone, over the students' seeds; the teacher is one
-    run) next to the thesis's."""
-    plan = PLANS[check_profile(profile)]
-    rows = []
-    for i, (t, s) in enumerate(plan.pairs):
-        g, tg, ref = gap(records, t, s), thesis_gap(t, s), THESIS.get((t, s), {})
-        alone = errors(records, t, s, "student")
-        for m in plan.methods + (plan.extra_methods if i == 0 else ()):
-            e = errors(records, t, s, m)
-            if m in ("student", "flip") or not e or not g or g <= 0 or len(alone) < 2 or len(e) < 2:
-                continue
-            _, ev = difference(e, alone, "points of test error")
-            rows.append({"pair": f"{t} → {s}", "method": METHOD_NAMES[m], "seeds": len(e), "gap": g,
-                         "share": -ev.diff / g, "lo": -ev.hi / g, "hi": -ev.lo / g,
-                         "thesis share": (ref["student"][0] - ref[m][0]) / tg if tg and m in ref else None,
-                         "thesis gap": tg})
     return rows
 
 

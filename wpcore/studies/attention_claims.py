@@ -1,9 +1,11 @@
 """The attention chapter's claims: each method against another for each pair of the profile, judged
-on the records (``verdict.difference``), and the check that AT students look where their teacher
-does; ``studies.attention`` holds the design, the records' helpers and the measurements."""
+on the records (``verdict.difference``) and read against the teacher's head start (``gap_rows``), and
+the check that AT students look where their teacher does; ``studies.attention`` holds the design,
+the records' helpers and the measurements."""
 from __future__ import annotations
 
 from dataclasses import replace
+from statistics import mean
 
 from ..profiles import check_profile
 from . import attention as study
@@ -23,6 +25,55 @@ from .attention import (
 )
 from .claim import Claim, Kind, two_stage
 from .verdict import mean_spread
+
+# --- the teacher's head start ------------------------------------------------------------------
+# A transfer method can at best close the gap between the student alone and its teacher, and our
+# teacher is far less ahead of its student than the thesis's (CIFAR-10 WRN-16-2 -> WRN-16-1: 2.46
+# points). So besides the thesis's raw differences, the page sets each method's share of the gap it
+# closes next to the thesis's share, and each claim says what the thesis's difference becomes when
+# scaled to our gap (the same share of a smaller gap).
+
+def gap(records, teacher: str, student: str) -> float | None:
+    """Our teacher's head start, in points of test error: the student alone's mean error minus the
+    teacher's (its one run); None without both."""
+    t, s = errors(records, teacher, student, "teacher"), errors(records, teacher, student, "student")
+    return mean(s) - t[0] if t and s else None
+
+
+def thesis_gap(teacher: str, student: str) -> float | None:
+    """The thesis's head start for the pair (student alone minus teacher, CIFAR-10 points)."""
+    ref = THESIS.get((teacher, student), {})
+    return ref["student"][0] - ref["teacher"][0] if "student" in ref and "teacher" in ref else None
+
+
+def scaled_to_gap(records, teacher: str, student: str, effect: float | None) -> float | None:
+    """The thesis's difference ``effect`` for the pair as the same share of our gap (None where
+    either gap is missing or ours is not a head start)."""
+    ours, theirs = gap(records, teacher, student), thesis_gap(teacher, student)
+    if effect is None or not ours or ours <= 0 or not theirs:
+        return None
+    return effect * ours / theirs
+
+
+def gap_rows(records, profile: str) -> list[dict]:
+    """Per pair and transfer method: the share of the teacher-student gap it closes, ours (with the
+    interval of its difference to the student alone, over the students' seeds; the teacher is one
+    run) next to the thesis's."""
+    plan = PLANS[check_profile(profile)]
+    rows = []
+    for i, (t, s) in enumerate(plan.pairs):
+        g, tg, ref = gap(records, t, s), thesis_gap(t, s), THESIS.get((t, s), {})
+        alone = errors(records, t, s, "student")
+        for m in plan.methods + (plan.extra_methods if i == 0 else ()):
+            e = errors(records, t, s, m)
+            if m in ("student", "flip") or not e or not g or g <= 0 or len(alone) < 2 or len(e) < 2:
+                continue
+            _, ev = v.difference(e, alone, "points of test error")
+            rows.append({"pair": f"{t} → {s}", "method": METHOD_NAMES[m], "seeds": len(e), "gap": g,
+                         "share": -ev.diff / g, "lo": -ev.hi / g, "hi": -ev.lo / g,
+                         "thesis share": (ref["student"][0] - ref[m][0]) / tg if tg and m in ref else None,
+                         "thesis gap": tg})
+    return rows
 
 
 def thesis_text(teacher: str, student: str, methods) -> str:
@@ -46,11 +97,11 @@ def compare(records, profile: str, teacher: str, student: str, better: str, wors
     a, b = errors(records, teacher, student, better), errors(records, teacher, student, worse)
     effect = thesis_effect(teacher, student, better, worse)
     verdict, ev = v.difference(a, b, "points of test error", thesis_effect=effect)
-    if ev.lo is not None and (scaled := study.scaled_to_gap(records, teacher, student, effect)) is not None:
+    if ev.lo is not None and (scaled := scaled_to_gap(records, teacher, student, effect)) is not None:
         inside = "contains" if ev.lo <= scaled <= ev.hi else "excludes"
         ev = replace(ev, note="; ".join(filter(None, (ev.note, (
-            f"our teacher's error is {study.gap(records, teacher, student):.2f} points below the student alone's, "
-            f"the thesis's {study.thesis_gap(teacher, student):.2f}; scaled to our gap, the thesis's difference "
+            f"our teacher's error is {gap(records, teacher, student):.2f} points below the student alone's, "
+            f"the thesis's {thesis_gap(teacher, student):.2f}; scaled to our gap, the thesis's difference "
             f"would be {scaled:+.2f} points, which the interval {inside}")))))
     ours = (f"{PLANS[profile].data['dataset']} test error ({profile}, {teacher}→{student}): "
             f"{METHOD_NAMES[better]} {mean_spread(a)}% ({len(a)} seed{'s' * (len(a) != 1)}) vs {METHOD_NAMES[worse]} "
